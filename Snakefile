@@ -1,0 +1,22 @@
+# roiroa: Regions of Importance (RoI) and Regions of Attack (RoA).
+#
+#   prepare_data ─► train ─► attack_cam ─► regions ─► blob ─► neutralize_reattack ─► tables
+#
+# Every tunable that changes a result is a `key~value` segment of the first
+# path that depends on it (rules/common.smk), so a new threshold reruns only
+# what follows it. `snakemake --cores 8` runs config/config.yaml;
+# `--configfile other.yaml` replaces it.
+
+
+include: "rules/common.smk"
+include: "rules/data.smk"
+include: "rules/model.smk"
+include: "rules/maps.smk"
+include: "rules/analysis.smk"
+include: "rules/tables.smk"
+
+
+rule all:
+    default_target: True
+    input:
+        TABLES,

@@ -1,0 +1,126 @@
+# Config validation, path patterns and the functions that expand the sweeps.
+
+import itertools
+
+from snakemake.exceptions import WorkflowError
+from snakemake.utils import min_version, validate
+
+from roiroa import config as rc
+
+min_version("9.0")
+
+# config/config.yaml is the default; --configfile replaces it (not merged into it).
+if not workflow.overwrite_configfiles:
+
+    configfile: "config/config.yaml"
+
+
+rc.normalize_sweeps(config)
+try:
+    validate(config, "../config/schema.yaml")
+except WorkflowError as err:
+    # name the key and the problem, not the schema internals
+    raise WorkflowError(rc.describe_validation_error(err.__context__)) from None
+try:
+    rc.check_config(config)
+except rc.ConfigError as err:
+    raise WorkflowError(f"config key {err}") from None
+
+
+# ---- paths -------------------------------------------------------------------
+# Every result-changing parameter is one `key~value` folder level, in pipeline
+# order: results/{dataset}/{pair}/attack~/eps~/cam~/d1~/d2~/theta~/fill~.
+# The rules spell their paths out in full; logs mirror them under results/logs.
+TABLES = expand(
+    "results/tables/{name}.{ext}",
+    name=["table1_ssim", "table2_classification", "table3_reattack"],
+    ext=["csv", "md"],
+)
+
+
+wildcard_constraints:
+    dataset=r"[a-z0-9_]+",
+    pair=r"[a-z0-9_]+-[a-z0-9_]+",
+    attack=r"[a-z0-9_]+",
+    cam=r"[a-z0-9_]+",
+    eps=r"[^/]+",
+    d1=r"[^/]+",
+    d2=r"[^/]+",
+    theta=r"[^/]+",
+    fill=r"[^/]+",
+
+
+# Torch rules: threads per job, and one GPU each when a GPU may be used.
+TORCH_THREADS = config["threads"]
+GPUS = 0 if config["device"] == "cpu" else 1
+
+
+def sweep(section, key):
+    return [rc.fmt(v) for v in config[section][key]]
+
+
+def pair_dirs():
+    """results/{dataset}/{pair} of every configured pair."""
+    for dataset, settings in config["datasets"].items():
+        for pair in rc.resolve_pairs(dataset, settings["pairs"], dataset):
+            yield dict(dataset=dataset, pair=rc.pair_name(dataset, pair))
+
+
+# The sweep behind each wildcard of a path, in path order.
+SWEEP_OF = {
+    "attack": ("attack", "method"),
+    "eps": ("attack", "eps"),
+    "cam": ("cam", "method"),
+    "d1": ("regions", "delta1"),
+    "d2": ("regions", "delta2"),
+    "theta": ("blob", "theta"),
+    "fill": ("neutralize", "fill"),
+}
+
+
+def expand_sweep(pattern):
+    """`pattern` for every pair and every combination of the sweeps it names."""
+    names = [name for name in SWEEP_OF if f"{{{name}}}" in pattern]
+    values = [sweep(*SWEEP_OF[name]) for name in names]
+    return [
+        pattern.format(**base, **dict(zip(names, combination)))
+        for base in pair_dirs()
+        for combination in itertools.product(*values)
+    ]
+
+
+def classes(wildcards):
+    return rc.parse_pair(wildcards.dataset, wildcards.pair)
+
+
+def number(value):
+    return value if value == "mean" else float(value)
+
+
+def record(wildcards):
+    """The settings that produced an output: stored in it and in the tables."""
+    w = dict(wildcards)
+    out = {"dataset": w["dataset"], "pair": w["pair"], "seed": config["seed"]}
+    if "attack" in w:
+        out |= dict(
+            attack=w["attack"],
+            eps=float(w["eps"]),
+            cam=w["cam"],
+            cam_target=config["cam"]["target"],
+            n_samples=config["n_samples"],
+        )
+    if "d1" in w:
+        out |= dict(
+            delta1=float(w["d1"]),
+            delta2=float(w["d2"]),
+            representative=config["regions"]["representative"],
+        )
+    if "theta" in w:
+        out |= dict(theta=float(w["theta"]), blob_mode=config["blob"]["mode"])
+    if "fill" in w:
+        out |= dict(
+            fill=number(w["fill"]),
+            assign=config["neutralize"]["assign"],
+            order=config["neutralize"]["order"],
+        )
+    return out

@@ -1,0 +1,23 @@
+"""Rule attack_cam: the map stage (FGSM, CAM, predictions) → maps.h5."""
+
+from roiroa.maps import run_map_stage
+from roiroa.models import load_model
+from roiroa.runtime import start_job
+
+params = snakemake.params
+record = params.record
+device = start_job(snakemake.log[0], snakemake.threads, params.device, record["seed"])
+run_map_stage(
+    load_model(snakemake.input.model, device),
+    snakemake.input.data,
+    tuple(params.classes),
+    snakemake.output.maps,
+    eps=record["eps"],
+    cam_method=record["cam"],
+    target=record["cam_target"],
+    n_samples=record["n_samples"],
+    seed=record["seed"],
+    batch_size=params.batch_size,
+    device=device,
+    params=record,
+)

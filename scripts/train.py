@@ -1,0 +1,59 @@
+"""Rule train: data.h5 → model.pt and train.json for one class pair."""
+
+import logging
+import platform
+
+import torch
+
+from roiroa import __version__
+from roiroa.data import read_classes, read_pair
+from roiroa.models import ModelSpec, build_model, save_model
+from roiroa.runtime import start_job, write_json
+from roiroa.training import train_model
+
+params = snakemake.params
+device = start_job(snakemake.log[0], snakemake.threads, params.device, params.seed)
+settings = params.model
+classes = tuple(params.classes)
+names = [read_classes(snakemake.input.data)[c] for c in classes]
+images, labels = read_pair(snakemake.input.data, "train", classes)
+test_images, test_labels = read_pair(snakemake.input.data, "test", classes)
+logging.info("pair %s: %d training and %d test images", names, len(labels), len(test_labels))
+
+spec = ModelSpec(
+    arch=settings["arch"],
+    input_size=settings["input_size"],
+    in_channels=images.shape[1],
+    hidden=settings["hidden"],
+    dropout=settings["dropout"],
+)
+model = build_model(spec)
+history = train_model(
+    model,
+    images,
+    labels,
+    epochs=settings["epochs"],
+    batch_size=settings["batch_size"],
+    lr=settings["lr"],
+    seed=params.seed,
+    device=device,
+    eval_images=test_images,
+    eval_labels=test_labels,
+)
+save_model(model, snakemake.output.model, extra={"classes": names})
+write_json(
+    snakemake.output.summary,
+    {
+        "dataset": snakemake.wildcards.dataset,
+        "classes": names,
+        "seed": params.seed,
+        "model": settings,
+        "n_train": len(labels),
+        "n_test": len(test_labels),
+        "train_accuracy": history["train_accuracy"][-1],
+        "test_accuracy": history["eval_accuracy"][-1],
+        "history": history,
+        "device": str(device),
+        "versions": {"roiroa": __version__, "torch": torch.__version__, "python": platform.python_version()},
+    },
+)

@@ -1,0 +1,3 @@
+"""roiroa: Regions of Importance and Regions of Attack in adversarial images."""
+
+__version__ = "0.1.0"

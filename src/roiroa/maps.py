@@ -1,0 +1,123 @@
+"""The map stage: attack, CAM and predictions for every test image of a pair.
+
+One forward pass serves both maps: the CAM needs ∂score/∂A at the CAM layer
+(a backward through the head only), FGSM needs ∂loss/∂x (one full backward).
+A second forward on the adversarial images gives their predictions.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from .attacks import fgsm_step, perturbation_magnitude
+from .cam import cam_from_gradients, cam_target, capture_output, normalize_and_upsample
+from .data import read_rows
+from .h5io import create_h5, create_stream
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class MapBatch:
+    prob_clean: torch.Tensor  # N×2
+    prob_adv: torch.Tensor  # N×2
+    x_adv: torch.Tensor  # N×C×H×W
+    roa: torch.Tensor  # N×H×W, perturbation magnitude in [0, 1]
+    cam: torch.Tensor  # N×H×W, in [0, 1]
+
+
+def map_batch(model, x: torch.Tensor, y: torch.Tensor, eps: float, cam_method: str, target: str) -> MapBatch:
+    x = x.detach().requires_grad_(True)
+    with torch.enable_grad(), capture_output(model.cam_layer) as store:
+        logits = model(x)
+        activations = store["out"]
+        score = logits.gather(1, cam_target(logits, y, target)[:, None]).sum()
+        (cam_grads,) = torch.autograd.grad(score, activations, retain_graph=True)
+        loss = F.cross_entropy(logits, y, reduction="sum")
+        (input_grads,) = torch.autograd.grad(loss, x)
+    x = x.detach()
+    cam = normalize_and_upsample(cam_from_gradients(activations.detach(), cam_grads, cam_method), tuple(x.shape[-2:]))
+    x_adv = fgsm_step(x, input_grads, eps)
+    with torch.no_grad():
+        prob_adv = F.softmax(model(x_adv), dim=1)
+    return MapBatch(
+        prob_clean=F.softmax(logits.detach(), dim=1),
+        prob_adv=prob_adv,
+        x_adv=x_adv,
+        roa=perturbation_magnitude(x_adv, x, eps),
+        cam=cam,
+    )
+
+
+def sample_rows(labels: np.ndarray, classes: tuple[int, int], n_samples: int | None, seed: int) -> np.ndarray:
+    """Rows of each class of the pair; at most `n_samples` per class, drawn with `seed`."""
+    rng = np.random.default_rng(seed)
+    chosen = []
+    for cls in classes:
+        rows = np.flatnonzero(labels == cls)
+        if len(rows) == 0:
+            raise ValueError(f"class index {cls} has no test images")
+        if n_samples is not None and n_samples < len(rows):
+            rows = rng.choice(rows, n_samples, replace=False)
+        chosen.append(rows)
+    return np.sort(np.concatenate(chosen))
+
+
+def run_map_stage(
+    model,
+    data_path: str | Path,
+    classes: tuple[int, int],
+    out: str | Path,
+    *,
+    eps: float,
+    cam_method: str,
+    target: str,
+    n_samples: int | None,
+    seed: int,
+    batch_size: int,
+    device: torch.device,
+    params: dict,
+) -> dict:
+    """Stream the pair's test images through `map_batch` into maps.h5."""
+    import h5py
+
+    data = h5py.File(data_path, "r")
+    all_labels = data["test"]["labels"][:]
+    image_shape = data["test"]["images"].shape[1:]
+    rows = sample_rows(all_labels, classes, n_samples, seed)
+    n = len(rows)
+    binary = (all_labels[rows] == classes[1]).astype(np.int64)
+    hw = tuple(image_shape[-2:])
+    started = time.perf_counter()
+    with data, create_h5(out, params, [str(data_path)]) as f:
+        f["index"] = rows
+        f["label"] = binary
+        streams = {
+            "prob_clean": create_stream(f, "prob_clean", n, (2,), np.float32),
+            "prob_adv": create_stream(f, "prob_adv", n, (2,), np.float32),
+            "pred_clean": create_stream(f, "pred_clean", n, (), np.int8),
+            "pred_adv": create_stream(f, "pred_adv", n, (), np.int8),
+            "x_adv": create_stream(f, "x_adv", n, tuple(image_shape), np.float32),
+            "roa": create_stream(f, "roa", n, hw, np.float32),
+            "cam": create_stream(f, "cam", n, hw, np.float32),
+        }
+        for start in range(0, n, batch_size):
+            stop = min(start + batch_size, n)
+            images, _ = read_rows(data["test"], rows[start:stop])
+            x = torch.from_numpy(images).to(device, non_blocking=True)
+            y = torch.from_numpy(binary[start:stop]).to(device, non_blocking=True)
+            batch = map_batch(model, x, y, eps, cam_method, target)
+            streams["pred_clean"][start:stop] = batch.prob_clean.argmax(1).cpu().numpy()
+            streams["pred_adv"][start:stop] = batch.prob_adv.argmax(1).cpu().numpy()
+            for name in ("prob_clean", "prob_adv", "x_adv", "roa", "cam"):
+                streams[name][start:stop] = getattr(batch, name).cpu().numpy()
+            rate = stop / (time.perf_counter() - started)
+            log.info("map stage: %d/%d images (%.1f images/s)", stop, n, rate)
+    return {"images": n, "seconds": round(time.perf_counter() - started, 2)}

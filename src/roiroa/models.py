@@ -1,0 +1,103 @@
+"""Binary classifiers that take images in native pixel space.
+
+Channel copy, resize to the model's input size and normalization happen inside
+`forward`, so gradients (FGSM, CAM) flow back to native pixels and every map
+has the image's own shape.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torchvision.models import vgg16
+from torchvision.models.vgg import make_layers
+
+# Small VGG-style stacks for tests and quick looks; "vgg16" is the paper's model.
+TINY_CFGS = {"tiny_vgg": [16, "M", 32, "M"]}
+ARCHS = ("vgg16", *TINY_CFGS)
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    arch: str = "vgg16"
+    input_size: int = 48
+    in_channels: int = 1
+    hidden: int = 256  # width of the classifier head's hidden layer
+    dropout: float = 0.5
+
+
+def _features(arch: str) -> nn.Sequential:
+    if arch == "vgg16":
+        return vgg16(weights=None).features
+    if arch in TINY_CFGS:
+        return make_layers(TINY_CFGS[arch])
+    raise ValueError(f"unknown model arch {arch!r} (known: {', '.join(ARCHS)})")
+
+
+class BinaryClassifier(nn.Module):
+    def __init__(self, spec: ModelSpec):
+        super().__init__()
+        self.spec = spec
+        self.features = _features(spec.arch)
+        for module in self.features.modules():
+            # in-place ReLUs would overwrite the activations CAM hooks read
+            if isinstance(module, nn.ReLU):
+                module.inplace = False
+        self.register_buffer("mean", torch.full((1, 3, 1, 1), 0.5))
+        self.register_buffer("std", torch.full((1, 3, 1, 1), 0.5))
+        with torch.no_grad():
+            n_features = self.features(torch.zeros(1, 3, spec.input_size, spec.input_size)).numel()
+        self.head = nn.Sequential(
+            nn.Flatten(),
+            nn.Linear(n_features, spec.hidden),
+            nn.ReLU(),
+            nn.Dropout(spec.dropout),
+            nn.Linear(spec.hidden, 2),
+        )
+
+    @property
+    def cam_layer(self) -> nn.Module:
+        """The last conv block's ReLU: the layer Grad-CAM reads."""
+        relus = [m for m in self.features if isinstance(m, nn.ReLU)]
+        return relus[-1]
+
+    def to_model_space(self, x: torch.Tensor) -> torch.Tensor:
+        if x.shape[1] == 1:
+            x = x.expand(-1, 3, -1, -1)
+        size = self.spec.input_size
+        if x.shape[-2:] != (size, size):
+            x = F.interpolate(x, size=(size, size), mode="bilinear", align_corners=False)
+        return (x - self.mean) / self.std
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.features(self.to_model_space(x)))
+
+    def set_normalization(self, images: torch.Tensor) -> None:
+        """Per-channel mean/std of training images (native space), as buffers."""
+        x = images if images.shape[1] == 3 else images.expand(-1, 3, -1, -1)
+        self.mean.copy_(x.mean(dim=(0, 2, 3)).view(1, 3, 1, 1))
+        self.std.copy_(x.std(dim=(0, 2, 3)).clamp_min(1e-3).view(1, 3, 1, 1))
+
+
+def build_model(spec: ModelSpec) -> BinaryClassifier:
+    return BinaryClassifier(spec)
+
+
+def save_model(model: BinaryClassifier, path: str | Path, extra: dict | None = None) -> None:
+    from .h5io import atomic_path
+
+    with atomic_path(path) as tmp:
+        torch.save(
+            {"spec": asdict(model.spec), "state_dict": model.state_dict(), **(extra or {})}, tmp
+        )
+
+
+def load_model(path: str | Path, device: str | torch.device = "cpu") -> BinaryClassifier:
+    checkpoint = torch.load(path, map_location=device, weights_only=True)
+    model = build_model(ModelSpec(**checkpoint["spec"]))
+    model.load_state_dict(checkpoint["state_dict"])
+    return model.to(device).eval()
