@@ -1,9 +1,19 @@
 # Config validation, path patterns and the functions that expand the sweeps.
 
 import itertools
+import os
+import sys
 
 from snakemake.exceptions import WorkflowError
 from snakemake.utils import min_version, validate
+
+# Rule scripts import roiroa from this checkout in whatever environment runs
+# them (the project's .venv, a --sdm conda env, a cluster job).
+SRC = os.path.join(workflow.basedir, "src")
+sys.path.insert(0, SRC)
+os.environ.update(
+    PYTHONPATH=os.pathsep.join(filter(None, [SRC, os.environ.get("PYTHONPATH")]))
+)
 
 from roiroa import config as rc
 
