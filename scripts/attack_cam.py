@@ -2,11 +2,11 @@
 
 from roiroa.maps import run_map_stage
 from roiroa.models import load_model
-from roiroa.runtime import start_job
+from roiroa.runtime import start_torch_job
 
 params = snakemake.params
 record = params.record
-device = start_job(snakemake.log[0], snakemake.threads, params.device, record["seed"])
+device = start_torch_job(snakemake.log[0], snakemake.threads, params.device, record["seed"])
 run_map_stage(
     load_model(snakemake.input.model, device),
     snakemake.input.data,

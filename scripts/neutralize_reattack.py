@@ -4,11 +4,11 @@ import logging
 
 from roiroa.defense import run_defense
 from roiroa.models import load_model
-from roiroa.runtime import start_job, write_json
+from roiroa.runtime import start_torch_job, write_json
 
 params = snakemake.params
 record = params.record
-device = start_job(snakemake.log[0], snakemake.threads, params.device, record["seed"])
+device = start_torch_job(snakemake.log[0], snakemake.threads, params.device, record["seed"])
 directions = run_defense(
     load_model(snakemake.input.model, device),
     snakemake.input.data,

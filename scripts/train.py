@@ -8,11 +8,11 @@ import torch
 from roiroa import __version__
 from roiroa.data import read_classes, read_pair
 from roiroa.models import ModelSpec, build_model, save_model
-from roiroa.runtime import start_job, write_json
+from roiroa.runtime import start_torch_job, write_json
 from roiroa.training import train_model
 
 params = snakemake.params
-device = start_job(snakemake.log[0], snakemake.threads, params.device, params.seed)
+device = start_torch_job(snakemake.log[0], snakemake.threads, params.device, params.seed)
 settings = params.model
 classes = tuple(params.classes)
 names = [read_classes(snakemake.input.data)[c] for c in classes]

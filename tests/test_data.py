@@ -8,7 +8,7 @@ import pytest
 
 from roiroa.data import prepare, read_pair, read_rows
 from roiroa.datasets import get_dataset
-from roiroa.h5io import CHUNK, atomic_path, create_h5, write_array
+from roiroa.h5io import BLOCK, atomic_path, create_h5, write_array
 from roiroa.maps import sample_rows
 
 
@@ -43,14 +43,14 @@ def test_class_index_by_name_or_index():
 
 
 def test_read_rows_matches_fancy_indexing_across_chunks(tmp_path):
-    n = 3 * CHUNK + 17
+    n = 3 * BLOCK + 17
     images = np.random.default_rng(0).random((n, 1, 3, 3), dtype=np.float32)
     labels = np.arange(n) % 4
     with create_h5(tmp_path / "d.h5", {}) as f:
         group = f.create_group("test")
         write_array(group, "images", images)
         write_array(group, "labels", labels)
-    rows = np.array([0, 1, CHUNK - 1, CHUNK, CHUNK + 5, 2 * CHUNK + 1, n - 1])
+    rows = np.array([0, 1, BLOCK - 1, BLOCK, BLOCK + 5, 2 * BLOCK + 1, n - 1])
     with h5py.File(tmp_path / "d.h5") as f:
         got_images, got_labels = read_rows(f["test"], rows)
         empty, _ = read_rows(f["test"], np.array([], dtype=np.int64))

@@ -15,7 +15,7 @@ import numpy as np
 from sklearn.model_selection import train_test_split
 
 from .datasets import DatasetSpec, LoadedData, Split
-from .h5io import CHUNK, create_h5, write_array
+from .h5io import BLOCK, create_h5, write_array
 
 
 def split_data(loaded: LoadedData, test_fraction: float, seed: int) -> tuple[Split, Split, str]:
@@ -89,13 +89,14 @@ def read_pair(path: str | Path, split: str, classes: tuple[int, int]) -> tuple[n
 
 def read_rows(split: h5py.Group, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Images and labels of a split (an open data.h5 group) at sorted row numbers,
-    read one HDF5-chunk span at a time (h5py's fancy indexing is slow)."""
+    one BLOCK-aligned span per read (h5py's fancy indexing is slow; a span keeps
+    each read bounded)."""
     images, labels = split["images"], split["labels"]
     out_images = np.empty((len(rows), *images.shape[1:]), np.float32)
     out_labels = np.empty(len(rows), np.int64)
     start = 0
     while start < len(rows):
-        span_end = (rows[start] // CHUNK + 1) * CHUNK
+        span_end = (rows[start] // BLOCK + 1) * BLOCK
         stop = int(np.searchsorted(rows, span_end, side="left"))
         lo, hi = rows[start], rows[stop - 1] + 1
         out_images[start:stop] = images[lo:hi][rows[start:stop] - lo]

@@ -19,9 +19,12 @@ import numpy as np
 
 from . import __version__
 
-# Samples per HDF5 chunk and per streamed block: small enough to bound memory,
-# large enough that gzip and the per-call overhead don't dominate.
-CHUNK = 256
+# Samples per streamed block: small enough to bound memory, large enough that
+# per-call overhead doesn't dominate.
+BLOCK = 256
+# Bytes per HDF5 chunk: h5py's default chunk cache holds 1 MiB per dataset, and a
+# chunk that does not fit it is re-read and re-compressed on every partial write.
+CHUNK_BYTES = 1 << 20
 
 
 @contextmanager
@@ -81,14 +84,14 @@ def read_params(f: h5py.File) -> dict:
 def create_stream(
     group: h5py.Group, name: str, n: int, item_shape: tuple, dtype, compress: bool = True
 ) -> h5py.Dataset:
-    """A dataset of `n` samples chunked along the sample axis."""
+    """A dataset of `n` samples chunked along the sample axis (≤ CHUNK_BYTES a chunk)."""
     shape = (n, *item_shape)
     if n == 0:
         return group.create_dataset(name, shape=shape, dtype=dtype)
+    item_bytes = max(1, int(np.prod(item_shape, dtype=np.int64)) * np.dtype(dtype).itemsize)
+    rows = int(np.clip(CHUNK_BYTES // item_bytes, 1, n))
     options = dict(compression="gzip", compression_opts=4, shuffle=True) if compress else {}
-    return group.create_dataset(
-        name, shape=shape, dtype=dtype, chunks=(min(n, CHUNK), *item_shape), **options
-    )
+    return group.create_dataset(name, shape=shape, dtype=dtype, chunks=(rows, *item_shape), **options)
 
 
 def write_array(group: h5py.Group, name: str, data: np.ndarray) -> h5py.Dataset:
@@ -99,7 +102,7 @@ def write_array(group: h5py.Group, name: str, data: np.ndarray) -> h5py.Dataset:
     return dataset
 
 
-def blocks(n: int, size: int = CHUNK) -> Iterator[slice]:
+def blocks(n: int, size: int = BLOCK) -> Iterator[slice]:
     """Consecutive slices covering range(n)."""
     for start in range(0, n, size):
         yield slice(start, min(start + size, n))

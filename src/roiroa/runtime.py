@@ -1,4 +1,6 @@
-"""What every rule script does first: log to the rule's log, threads, device, seed."""
+"""What every rule script does first: log to the rule's log; for torch rules,
+threads, device and seed. torch is imported only by the rules that use it
+(its import alone costs seconds, which cheap rules should not pay)."""
 
 from __future__ import annotations
 
@@ -7,11 +9,8 @@ import logging
 import sys
 from pathlib import Path
 
-import numpy as np
-import torch
 
-
-def start_job(log_path: str, threads: int = 1, device: str = "auto", seed: int | None = None) -> torch.device:
+def start_job(log_path: str) -> None:
     """Send logging, stdout and stderr (tracebacks too) to the rule's log file."""
     Path(log_path).parent.mkdir(parents=True, exist_ok=True)
     stream = open(log_path, "w", buffering=1)
@@ -19,6 +18,14 @@ def start_job(log_path: str, threads: int = 1, device: str = "auto", seed: int |
     logging.basicConfig(
         stream=stream, level=logging.INFO, format="%(asctime)s %(name)s: %(message)s", force=True
     )
+
+
+def start_torch_job(log_path: str, threads: int, device: str = "auto", seed: int | None = None):
+    """start_job, then torch threads (from the rule's `threads:`), device and seed."""
+    import numpy as np
+    import torch
+
+    start_job(log_path)
     torch.set_num_threads(max(1, int(threads)))
     # same config, same numbers: no autotuned (run-dependent) cuDNN kernels
     torch.backends.cudnn.benchmark = False
@@ -31,8 +38,10 @@ def start_job(log_path: str, threads: int = 1, device: str = "auto", seed: int |
     return resolved
 
 
-def resolve_device(name: str = "auto") -> torch.device:
+def resolve_device(name: str = "auto"):
     """'auto' = CUDA when present, else CPU. Asking for CUDA without one is an error."""
+    import torch
+
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     device = torch.device(name)
