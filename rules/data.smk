@@ -1,5 +1,21 @@
+# Data: download_{dataset} (local: needs internet) ─► prepare_data.
+
+from roiroa import loaders
+
+# Datasets of this config that are read from files (digits ships with scikit-learn).
+DOWNLOADS = [name for name in config["datasets"] if name in loaders.SOURCES]
+
+
 rule prepare_data:
     """Load a dataset from the registry, split it, write data.h5 and a data report."""
+    input:
+        # the download step's manifest; ancient(): rerunning that step (new mirror,
+        # say) does not re-prepare the data
+        download=lambda w: (
+            ancient(f"results/{w.dataset}/download.json")
+            if w.dataset in loaders.SOURCES
+            else []
+        ),
     output:
         data="results/{dataset}/data.h5",
         report="results/{dataset}/data_report.json",
@@ -8,8 +24,38 @@ rule prepare_data:
     conda:
         "../envs/roiroa.yaml"
     params:
-        options=lambda w: rc.loader_options(config, w.dataset),
+        options=lambda w: loaders.load_options(rc.loader_options(config, w.dataset)),
         test_fraction=lambda w: config["datasets"][w.dataset]["test_fraction"],
         seed=config["seed"],
     script:
         "../scripts/prepare_data.py"
+
+
+# One local rule per dataset (cluster compute nodes usually have no internet):
+# files already in data_dir are not downloaded again; without internet the job
+# fails with what to fetch by hand. Its output is a manifest of the files.
+for _dataset in DOWNLOADS:
+
+    rule:
+        name:
+            f"download_{_dataset}"
+        output:
+            f"results/{_dataset}/download.json",
+        log:
+            f"results/logs/download/{_dataset}.log",
+        localrule: True
+        conda:
+            "../envs/roiroa.yaml"
+        params:
+            dataset=_dataset,
+            options=rc.loader_options(config, _dataset),
+        script:
+            "../scripts/download.py"
+
+
+# Fetch every dataset of the config, on a machine with internet (the login node):
+#   snakemake --cores 1 download_all
+rule download_all:
+    input:
+        expand("results/{dataset}/download.json", dataset=DOWNLOADS),
+    localrule: True

@@ -68,7 +68,7 @@ def prepare(spec: DatasetSpec, options: dict, seed: int, test_fraction: float, o
         f.attrs["report"] = json.dumps(report)
         for split, name in ((train, "train"), (test, "test")):
             group = f.create_group(name)
-            write_array(group, "images", split.images.astype(np.float32))
+            write_array(group, "images", split.images.astype(np.float32, copy=False))
             write_array(group, "labels", split.labels.astype(np.int64))
     return report
 

@@ -104,3 +104,8 @@ register(
         description="scikit-learn's embedded 8×8 handwritten digits",
     )
 )
+
+
+# The paper's datasets: mnist, fashion_mnist, cifar10, cats_vs_dogs, malaria
+# (roiroa.loaders; their files come from the download step).
+from . import loaders  # noqa: E402, F401
