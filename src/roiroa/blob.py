@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import h5py
 import numpy as np
+
+from .h5io import create_h5
 
 BLOB_MODES = ("ubar_v", "roa_minus_roi")
 
@@ -23,10 +26,6 @@ def blob_mask(representatives: dict[str, np.ndarray], theta: float, mode: str = 
 
 def run_blob(regions_path, out, *, theta: float, mode: str, params: dict) -> list[dict]:
     """blob.h5 (one mask per source class) from regions.h5; returns blob sizes."""
-    import h5py
-
-    from .h5io import create_h5
-
     sizes = []
     with h5py.File(regions_path, "r") as src, create_h5(out, params, [str(regions_path)]) as dst:
         order = [str(c) for c in src.attrs["classes"]]  # binary label order

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import logging
 
+import h5py
 import numpy as np
 import torch
 import torch.nn.functional as F
 
 from .attacks import fgsm_step, loss_gradient
 from .data import read_rows
+from .h5io import create_h5, create_stream
 
 log = logging.getLogger(__name__)
 
@@ -92,10 +94,6 @@ def run_defense(
     eps: float, fill, assign: str, order: str, batch_size: int, device: torch.device, params: dict,
 ) -> list[dict]:
     """defense.h5 (S_mod, S_mod-adv and predictions); returns the scores per direction."""
-    import h5py
-
-    from .h5io import create_h5, create_stream
-
     fill_value = model.mean[0, :, 0, 0] if fill == "mean" else torch.tensor([float(fill)])
     inputs = [str(p) for p in (data_path, maps_path, blob_path)]
     with h5py.File(data_path, "r") as data, h5py.File(maps_path, "r") as maps, \

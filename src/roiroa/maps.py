@@ -12,6 +12,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import h5py
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -86,8 +87,6 @@ def run_map_stage(
     params: dict,
 ) -> dict:
     """Stream the pair's test images through `map_batch` into maps.h5."""
-    import h5py
-
     data = h5py.File(data_path, "r")
     all_labels = data["test"]["labels"][:]
     image_shape = data["test"]["images"].shape[1:]

@@ -6,8 +6,11 @@ and accumulates the class representatives, so memory does not grow with N.
 
 from __future__ import annotations
 
+import h5py
 import numpy as np
 from skimage.metrics import structural_similarity
+
+from .h5io import blocks, create_h5, create_stream
 
 # The four disjoint regions of the paper's eq. (1); U = in RoI, V = in RoA.
 REGIONS = ("uv", "u_vbar", "ubar_v", "ubar_vbar")
@@ -99,10 +102,6 @@ def run_regions(
     maps_path, out, *, delta1: float, delta2: float, representative: str, classes: tuple[str, str], params: dict
 ) -> list[dict]:
     """regions.h5 from maps.h5; returns the SSIM summary of each direction."""
-    import h5py
-
-    from .h5io import blocks, create_h5, create_stream
-
     with h5py.File(maps_path, "r") as src, create_h5(out, params, [str(maps_path)]) as dst:
         labels = src["label"][:]
         n, hw = len(labels), src["cam"].shape[1:]
