@@ -12,8 +12,9 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -m pip install --quiet -e '.[test]'
 	touch $@
 
+# Runs the workflow, then writes results/report.html (tables and figures).
 run: $(VENV)/.installed
-	$(VENV)/bin/snakemake --cores $(CORES)
+	$(VENV)/bin/snakemake --cores $(CORES) --report-after-run --report results/report.html
 
 test: $(VENV)/.installed
 	$(VENV)/bin/pytest

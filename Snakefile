@@ -1,6 +1,7 @@
 # roiroa: Regions of Importance (RoI) and Regions of Attack (RoA).
 #
 #   prepare_data ─► train ─► attack_cam ─► regions ─► blob ─► neutralize_reattack ─► tables
+#   (and figures of regions, blob, scores; `--report results/report.html` shows all)
 #
 # Every tunable that changes a result is a `key~value` segment of the first
 # path that depends on it (rules/common.smk), so a new threshold reruns only
@@ -14,9 +15,11 @@ include: "rules/model.smk"
 include: "rules/maps.smk"
 include: "rules/analysis.smk"
 include: "rules/tables.smk"
+include: "rules/figures.smk"
 
 
 rule all:
     default_target: True
     input:
         TABLES,
+        FIGURES,

@@ -1,0 +1,14 @@
+"""Rule figures_sweep: one direction's score_mod and score_mod_adv against θ, δ1 or δ2."""
+
+from roiroa import figures as fg
+from roiroa.runtime import start_job
+from roiroa.tables import load_rows
+
+start_job(snakemake.log[0])
+w = snakemake.wildcards
+rows = [row for row in load_rows(snakemake.input.scores) if str(row["source"]) == w.source]
+fg.save(fg.score_sweep(
+    fg.sweep_groups(rows, w.param, w.source), w.param,
+    title=f"{w.dataset} {w.source}→{w.target}: scores against {fg.SYMBOLS[w.param]}\n"
+    f"{fg.fixed_settings(rows, w.param)}",
+), snakemake.output.plot)

@@ -1,0 +1,71 @@
+"""The paper's Tables I–III beside ours.
+
+paper_tables.csv (package data) holds every number of the paper's tables, one
+per row, with the table and row it was read from (`provenance`, e.g. "Table
+II, MNIST, 0 to 1"); percentages are stored as fractions. Our datasets and
+classes map to the paper's by name. A dataset the paper did not study
+(digits) gets empty paper cells, never zeros.
+"""
+
+from __future__ import annotations
+
+import csv
+from functools import lru_cache
+from importlib import resources
+
+import pandas as pd
+
+# Our dataset names → the paper's. A dataset not listed has no paper values.
+DATASETS = {"mnist": "mnist", "fashion_mnist": "fashion_mnist", "cats_vs_dogs": "cats_vs_dogs", "malaria": "malaria"}
+# Our class names → the paper's, where they differ (others are used as they are).
+CLASSES = {"trousers": "trouser", "cats": "cat", "dogs": "dog"}
+
+PAPER, DELTA, ROW = " (paper)", " Δ", "paper row"
+
+
+@lru_cache(maxsize=1)
+def paper_values() -> dict[tuple[str, str, str, str, str], tuple[float, str]]:
+    """{(table, dataset, source, target, metric): (value, provenance)} from the package data."""
+    text = resources.files(__package__).joinpath("paper_tables.csv").read_text(encoding="utf-8")
+    return {
+        (r["table"], r["dataset"], r["source"], r["target"], r["metric"]): (float(r["value"]), r["provenance"])
+        for r in csv.DictReader(text.splitlines())
+    }
+
+
+def paper_key(table: str, dataset, source, target) -> tuple[str, str, str, str] | None:
+    """The paper's name for one of our table rows, or None when the paper lacks the dataset."""
+    paper_dataset = DATASETS.get(str(dataset))
+    if paper_dataset is None:
+        return None
+    name = lambda c: CLASSES.get(str(c), str(c))  # noqa: E731
+    return table, paper_dataset, name(source), name(target)
+
+
+def add_paper_columns(frame: pd.DataFrame, table: str, metrics: dict[str, str]) -> pd.DataFrame:
+    """Beside each metric column with a value in the paper's `table`: `<column> (paper)`
+    and `<column> Δ` (ours − paper); then `paper row`, the table and row they come from.
+
+    metrics: {metric name in paper_tables.csv: our column}. Rows the paper has no
+    value for get NaN (empty in the CSV)."""
+    values = paper_values()
+    in_table = {key[-1] for key in values if key[0] == table}
+    keys = [paper_key(table, *row) for row in zip(frame["dataset"], frame["source"], frame["target"])]
+    out = frame.copy()
+    rows = [None] * len(out)
+    for metric, column in metrics.items():
+        if metric not in in_table:
+            continue
+        found = [values.get((*key, metric)) if key else None for key in keys]
+        paper = [hit[0] if hit else float("nan") for hit in found]
+        rows = [hit[1] if hit else row for hit, row in zip(found, rows)]
+        at = out.columns.get_loc(column) + 1
+        out.insert(at, column + PAPER, pd.Series(paper, index=out.index, dtype="float64"))
+        out.insert(at + 1, column + DELTA, out[column] - out[column + PAPER])
+    out[ROW] = pd.Series(rows, index=out.index, dtype="object")
+    return out
+
+
+def comparison_columns(metrics: list[str]) -> list[str]:
+    """The paper and difference columns that `add_paper_columns` may add for `metrics`."""
+    return [column + suffix for column in metrics for suffix in (PAPER, DELTA)]
