@@ -1,6 +1,11 @@
 # Cheap stages: thresholds δ1, δ2 → regions; θ → blob; blob → defense scores.
 
 
+localrules:
+    regions,
+    blob,
+
+
 rule regions:
     """RoI/RoA masks, the four regions, class representatives and SSIM (δ1, δ2)."""
     input:

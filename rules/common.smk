@@ -14,6 +14,10 @@ sys.path.insert(0, SRC)
 os.environ.update(
     PYTHONPATH=os.pathsep.join(filter(None, [SRC, os.environ.get("PYTHONPATH")]))
 )
+# Every HDF5 file has one writer and is renamed into place when complete
+# (src/roiroa/h5io.py); HDF5's flock()-based locks only fail or hang on many
+# cluster file systems.
+os.environ.setdefault("HDF5_USE_FILE_LOCKING", "FALSE")
 
 from roiroa import config as rc
 

@@ -1,3 +1,7 @@
+localrules:
+    tables,
+
+
 rule tables:
     """Tables I–III (CSV and Markdown), one row per dataset, direction and parameter set."""
     input:
