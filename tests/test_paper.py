@@ -55,9 +55,10 @@ def test_other_paper_classes_by_name():
     t3 = build_table("table3_reattack", ROWS)
     fashion = t3[t3["dataset"] == "fashion_mnist"].iloc[0]
     assert fashion["score_mod_adv (paper)"] == 1.0 and fashion["score_mod_adv Δ"] == pytest.approx(-0.8)
-    frame = pd.DataFrame({"dataset": ["cats_vs_dogs"], "source": ["cats"], "target": ["dogs"], "score_adv": [0.1]})
-    joined = add_paper_columns(frame, "III", {"score_adv": "score_adv"})  # "cats" is the paper's "cat"
-    assert joined["score_adv (paper)"].iloc[0] == 0.0347
+    frame = pd.DataFrame({"dataset": ["cats_vs_dogs"] * 2, "source": ["cat", "dog"], "target": ["dog", "cat"],
+                          "score_adv": [0.1, 0.1]})
+    joined = add_paper_columns(frame, "III", {"score_adv": "score_adv"})
+    assert joined["score_adv (paper)"].tolist() == [0.0347, 0.0737]
 
 
 def test_digits_rows_get_no_paper_values():

@@ -3,7 +3,7 @@
 paper_tables.csv (package data) holds every number of the paper's tables, one
 per row, with the table and row it was read from (`provenance`, e.g. "Table
 II, MNIST, 0 to 1"); percentages are stored as fractions. Our datasets and
-classes map to the paper's by name. A dataset the paper did not study
+classes are named as in roiroa's registry. A dataset the paper did not study
 (digits) gets empty paper cells, never zeros.
 """
 
@@ -15,10 +15,8 @@ from importlib import resources
 
 import pandas as pd
 
-# Our dataset names → the paper's. A dataset not listed has no paper values.
-DATASETS = {"mnist": "mnist", "fashion_mnist": "fashion_mnist", "cats_vs_dogs": "cats_vs_dogs", "malaria": "malaria"}
-# Our class names → the paper's, where they differ (others are used as they are).
-CLASSES = {"trousers": "trouser", "cats": "cat", "dogs": "dog"}
+# Datasets the paper tabulates; paper_tables.csv uses our dataset and class names.
+PAPER_DATASETS = {"mnist", "fashion_mnist", "cats_vs_dogs", "malaria"}
 
 PAPER, DELTA, ROW = " (paper)", " Δ", "paper row"
 
@@ -34,12 +32,10 @@ def paper_values() -> dict[tuple[str, str, str, str, str], tuple[float, str]]:
 
 
 def paper_key(table: str, dataset, source, target) -> tuple[str, str, str, str] | None:
-    """The paper's name for one of our table rows, or None when the paper lacks the dataset."""
-    paper_dataset = DATASETS.get(str(dataset))
-    if paper_dataset is None:
+    """The key of one of our table rows in paper_tables.csv, or None when the paper lacks the dataset."""
+    if str(dataset) not in PAPER_DATASETS:
         return None
-    name = lambda c: CLASSES.get(str(c), str(c))  # noqa: E731
-    return table, paper_dataset, name(source), name(target)
+    return table, str(dataset), str(source), str(target)
 
 
 def add_paper_columns(frame: pd.DataFrame, table: str, metrics: dict[str, str]) -> pd.DataFrame:
