@@ -14,6 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+import h5py
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.colors import ListedColormap, to_rgba
@@ -21,7 +22,7 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 
 from .h5io import atomic_path
-from .regions import REGIONS
+from .regions import REGIONS, four_regions
 
 ROI_COLOR, ROA_COLOR, BOTH_COLOR, NEITHER_COLOR, BLOB_COLOR = "#1f77b4", "#d62728", "#9467bd", "#e8e8e8", "#ff7f0e"
 REGION_COLORS = {"uv": BOTH_COLOR, "u_vbar": ROI_COLOR, "ubar_v": ROA_COLOR, "ubar_vbar": NEITHER_COLOR}
@@ -33,6 +34,8 @@ REGION_MEANING = {
     "ubar_v": "attacked, not important",
     "ubar_vbar": "neither",
 }
+# The parameters a config can sweep, as named in scores.json.
+SWEPT = ("attack", "eps", "cam", "delta1", "delta2", "theta", "fill")
 SYMBOLS = {"eps": "ε", "theta": "θ", "delta1": "δ1", "delta2": "δ2"}
 SWEEP_LABELS = {"theta": "θ (blob threshold on class-level ŪV)", "delta1": "δ1 (RoI threshold on the CAM)",
                 "delta2": "δ2 (RoA threshold on the perturbation magnitude)"}
@@ -138,7 +141,8 @@ def representatives(roi_rep, roa_rep, *, mode: str, title: str) -> Figure:
 
 def regions_individual(roi, roa, *, title: str) -> Figure:
     """The four regions of one image as one categorical map, with pixel counts."""
-    codes = np.select([roi & roa, roi & ~roa, ~roi & roa], [0, 1, 2], default=3)
+    regions = four_regions(roi.astype(bool), roa.astype(bool))
+    codes = np.select([regions[name] for name in REGIONS], range(len(REGIONS)))
     counts = [int((codes == i).sum()) for i in range(4)]
     fig = Figure(figsize=(PANEL + 3.2, PANEL + 0.6), layout="constrained")
     FigureCanvasAgg(fig)
@@ -259,8 +263,6 @@ def class_index(classes, source: str, target: str) -> int:
 
 
 def read_example(data_path, maps_path, regions_path, source: str, target: str) -> Example:
-    import h5py
-
     with h5py.File(regions_path, "r") as regions, h5py.File(maps_path, "r") as maps:
         cls = class_index(regions.attrs["classes"], source, target)
         row = int(np.flatnonzero(maps["label"][:] == cls)[0])  # rows are in test-split order
@@ -276,8 +278,6 @@ def read_example(data_path, maps_path, regions_path, source: str, target: str) -
 
 def read_representatives(regions_path, source: str, target: str) -> tuple[dict[str, np.ndarray], float, int]:
     """The class representatives, their SSIM, and how many images they average."""
-    import h5py
-
     with h5py.File(regions_path, "r") as f:
         cls = class_index(f.attrs["classes"], source, target)
         group = f["representatives"][source]
@@ -285,8 +285,6 @@ def read_representatives(regions_path, source: str, target: str) -> tuple[dict[s
 
 
 def read_blob(blob_path, source: str, target: str) -> np.ndarray:
-    import h5py
-
     with h5py.File(blob_path, "r") as f:
         class_index(f.attrs["classes"], source, target)
         return f["blob"][source][:]
@@ -295,11 +293,10 @@ def read_blob(blob_path, source: str, target: str) -> np.ndarray:
 def sweep_groups(rows: list[dict], param: str, source: str) -> dict[str, dict[str, np.ndarray]]:
     """Rows of one direction (tables.load_rows of scores.json) grouped by the other
     swept parameters: {"δ1=0.5, δ2=0.3": {param: [...], "score_mod": [...], ...}}."""
-    swept = ("attack", "eps", "cam", "delta1", "delta2", "theta", "fill")
     rows = [r for r in rows if str(r["source"]) == source]
     if not rows:
         raise ValueError(f"no scores for source class {source}")
-    varying = [k for k in swept if k != param and len({str(r[k]) for r in rows}) > 1]
+    varying = [k for k in SWEPT if k != param and len({str(r[k]) for r in rows}) > 1]
     groups: dict[str, dict[str, list]] = {}
     for row in rows:
         name = ", ".join(f"{SYMBOLS.get(k, k)} = {row[k]}" for k in varying) or "one setting"
@@ -311,6 +308,5 @@ def sweep_groups(rows: list[dict], param: str, source: str) -> dict[str, dict[st
 
 def fixed_settings(rows: list[dict], param: str) -> str:
     """The parameters shared by all rows (for a sweep plot's title)."""
-    shown = ("attack", "eps", "cam", "delta1", "delta2", "theta", "fill")
-    fixed = [k for k in shown if k != param and len({str(r[k]) for r in rows}) == 1]
+    fixed = [k for k in SWEPT if k != param and len({str(r[k]) for r in rows}) == 1]
     return ", ".join(f"{SYMBOLS.get(k, k)} = {rows[0][k]}" for k in fixed)
