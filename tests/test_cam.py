@@ -39,7 +39,8 @@ def peer_layer_cams(model, images, method, targets):
     outputs = grabber(images)
     model.zero_grad()
     sum(ClassifierOutputTarget(int(t))(o) for t, o in zip(targets, outputs)).backward()
-    cam = peer.get_cam_image(images, model.cam_layer, None, grabber.activations[0].numpy(), grabber.gradients[0].numpy(), False)
+    activations, grads = grabber.activations[0].numpy(), grabber.gradients[0].numpy()
+    cam = peer.get_cam_image(images, model.cam_layer, None, activations, grads, False)
     grabber.release()
     return np.maximum(cam, 0)
 
@@ -59,23 +60,43 @@ def test_layer_cam_equals_pytorch_grad_cam(model, images, method):
     np.testing.assert_allclose(ours, theirs, rtol=1e-4, atol=1e-6 * ours.max())
 
 
-def test_upsampled_gradcam_matches_the_package_output(model, images):
-    ours = class_activation_maps(model, images, torch.zeros(6, dtype=torch.long)).numpy()
-    theirs = GradCAM(model=model, target_layers=[model.cam_layer])(images, targets=None)
-    # the package scales min–max, ours divides by the max: compare after the same scaling
-    lo = ours.min(axis=(1, 2), keepdims=True)
-    scaled = (ours - lo) / (ours.max(axis=(1, 2), keepdims=True) - lo)
-    for a, b in zip(scaled, theirs):
-        assert np.corrcoef(a.ravel(), b.ravel())[0, 1] > 0.99
+@pytest.mark.parametrize("method", CAM_METHODS)
+@pytest.mark.parametrize("target", ["predicted_class", "true_class"])
+@pytest.mark.parametrize("shape", [(8, 8), (13, 11), (3, 5)])  # layer map is 4×4: ×2, non-integer, down
+def test_final_cams_equal_pytorch_grad_cam(model, method, target, shape):
+    """The input-resolution maps themselves, not only their correlation."""
+    torch.manual_seed(2)
+    x = torch.rand(6, 1, *shape)
+    labels = torch.tensor([0, 1, 0, 1, 1, 0])
+    ours = class_activation_maps(model, x, labels, method, target).numpy()
+    peer_targets = None if target == "predicted_class" else [ClassifierOutputTarget(int(t)) for t in labels]
+    with PEERS[method](model=model, target_layers=[model.cam_layer]) as peer:
+        theirs = peer(x, targets=peer_targets)
+    assert ours.shape == theirs.shape == (6, *shape)
+    assert np.abs(ours - theirs).max() < 1e-5
+    # ours reaches exactly 1 (the package stops at 1/(1 + 1e-7)), so δ1 = 1 keeps the peak
+    peaks = ours.max(axis=(1, 2))
+    assert (peaks == 1.0).any() and ((peaks == 1.0) | (peaks == 0.0)).all()  # 0: a map that is all ReLU'd away
 
 
-def test_normalize_keeps_all_zero_maps_zero():
-    cam = torch.zeros(2, 3, 3)
+def test_bilinear_resize_equals_cv2():
+    cv2 = pytest.importorskip("cv2")
+    torch.manual_seed(3)
+    cam = torch.rand(1, 4, 6)
+    for h, w in [(8, 12), (13, 11), (3, 5), (2, 3), (4, 6)]:
+        ours = torch.nn.functional.interpolate(cam[:, None], size=(h, w), mode="bilinear", align_corners=False)
+        theirs = cv2.resize(cam[0].numpy(), (w, h))  # cv2 takes (width, height); INTER_LINEAR by default
+        np.testing.assert_allclose(ours[0, 0].numpy(), theirs, atol=1e-6)
+
+
+def test_normalize_keeps_all_zero_and_constant_maps_zero():
+    cam = torch.zeros(3, 3, 3)
     cam[1, 0, 0] = 4.0
+    cam[2] = 2.5  # constant: min–max has nothing to scale
     out = normalize_and_upsample(cam, (6, 6))
-    assert out.shape == (2, 6, 6)
-    assert out[0].abs().max() == 0
-    assert out[1].max() <= 1 and out[1].max() > 0.5
+    assert out.shape == (3, 6, 6)
+    assert out[0].abs().max() == 0 and out[2].abs().max() == 0
+    assert out[1].max() == 1.0 and out[1].min() == 0.0
 
 
 @pytest.mark.parametrize("target", ["predicted_class", "true_class"])

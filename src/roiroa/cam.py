@@ -47,12 +47,27 @@ def cam_from_gradients(activations: torch.Tensor, grads: torch.Tensor, method: s
     return cam.clamp_min(0)
 
 
+def _min_max(cam: torch.Tensor) -> torch.Tensor:
+    """(cam − min)/(max − min) per N×h×w map; a constant map becomes all zeros."""
+    cam = cam - cam.amin(dim=(1, 2), keepdim=True)
+    span = cam.amax(dim=(1, 2), keepdim=True)
+    return torch.where(span > 0, cam / span.clamp_min(1e-30), torch.zeros_like(cam))
+
+
 def normalize_and_upsample(cam: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
-    """Divide each map by its max (all-zero maps stay zero), upsample bilinearly."""
-    peak = cam.amax(dim=(1, 2), keepdim=True)
-    cam = torch.where(peak > 0, cam / peak.clamp_min(1e-12), torch.zeros_like(cam))
-    up = F.interpolate(cam[:, None], size=size, mode="bilinear", align_corners=False)[:, 0]
-    return up.clamp_(0.0, 1.0)
+    """pytorch-grad-cam's scaling of a layer map, in torch: ReLU, min–max per
+    map, bilinear resize to `size` (H, W), min–max again (its aggregation step).
+
+    F.interpolate(bilinear, align_corners=False) uses the same half-pixel grid
+    as cv2.resize(INTER_LINEAR), without antialiasing, up or down. The package
+    divides by (1e-7 + max); we divide by the exact range so the peak is exactly
+    1 (δ1 = 1 keeps the peak pixels). Its first 1e-7 only rescales the map,
+    which the second min–max undoes, so this adds only ~1e-7 to the float
+    rounding between the two (≤ ~1e-6 in tests), unless a layer map's
+    max − min is below ~1e-8."""
+    cam = _min_max(cam.clamp_min(0))
+    up = F.interpolate(cam[:, None], size=tuple(size), mode="bilinear", align_corners=False)[:, 0]
+    return _min_max(up.clamp_min(0))
 
 
 def cam_target(logits: torch.Tensor, labels: torch.Tensor, target: str) -> torch.Tensor:
