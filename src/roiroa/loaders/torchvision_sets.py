@@ -7,16 +7,26 @@ that torchvision already downloaded into can be used as it is:
     <data_dir>/FashionMNIST/raw/            (the same four names)
     <data_dir>/cifar-10-batches-py/{data_batch_1..5,test_batch,batches.meta}
 
-The official train/test split is used. Integrity: the download step checks
-the md5 sums torchvision publishes (the .gz IDX files, the CIFAR-10 batches);
-loading only checks that the files are there.
+The official train/test split is used. An IDX set may also have system
+copies (Debian's `dataset-fashion-mnist` puts Fashion-MNIST's four .gz files
+in /usr/share/datasets/fashion-mnist/): used when data_dir holds no copy, read
+in place, never linked or copied into data_dir.
+
+Integrity: IDX files are checked on their *decompressed* bytes (Debian
+re-gzipped the zalando archives, so the .gz checksums differ while the content
+is the same): loading checks each file's IDX header against its length (a
+truncated or damaged file fails, naming it), the download step also checks the
+SHA-256 of the content where it is known (Fashion-MNIST). The CIFAR-10 batches
+are checked against torchvision's published md5 sums.
 """
 
 from __future__ import annotations
 
 import gzip
+import hashlib
 import shutil
 import tempfile
+import zlib
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,7 +34,10 @@ from pathlib import Path
 import numpy as np
 
 from ..datasets import LoadedData, Split
-from .sources import Source, data_dir, file_entries, register_source
+from .sources import IntegrityError, Source, checked_md5, data_dir, file_entries, register_source
+
+# IDX magic numbers: 0x0801 = unsigned bytes, 1 dimension (labels); 0x0803 = 3 (images).
+IDX_DIMENSIONS = {0x0801: 1, 0x0803: 3}
 
 
 def _tv(name: str):
@@ -41,6 +54,28 @@ def _unit(images: np.ndarray) -> np.ndarray:
     return out
 
 
+def read_idx_bytes(path: Path) -> bytes:
+    """The decompressed bytes of an IDX file (.gz or extracted), its header checked
+    against its length: a truncated or damaged file raises IntegrityError naming it."""
+    try:
+        raw = gzip.decompress(path.read_bytes()) if path.suffix == ".gz" else path.read_bytes()
+    except (OSError, EOFError, zlib.error) as err:
+        raise IntegrityError(f"{path}: not a readable gzip file ({type(err).__name__}: {err}): "
+                             f"damaged or truncated; replace it") from None
+    magic = int.from_bytes(raw[:4], "big") if len(raw) >= 4 else None
+    dims = IDX_DIMENSIONS.get(magic)
+    if dims is None or len(raw) < 4 + 4 * dims:
+        raise IntegrityError(f"{path}: not an IDX file of unsigned bytes (magic {magic}); replace it")
+    shape = [int.from_bytes(raw[4 + 4 * i : 8 + 4 * i], "big") for i in range(dims)]
+    expected = 4 + 4 * dims + int(np.prod(shape))
+    if len(raw) != expected:
+        raise IntegrityError(
+            f"{path}: its header says {'×'.join(map(str, shape))} bytes of data ({expected} in all) "
+            f"but it holds {len(raw)}: truncated or damaged; replace it"
+        )
+    return raw
+
+
 @dataclass(frozen=True)
 class IdxSet(Source):
     """MNIST-style IDX files: four .gz files (or their extracted copies)."""
@@ -49,6 +84,10 @@ class IdxSet(Source):
     tv_class: str  # torchvision's class name, also the folder under data_dir
     classes: tuple[str, ...]
     description: str
+    # folders with a system-wide copy of the four files (.gz or extracted), tried after data_dir
+    system_dirs: tuple[str, ...] = ()
+    # SHA-256 of each file's decompressed content, by extracted name (None: not known)
+    content_sha256: dict | None = None
 
     def folder(self, root: Path) -> Path:
         return root / self.tv_class / "raw"
@@ -57,11 +96,17 @@ class IdxSet(Source):
         """(name of the .gz file, its md5) as torchvision publishes them."""
         return [(name, md5) for name, md5 in _tv(self.tv_class).resources]
 
+    def places(self, root: Path) -> list[Path]:
+        """Where the files are looked for, in order: data_dir in torchvision's
+        layout, data_dir itself, then the system copies."""
+        return [self.folder(root), root, *map(Path, self.system_dirs)]
+
     def present(self, root: Path, gz: str) -> Path | None:
-        """The .gz file or, failing that, its extracted copy."""
-        for path in (self.folder(root) / gz, self.folder(root) / gz.removesuffix(".gz")):
-            if path.is_file():
-                return path
+        """The first copy of one file: .gz or extracted, in data_dir, then the system folders."""
+        for folder in self.places(root):
+            for path in (folder / gz, folder / gz.removesuffix(".gz")):
+                if path.is_file():
+                    return path
         return None
 
     def missing(self, root: Path) -> list[str]:
@@ -82,34 +127,48 @@ class IdxSet(Source):
         lines = [f"  {first}{gz}  ->  {self.folder(root) / gz}" for gz, _ in self.published()]
         if others:
             lines.append(f"  (the same files are also at {', '.join(others)})")
+        if self.system_dirs:
+            lines.append(f"  (or, on Debian/Ubuntu: apt-get install dataset-{self.name.replace('_', '-')}, "
+                         f"which puts them in {self.system_dirs[0]})")
         return lines
 
     def manifest(self, root: Path, verify: bool) -> dict:
         files = [self.present(root, gz) for gz, _ in self.published()]
-        md5s = [md5 if path.suffix == ".gz" else None for path, (_, md5) in zip(files, self.published())]
-        return {
-            "files": file_entries(root, list(zip(files, md5s)), verify),
-            "integrity": "md5 of the .gz files against torchvision's published sums "
-            "(extracted files have none)" if verify else "not checked (verify: false)",
-        }
+        entries = []
+        for path, (gz, md5) in zip(files, self.published()):
+            entry = {"file": str(path), "bytes": path.stat().st_size, "verified": False}
+            if verify:
+                content = read_idx_bytes(path)
+                entry["content_sha256"] = hashlib.sha256(content).hexdigest()
+                known = (self.content_sha256 or {}).get(gz.removesuffix(".gz"))
+                if known and entry["content_sha256"] != known:
+                    raise IntegrityError(
+                        f"{path}: its decompressed content has SHA-256 {entry['content_sha256']}, "
+                        f"but the published {self.name} file has {known}: it is damaged or not the "
+                        f"official file. Replace it (or set verify: false to use it as it is)."
+                    )
+                if not known and path.suffix == ".gz":  # no content digest: torchvision's .gz md5
+                    entry["md5"] = checked_md5(path, md5)
+                entry["verified"] = bool(known) or path.suffix == ".gz"
+            entries.append(entry)
+        if not verify:
+            integrity = "not checked (verify: false)"
+        elif self.content_sha256:
+            integrity = "IDX header and SHA-256 of the decompressed content (Debian's re-gzipped copy passes)"
+        else:
+            integrity = "IDX header; md5 of .gz files against torchvision's published sums"
+        return {"files": entries, "integrity": integrity}
 
     @contextmanager
     def readable_root(self, root: Path):
-        """A torchvision root with the extracted IDX files: data_dir itself when
-        they are there, else a temporary copy with the .gz files decompressed."""
-        if all(self.present(root, gz).suffix != ".gz" for gz, _ in self.published()):
-            yield root
-            return
+        """A torchvision root with the extracted IDX files, every file's header
+        checked: a temporary folder, so nothing is written into data_dir or the
+        system folders."""
         with tempfile.TemporaryDirectory(prefix=f"roiroa-{self.name}-") as tmp:
             raw = Path(tmp) / self.tv_class / "raw"
             raw.mkdir(parents=True)
             for gz, _ in self.published():
-                source, target = self.present(root, gz), raw / gz.removesuffix(".gz")
-                if source.suffix != ".gz":
-                    target.symlink_to(source.resolve())
-                    continue
-                with gzip.open(source, "rb") as src, open(target, "wb") as dst:
-                    shutil.copyfileobj(src, dst)
+                (raw / gz.removesuffix(".gz")).write_bytes(read_idx_bytes(self.present(root, gz)))
             yield Path(tmp)
 
     def load(self, options: dict) -> LoadedData:
@@ -119,10 +178,11 @@ class IdxSet(Source):
         with self.readable_root(root) as tv_root:
             train, test = (cls(str(tv_root), train=flag) for flag in (True, False))
         split = lambda ds: Split(_unit(ds.data.numpy()[:, None]), ds.targets.numpy().astype(np.int64))  # noqa: E731
+        where = sorted({str(self.present(root, gz).parent) for gz, _ in self.published()})
         return LoadedData(
             train=split(train),
             test=split(test),
-            report={"source": f"torchvision.datasets.{self.tv_class} from {self.folder(root)}"},
+            report={"source": f"torchvision.datasets.{self.tv_class} from {', '.join(where)}"},
         )
 
 
@@ -204,6 +264,14 @@ register_source(
         "FashionMNIST",
         ("tshirt_top", "trouser", "pullover", "dress", "coat", "sandal", "shirt", "sneaker", "bag", "ankle_boot"),
         "Fashion-MNIST (Zalando) clothing, 28×28 grey",
+        system_dirs=("/usr/share/datasets/fashion-mnist",),  # Debian's dataset-fashion-mnist
+        # the zalando files' decompressed content (the same in Debian's re-gzipped copy)
+        content_sha256={
+            "train-images-idx3-ubyte": "c59f468a2f672dc815687fe0f83887768d799fd8a3f3276145d20f83aa44d888",
+            "train-labels-idx1-ubyte": "bad3541b69d912435c50bb6ba87bec294ff4f6a2e1246121d8633921760443d9",
+            "t10k-images-idx3-ubyte": "5b4141f0afbad91edebe8549f8fcffe087ea10ca49f1dbef5c9a5cd8815ce37b",
+            "t10k-labels-idx1-ubyte": "0402a96d92fd2663957122ceb108a494c5af83dab82d92729df917d7dec38c34",
+        },
     )
 )
 register_source(
