@@ -10,6 +10,7 @@ from __future__ import annotations
 import gzip
 import pickle
 import struct
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -77,9 +78,30 @@ def noise_image(mode: str, size: tuple[int, int], seed: int) -> Image.Image:
     return rgb.convert(mode)
 
 
+def write_big_png(path: Path, side: int = 20000) -> Path:
+    """A valid 1-bit PNG of side×side pixels (all black), ~50 KB on disk: above PIL's
+    decompression-bomb limit (2 × Image.MAX_IMAGE_PIXELS) for side 20000."""
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    compressor, row = zlib.compressobj(9), b"\0" * (1 + (side + 7) // 8)  # filter byte + packed bits
+    idat = b"".join(compressor.compress(row) for _ in range(side)) + compressor.flush()
+    header = struct.pack(">IIBBBBB", side, side, 1, 0, 0, 0, 0)  # bit depth 1, greyscale
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", idat) + chunk(b"IEND", b""))
+    return path
+
+
+def gradient(size: tuple[int, int]) -> np.ndarray:
+    """0..1 left to right (float64), size = (width, height)."""
+    return np.tile(np.linspace(0, 1, size[0]), (size[1], 1))
+
+
 def write_folder(folder: Path, good: int, extras: tuple[str, ...] = (), seed: int = 0) -> None:
     """`good` RGB images (JPEG and PNG, varied sizes) plus extras by kind:
-    truncated, grey, cmyk, rgba, palette, not_image, empty."""
+    truncated, grey, cmyk, rgba, palette, not_image, empty, bomb (20000² PNG),
+    grey16 (16-bit PNG, I;16), float (float TIFF in [0, 1], F), float_range
+    (float TIFF in 0..1000), int32_range (32-bit TIFF with negative values),
+    dangling (a symlink to a missing file)."""
     folder.mkdir(parents=True, exist_ok=True)
     for i in range(good):
         size = (40 + 7 * i, 30 + 5 * i)
@@ -101,5 +123,17 @@ def write_folder(folder: Path, good: int, extras: tuple[str, ...] = (), seed: in
             (folder / "Thumbs.db").write_bytes(b"\xd0\xcf\x11\xe0 not an image")
         elif kind == "empty":
             (folder / "666.jpg").write_bytes(b"")
+        elif kind == "bomb":
+            write_big_png(folder / "huge.png")
+        elif kind == "grey16":  # a left-to-right ramp 0..65535
+            Image.fromarray(np.rint(gradient((64, 48)) * 65535).astype(np.uint16)).save(folder / "grey16.png")
+        elif kind == "float":  # the same ramp as float 0..1
+            Image.fromarray(gradient((64, 48)).astype(np.float32), "F").save(folder / "float.tif")
+        elif kind == "float_range":
+            Image.fromarray((gradient((20, 20)) * 1000).astype(np.float32), "F").save(folder / "float1000.tif")
+        elif kind == "int32_range":
+            Image.fromarray((gradient((20, 20)) * 1e5 - 5e4).astype(np.int32), "I").save(folder / "int32.tif")
+        elif kind == "dangling":
+            (folder / "gone.jpg").symlink_to(folder / "moved_away.jpg")
         else:
             raise ValueError(kind)

@@ -4,6 +4,7 @@ network: downloads are pointed at a closed port on 127.0.0.1."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 import socket
@@ -144,11 +145,51 @@ def test_folder_loader_errors_name_the_missing_folder_and_the_empty_class(tmp_pa
     with pytest.raises(FileNotFoundError, match=f"cats_vs_dogs: missing under {tmp_path}: PetImages/Dog/"):
         spec.load({"data_dir": str(tmp_path), "native_size": 8})
     (tmp_path / "PetImages" / "Dog").mkdir()
-    with pytest.raises(FileNotFoundError, match=r"missing under .*: PetImages/Dog/ \(no files\)"):
+    with pytest.raises(FileNotFoundError, match=r"missing under .*: PetImages/Dog/ \(no files: an empty folder\)"):
         spec.load({"data_dir": str(tmp_path), "native_size": 8})
+    write_folder(tmp_path / "PetImages" / "Dog", good=0, extras=("dangling",))
+    with pytest.raises(FileNotFoundError, match=r"PetImages/Dog/ \(no files: only 1 dangling symlinks\)"):
+        spec.load({"data_dir": str(tmp_path), "native_size": 8})
+    (tmp_path / "PetImages" / "Dog" / "gone.jpg").unlink()
     write_folder(tmp_path / "PetImages" / "Dog", good=0, extras=("not_image", "empty"))
     with pytest.raises(ValueError, match=rf"class 'dog' has no readable image in {tmp_path / 'PetImages' / 'Dog'}"):
         spec.load({"data_dir": str(tmp_path), "native_size": 8})
+
+
+def test_folder_loader_scales_deep_images_and_skips_what_it_cannot_read(tmp_path):
+    odd = ("bomb", "grey16", "float", "float_range", "int32_range", "dangling")
+    write_folder(tmp_path / "PetImages" / "Cat", good=2, extras=odd)
+    write_folder(tmp_path / "PetImages" / "Dog", good=2, seed=10)
+    loaded = get_dataset("cats_vs_dogs").load({"data_dir": str(tmp_path), "native_size": 16})
+    report = loaded.report
+    reasons = {s["file"].rsplit("/", 1)[1]: s["reason"] for s in report["skipped"]}
+    assert reasons["huge.png"].startswith("too large to decode safely (PIL's decompression-bomb limit): "
+                                          "Image size (400000000 pixels) exceeds limit")
+    assert reasons["float1000.tif"] == "float image with values 0..1000, outside [0, 1]: no known scale"
+    assert reasons["int32.tif"].startswith("32-bit integer image with values -50000..50000, outside 0..65535")
+    assert reasons["gone.jpg"] == f"dangling symlink (to {tmp_path}/PetImages/Cat/moved_away.jpg, which does not exist)"
+    assert report["files"]["cat"] | {"folder": None} == {"folder": None, "files": 8, "loaded": 4, "skipped": 4}
+    assert report["converted_to_rgb"] == {"F": 1, "I;16": 1}
+    # files in name order: 0.jpg 1.png float.tif grey16.png; both deep images hold the same
+    # 0..1 left-to-right ramp, which must survive (not clip to all 255 or all 0)
+    for image in loaded.train.images[[2, 3]]:
+        row = image[0, 8]
+        assert np.allclose(image, image[0:1, 0:1, :], atol=1 / 255)  # grey: equal channels, equal rows
+        assert row[0] < 0.05 and row[-1] > 0.95 and np.all(np.diff(row) > 0), row
+        assert abs(row.mean() - 0.5) < 0.02
+    assert np.allclose(loaded.train.images[2], loaded.train.images[3], atol=1.5 / 255)
+
+
+def test_empty_class_folder_is_named_and_nothing_is_downloaded_over_user_files(tmp_path, closed_port_url):
+    write_folder(tmp_path / "PetImages" / "Cat", good=3)
+    (tmp_path / "PetImages" / "Dog").mkdir()
+    before = sorted(p.name for p in (tmp_path / "PetImages" / "Cat").iterdir())
+    with pytest.raises(FetchError) as err:
+        download("cats_vs_dogs", {"data_dir": str(tmp_path), "mirror": closed_port_url})
+    message = str(err.value)
+    assert "PetImages/Dog/ (no files: an empty folder)" in message and "PetImages/Cat/ (3 files)" in message
+    assert "Nothing was downloaded" in message and "download" not in message.split("Nothing")[0].lower()
+    assert sorted(p.name for p in (tmp_path / "PetImages" / "Cat").iterdir()) == before
 
 
 # ---- the download step --------------------------------------------------------
@@ -196,7 +237,9 @@ EXPECTED_BY_HAND = {
 
 
 @pytest.mark.parametrize("name", sorted(SOURCES))
-def test_download_without_files_fails_fast_saying_what_to_fetch(tmp_path, closed_port_url, name):
+def test_download_without_files_fails_fast_saying_what_to_fetch(tmp_path, closed_port_url, name, monkeypatch):
+    if getattr(SOURCES[name], "system_dirs", ()):  # as on a machine without Debian's package
+        monkeypatch.setitem(SOURCES, name, dataclasses.replace(SOURCES[name], system_dirs=(str(tmp_path / "none"),)))
     start = time.monotonic()
     with pytest.raises(FetchError) as err:
         download(name, {"data_dir": str(tmp_path / name), "mirror": closed_port_url})

@@ -1,10 +1,14 @@
 """The workflow on a real one-node SLURM cluster through profiles/slurm.
 
 tests/slurm/slurm_up.sh starts munge, MariaDB + slurmdbd (accounting), slurmctld
-and slurmd with one fake GPU; the tests submit the tiny config (device auto, so
-the GPU rules request gpu=1; without CUDA they compute on the CPU) and check
-that the jobs ran under SLURM, that the tables equal those of a local run, and
-that a job cancelled mid-run is retried without a partial output being kept.
+and slurmd with one fake GPU. `make slurm-profile` installs the profile into a
+temporary HOME (the user's ~/.config is never touched), and the tests type what
+a user types, `snakemake --cores 8 --profile slurm`, in a directory laid out
+like a checkout. They submit the tiny config (device auto, so the torch rules
+request gpu=1; without CUDA they compute on the CPU) and check that the jobs ran
+under SLURM, that the tables equal those of a local run, that the default
+`threads` fit the node, and that an attack_cam job cancelled mid-write is
+retried, leaves no temporary file, and redoes neither prepare_data nor train.
 Skipped, with the reason, where SLURM cannot be started (not root, no apt-get).
 """
 
@@ -12,27 +16,31 @@ from __future__ import annotations
 
 import copy
 import fcntl
+import io
 import json
 import os
 import re
 import subprocess
+import sys
+import threading
 import time
 from pathlib import Path
 
 import h5py
 import pytest
-import torch
 
 from conftest import ROOT, SNAKEMAKE, TINY_CONFIG, write_config
+from roiroa.cluster import hopeless_reason, pending_hopeless, watch_pending
 
 pytestmark = pytest.mark.workflow
 
 SCRIPTS = Path(__file__).parent / "slurm"
 GPU_TYPE = "fake"  # the type of the fake gres/gpu, requested via ROIROA_SLURM_GPU_MODEL
-GPU_RULES = {"train", "attack_cam", "neutralize_reattack"}
 LOCAL_RULES = {"regions", "blob", "tables"}
 TABLES = ["table1_ssim", "table2_classification", "table3_reattack"]
 DAEMONS = ["munged", "mysqld", "slurmdbd", "slurmctld", "slurmd"]
+# What a user types once `make slurm-profile` has installed the profile.
+LITERAL = ["snakemake", "--cores", "8", "--profile", "slurm"]
 
 
 def _pid_alive(pid: int) -> bool:
@@ -75,17 +83,29 @@ def slurm(tmp_path_factory):
 
     env = dict(os.environ)
     # What the profile or the workflow must provide, not the caller.
-    for name in ("HDF5_USE_FILE_LOCKING", "ROIROA_SLURM_ACCOUNT", "ROIROA_SLURM_GPU_PARTITION"):
+    for name in ("HDF5_USE_FILE_LOCKING", "ROIROA_SLURM_ACCOUNT", "ROIROA_SLURM_GPU_PARTITION",
+                 "ROIROA_SLURM_MAX_THREADS", "XDG_CONFIG_HOME", "SNAKEMAKE_PROFILE"):  # fmt: skip
         env.pop(name, None)
+    home = base / "home"  # the profile is installed here, not in the user's ~/.config
+    home.mkdir()
     env |= {
+        "HOME": str(home),
+        "PATH": f"{SNAKEMAKE.parent}{os.pathsep}{env.get('PATH', '')}",  # an activated .venv
         "SLURM_CONF": str(base / "etc" / "slurm.conf"),
         "ROIROA_SLURM_PARTITION": "debug",
         "ROIROA_SLURM_GPU_MODEL": GPU_TYPE,
+        # test-only: poll SLURM every 2 s (the executor's default: first check after
+        # 40 s, then a pause that grows by 10 s while no job finishes)
+        "ROIROA_SLURM_STATUS_SECONDS": "2",
         # the fake GPU is /dev/null: keep a real one of this machine out of the jobs
         # (the node sets no CUDA_VISIBLE_DEVICES, Flags=no_gpu_env), so they run on
         # the CPU and the numbers equal the local CPU run's
         "CUDA_VISIBLE_DEVICES": "",
     }
+    install = subprocess.run(["make", "-s", "-C", str(ROOT), "slurm-profile"], env=env, capture_output=True,
+                             text=True, timeout=60)  # fmt: skip
+    assert install.returncode == 0, install.stdout + install.stderr
+    assert (home / ".config" / "snakemake" / "slurm").resolve() == (ROOT / "profiles" / "slurm").resolve()
     try:
         yield env
     finally:
@@ -105,23 +125,21 @@ def slurm_config(**model) -> dict:
     return config
 
 
-def snakemake_cmd(workdir: Path, *args: str) -> list[str]:
-    return [
-        str(SNAKEMAKE), "-s", str(ROOT / "Snakefile"), "-d", str(workdir),
-        "--configfile", str(workdir / "config.yaml"),
-        "--profile", str(ROOT / "profiles" / "slurm"),
-        # test-only: poll SLURM early and often (defaults: first check after 10 s,
-        # 40 s after a job finished, the pause grows by 10 s while none finishes)
-        "--seconds-between-status-checks", "2",
-        "--slurm-init-seconds-before-status-checks", "2",
-        *args,
-    ]  # fmt: skip
+def checkout(workdir: Path, config: dict) -> Path:
+    """`workdir` laid out like a checkout (the workflow's files linked, its own
+    config/config.yaml and results/), where the literal command runs as typed."""
+    for name in ("Snakefile", "rules", "scripts", "src", "envs"):
+        (workdir / name).symlink_to(ROOT / name)
+    (workdir / "config").mkdir()
+    (workdir / "config" / "schema.yaml").symlink_to(ROOT / "config" / "schema.yaml")
+    write_config(workdir / "config", config)
+    return workdir
 
 
-def run(workdir: Path, env: dict, *args: str) -> str:
-    result = subprocess.run(
-        snakemake_cmd(workdir, *args), cwd=workdir, env=env, capture_output=True, text=True, timeout=300
-    )
+def run(workdir: Path, env: dict, *targets: str) -> str:
+    """LITERAL (plus targets) in `workdir`; its output."""
+    # generous: on a loaded 2-core machine a tiny job takes a minute or more
+    result = subprocess.run([*LITERAL, *targets], cwd=workdir, env=env, capture_output=True, text=True, timeout=1500)
     output = result.stdout + result.stderr
     assert result.returncode == 0, f"snakemake under SLURM failed ({result.returncode}):\n{output[-8000:]}"
     return output
@@ -133,7 +151,7 @@ def slurm_ids(output: str) -> list[str]:
 
 def sacct(env: dict, ids: list[str]) -> list[dict]:
     """Accounting records of the jobs (allocations only), with their rule."""
-    fields = ["JobID", "State", "Partition", "AllocTRES", "Comment"]
+    fields = ["JobID", "State", "Partition", "AllocTRES", "AllocCPUS", "Timelimit", "Comment"]
     out = subprocess.run(
         ["sacct", "-X", "-n", "-P", "-o", ",".join(fields), "-j", ",".join(ids)],
         env=env, capture_output=True, text=True, check=True, timeout=60,
@@ -161,10 +179,17 @@ def no_temporary_files(workdir: Path) -> list[Path]:
     return [p for p in (workdir / "results").rglob(".*.tmp*")]
 
 
+def gpu_rules(workdir: Path, env: dict) -> set[str]:
+    """Rules that ask for a GPU in this workdir's config (from a dry run)."""
+    resources = dry_run_resources(workdir, None, "slurm", env, literal=True)
+    return {rule for rule, line in resources.items() if re.search(r"\bgpu=1\b", line)}
+
+
 @pytest.mark.slurm
 def test_workflow_runs_under_slurm(slurm, tiny_run, tmp_path):
-    workdir = tmp_path
-    write_config(workdir, slurm_config())
+    workdir = checkout(tmp_path, slurm_config())
+    torch_rules = gpu_rules(workdir, slurm)
+    assert {"train", "attack_cam", "neutralize_reattack"} <= torch_rules
     # 1. the data, as one SLURM job
     first = run(workdir, slurm, "results/digits/data.h5")
     # 2. the rest, while this process holds an exclusive flock() on data.h5: the
@@ -179,15 +204,16 @@ def test_workflow_runs_under_slurm(slurm, tiny_run, tmp_path):
     # every job ran under SLURM, the cheap rules did not become jobs
     assert len(records) == len(ids), (ids, records)
     rules = {r["rule"] for r in records}
-    assert {"prepare_data"} | GPU_RULES <= rules and not rules & LOCAL_RULES, records
+    assert {"prepare_data"} | torch_rules <= rules and not rules & LOCAL_RULES, records
     assert all(r["State"] == "COMPLETED" for r in records), records
     # the profile's settings from the environment reached sbatch: the partition
     # (not the cluster's default) and, for the GPU rules only, a GPU of the model
     assert all(r["Partition"] == "debug" for r in records), records
     for record in records:
         tres = record["AllocTRES"].split(",")
-        if record["rule"] in GPU_RULES:
+        if record["rule"] in torch_rules:
             assert {"gres/gpu=1", f"gres/gpu:{GPU_TYPE}=1"} <= set(tres), record
+            assert record["Timelimit"] == "04:00:00", record  # the workflow's 240 min, first attempt
         else:
             assert not [t for t in tres if t.startswith("gres/gpu")], record
     for rule in LOCAL_RULES:
@@ -199,10 +225,10 @@ def test_workflow_runs_under_slurm(slurm, tiny_run, tmp_path):
             local = (tiny_run / "results" / "tables" / f"{name}.{ext}").read_bytes()
             remote = (workdir / "results" / "tables" / f"{name}.{ext}").read_bytes()
             assert remote == local, f"{name}.{ext} differs between the SLURM and the local run"
-    train = json.loads((workdir / "results/digits/0-1/train.json").read_text())
+    train = json.loads((workdir / "results/digits/0-1/seed~0/train.json").read_text())
     assert train["device"] == "cpu"
     # rule logs stay; SLURM logs of successful jobs are deleted by the executor
-    assert (workdir / "results/logs/train/digits/0-1.log").read_text()
+    assert (workdir / "results/logs/train/digits/0-1/seed~0.log").read_text()
     assert not [p for p in (workdir / ".snakemake/slurm_logs").rglob("*") if p.is_file()]
     assert not no_temporary_files(workdir)
     # a second submission has nothing to do
@@ -222,28 +248,35 @@ def squeue_job(env: dict, rule: str) -> tuple[str, str] | None:
 
 
 @pytest.mark.slurm
-def test_cancelled_job_is_retried(slurm, tmp_path):
-    """scancel the train job mid-training: the profile's retries resubmit it,
-    the workflow finishes, and the outputs are those of the complete attempt."""
-    workdir = tmp_path
-    epochs = 150  # ~40 ms each for the tiny model: a window of seconds to cancel in
-    write_config(workdir, slurm_config(epochs=epochs))
-    train_log = workdir / "results/logs/train/digits/0-1.log"
+def test_cancelled_attack_cam_leaves_no_temp_file_and_redoes_nothing_before_it(slurm, tmp_path):
+    """The literal command with the default `threads`: scancel the attack_cam job
+    while it writes maps.h5; the job removes its temporary file on SIGTERM, the
+    profile's retries resubmit it, and neither prepare_data nor train runs again."""
+    config = slurm_config(input_size=128)  # ~20 ms an image on 2 CPUs: seconds to cancel in
+    del config["threads"]  # the default (4): capped at the node's CPUs by the profile
+    config |= {"batch_size": 1, "blob": {"theta": [0.15]}}
+    config["datasets"]["digits"]["test_fraction"] = 0.5  # ~180 test images
+    workdir = checkout(tmp_path, config)
+    default_threads = 4
+    cpus = int(subprocess.run(["sinfo", "-h", "-p", "debug", "-o", "%c"], env=slurm, capture_output=True,
+                              text=True, check=True).stdout.split()[0].rstrip("+"))  # fmt: skip
     with open(workdir / "snakemake.log", "w") as log:
-        process = subprocess.Popen(snakemake_cmd(workdir), cwd=workdir, env=slurm, stdout=log, stderr=subprocess.STDOUT)
+        process = subprocess.Popen(LITERAL, cwd=workdir, env=slurm, stdout=log, stderr=subprocess.STDOUT)
         try:
-            cancelled = None
-            deadline = time.monotonic() + 180
+            cancelled = tmp_seen = None
+            deadline = time.monotonic() + 1200
             while cancelled is None and process.poll() is None and time.monotonic() < deadline:
-                job = squeue_job(slurm, "train")
-                # mid-training: running, and the first epoch is logged
-                started = train_log.exists() and f"epoch 1/{epochs} done" in train_log.read_text()
-                if job and job[1] == "RUNNING" and started:
+                job = squeue_job(slurm, "attack_cam")
+                # mid-write: the job runs and its maps.h5 exists under its temporary name
+                tmps = list((workdir / "results").rglob(".maps.h5.tmp*")) if job else []
+                if job and job[1] == "RUNNING" and tmps:
                     subprocess.run(["scancel", job[0]], env=slurm, check=True, timeout=30)
-                    cancelled = job[0]
+                    cancelled, tmp_seen = job[0], tmps[0]
+                stuck = pending_hopeless(squeue_lines(slurm))
+                assert not stuck, f"a job can never start: {stuck}"
                 time.sleep(0.2)
-            assert cancelled, "the train job was never seen running"
-            returncode = process.wait(timeout=240)
+            assert cancelled, "the attack_cam job was never seen writing"
+            returncode = process.wait(timeout=1500)
         finally:
             if process.poll() is None:
                 process.terminate()
@@ -255,57 +288,207 @@ def test_cancelled_job_is_retried(slurm, tmp_path):
     output = (workdir / "snakemake.log").read_text()
     assert returncode == 0, output[-8000:]
     assert re.search(rf"SLURM-job '{cancelled}' failed, SLURM status is: 'CANCELLED", output), output[-8000:]
+    assert not tmp_seen.exists(), f"{tmp_seen} was left by the cancelled job"
+    assert not no_temporary_files(workdir), no_temporary_files(workdir)
 
     records = wait_for_accounting(slurm, slurm_ids(output))
-    trains = [r for r in records if r["rule"] == "train"]
-    assert [r["State"].split()[0] for r in trains] == ["CANCELLED", "COMPLETED"], trains
-    assert trains[0]["JobID"] == cancelled
-
-    # the outputs are those of the complete second attempt, nothing partial is left
-    summary = json.loads((workdir / "results/digits/0-1/train.json").read_text())
-    assert len(summary["history"]["loss"]) == epochs
-    checkpoint = torch.load(workdir / "results/digits/0-1/model.pt", weights_only=True)
-    assert checkpoint["state_dict"]
-    assert f"epoch {epochs}/{epochs} done" in train_log.read_text()
-    with h5py.File(workdir / "results/digits/0-1/attack~fgsm/eps~0.1/cam~gradcam/maps.h5") as f:
-        assert len(f["index"]) > 0 and f["x_adv"].shape[0] == len(f["index"])
+    by_rule = {}
+    for record in records:
+        by_rule.setdefault(record["rule"], []).append(record)
+    attacks = by_rule["attack_cam"]
+    assert [r["State"].split()[0] for r in attacks] == ["CANCELLED", "COMPLETED"], attacks
+    assert attacks[0]["JobID"] == cancelled
+    assert attacks[1]["Timelimit"] == "08:00:00", attacks  # the retry: 240 min × attempt 2
+    # the retry redid the cancelled job only: one data and one training job, both complete
+    assert [r["State"] for r in by_rule["prepare_data"]] == ["COMPLETED"], by_rule["prepare_data"]
+    assert [r["State"] for r in by_rule["train"]] == ["COMPLETED"], by_rule["train"]
+    # default threads, capped at the node's CPUs: every job could start
+    for record in by_rule["train"] + attacks:
+        assert int(record["AllocCPUS"]) == min(default_threads, cpus), record
+    maps = next((workdir / "results").rglob("maps.h5"))
+    with h5py.File(maps) as f:
+        assert len(f["index"]) > 150 and f["x_adv"].shape[0] == len(f["index"])
     for name in TABLES:
         assert (workdir / "results" / "tables" / f"{name}.csv").stat().st_size > 0
-    assert not no_temporary_files(workdir)
+    # the same command again: nothing to do, nothing submitted
+    again = run(workdir, slurm)
+    assert "Nothing to be done" in again and not slurm_ids(again), again[-3000:]
 
 
-def dry_run_resources(workdir: Path, config: dict, profile: str, env: dict) -> dict[str, str]:
-    """rule → its `resources:` line in a dry run through a profile (no SLURM needed)."""
+def squeue_lines(env: dict) -> list[str]:
+    out = subprocess.run(["squeue", "-h", "-o", "%i|%T|%r|%k"], env=env, capture_output=True, text=True, timeout=30)
+    return out.stdout.splitlines()
+
+
+@pytest.mark.slurm
+def test_a_job_that_can_never_start_is_reported(slurm, tmp_path):
+    """More CPUs than the node has: SLURM keeps the job PENDING (PartitionConfig)
+    and says nothing; the profile's watcher and `python -m roiroa.cluster` do."""
+    cpus = subprocess.run(["sinfo", "-h", "-p", "debug", "-o", "%c"], env=slurm, capture_output=True, text=True,
+                          check=True).stdout.split()[0].rstrip("+")  # fmt: skip
+    submitted = subprocess.run(
+        ["sbatch", "--parsable", "-p", "debug", f"--cpus-per-task={int(cpus) + 1}", "--comment", "rule_train_x",
+         "-o", "/dev/null", "--wrap", "true"],
+        env=slurm, capture_output=True, text=True, check=True, timeout=30,
+    ).stdout.strip()  # fmt: skip
+    try:
+        deadline = time.monotonic() + 30
+        while not pending_hopeless(squeue_lines(slurm)) and time.monotonic() < deadline:
+            time.sleep(0.5)
+        stream, stop = io.StringIO(), threading.Event()
+        env_backup = dict(os.environ)
+        os.environ.update({k: slurm[k] for k in ("SLURM_CONF", "PATH")})
+        try:
+            watcher = watch_pending(interval=0.2, stream=stream, stop=stop)
+            time.sleep(1.5)
+        finally:
+            stop.set()
+            watcher.join(timeout=10)
+            os.environ.clear()
+            os.environ.update(env_backup)
+        assert f"SLURM job {submitted} (rule_train_x) is PENDING with reason PartitionConfig" in stream.getvalue()
+        assert stream.getvalue().count(f"SLURM job {submitted} ") == 1  # warned once
+        check = subprocess.run([sys.executable, "-m", "roiroa.cluster"], env=slurm | {"PYTHONPATH": str(ROOT / "src")},
+                               capture_output=True, text=True, timeout=60)  # fmt: skip
+        assert check.returncode == 1 and f"scancel {submitted}" in check.stdout, check.stdout + check.stderr
+    finally:
+        subprocess.run(["scancel", submitted], env=slurm, timeout=30)
+
+
+def dry_run_resources(workdir: Path, config: dict | None, profile: str, env: dict,
+                      literal: bool = False) -> dict[str, str]:  # fmt: skip
+    """rule → its `resources:` line in a dry run through a profile (no SLURM needed).
+
+    literal: `snakemake --profile NAME -n` in `workdir` (a checkout()), else the
+    repository's Snakefile with `--profile profiles/NAME`.
+    """
     workdir.mkdir(parents=True, exist_ok=True)
-    write_config(workdir, config)
-    result = subprocess.run(
-        [str(SNAKEMAKE), "-s", str(ROOT / "Snakefile"), "-d", str(workdir),
-         "--configfile", str(workdir / "config.yaml"), "--profile", str(ROOT / "profiles" / profile), "-n"],
-        cwd=workdir, env=env, capture_output=True, text=True, timeout=300,
-    )  # fmt: skip
+    if literal:
+        cmd = [*LITERAL[:3], "--profile", profile, "-n"]
+    else:
+        write_config(workdir, config)
+        cmd = [str(SNAKEMAKE), "-s", str(ROOT / "Snakefile"), "-d", str(workdir),
+               "--configfile", str(workdir / "config.yaml"), "--profile", str(ROOT / "profiles" / profile), "-n"]  # fmt: skip
+    result = subprocess.run(cmd, cwd=workdir, env=env, capture_output=True, text=True, timeout=300)
     output = result.stdout + result.stderr
     assert result.returncode == 0, output[-4000:]
     blocks = re.findall(r"^(?:local)?rule (\w+):\n((?:    .*\n)*)", output, flags=re.M)
     return {rule: re.search(r"^    resources: (.*)$", body, flags=re.M).group(1) for rule, body in blocks}
 
 
+TORCH_RULES = {"train", "attack_cam", "neutralize_reattack"}  # at least these use torch
+SITE = {
+    "ROIROA_SLURM_ACCOUNT": "proj-1",
+    "ROIROA_SLURM_PARTITION": "short",
+    "ROIROA_SLURM_GPU_PARTITION": "gpu",
+    "ROIROA_SLURM_GPU_MODEL": "a100",
+    "ROIROA_SLURM_MAX_THREADS": "3",  # no sinfo here: the profile takes the cap from this
+}
+
+
+def bare_environment() -> dict:
+    return {k: v for k, v in os.environ.items() if not k.startswith("ROIROA_SLURM_")}
+
+
 def test_slurm_profile_takes_site_settings_from_the_environment(tmp_path):
-    bare = {k: v for k, v in os.environ.items() if not k.startswith("ROIROA_SLURM_")}
-    env = bare | {
-        "ROIROA_SLURM_ACCOUNT": "proj-1",
-        "ROIROA_SLURM_PARTITION": "short",
-        "ROIROA_SLURM_GPU_PARTITION": "gpu",
-        "ROIROA_SLURM_GPU_MODEL": "a100",
-    }
-    resources = dry_run_resources(tmp_path / "gpu", slurm_config(), "slurm", env)
-    for rule in GPU_RULES:
-        assert "gpu=1" in resources[rule] and "gpu_model=a100" in resources[rule], resources[rule]
-        assert "slurm_partition=gpu" in resources[rule] and "slurm_account=proj-1" in resources[rule]
+    env = bare_environment() | SITE
+    config = slurm_config()
+    del config["threads"]  # the default, 4: capped at ROIROA_SLURM_MAX_THREADS
+    resources = dry_run_resources(tmp_path / "gpu", config, "slurm", env)
+    torch_rules = {rule for rule, line in resources.items() if "gpu=" in line}
+    assert TORCH_RULES <= torch_rules
+    for rule in torch_rules:
+        line = resources[rule]
+        assert "gpu=1" in line and "gpu_model=a100" in line, line
+        assert "slurm_partition=gpu" in line and "slurm_account=proj-1" in line, line
+        assert "runtime=240" in line and "mem_mb=8000" in line, line  # the workflow's, first attempt
     assert "slurm_partition=short" in resources["prepare_data"] and "gpu" not in resources["prepare_data"]
-    # device cpu: the GPU rules ask for no GPU; without the variables, no partition or account
-    cpu = dry_run_resources(tmp_path / "cpu", TINY_CONFIG, "slurm", bare)
-    assert all("gpu=0" in cpu[rule] for rule in GPU_RULES), cpu
-    assert not [r for r in cpu.values() if "slurm_partition" in r or "slurm_account" in r], cpu
+    assert "runtime=60" in resources["prepare_data"]
+    # device cpu: no GPU, and neither the GPU partition nor the GPU model applies (the
+    # plugin would build `--gpus=a100:0` in the GPU partition); the CPU partition does
+    cpu = dry_run_resources(tmp_path / "cpu", TINY_CONFIG, "slurm", env)
+    for rule in torch_rules:
+        line = cpu[rule]
+        assert "gpu=0" in line and "gpu_model" not in line and "slurm_partition=short" in line, line
+    assert not [line for line in cpu.values() if "slurm_partition=gpu" in line], cpu
+    # without the variables: no partition or account at all
+    bare = dry_run_resources(tmp_path / "bare", TINY_CONFIG, "slurm", bare_environment())
+    assert not [r for r in bare.values() if "slurm_partition" in r or "slurm_account" in r], bare
+
+
+def slurm_profile_args(monkeypatch, env: dict) -> dict:
+    """profiles/slurm as Snakemake reads it (yte evaluated) under `env`."""
+    from snakemake.profiles import ProfileConfigFileParser
+
+    for name in [k for k in os.environ if k.startswith("ROIROA_SLURM_")]:
+        monkeypatch.delenv(name)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    with open(ROOT / "profiles" / "slurm" / "config.yaml") as stream:
+        return ProfileConfigFileParser().parse(stream)
+
+
+def test_slurm_profile_caps_threads_and_grows_runtime_with_attempt(monkeypatch):
+    monkeypatch.setenv("PATH", "/nonexistent")  # no sinfo: the cap comes from the variable only
+    args = slurm_profile_args(monkeypatch, SITE)
+    assert args["max-threads"] == "3", args
+    assert "set-resources" not in args, "per-rule resources belong to the workflow"
+    assert "runtime=60 * attempt" in args["default-resources"], args["default-resources"]
+    assert "seconds-between-status-checks" not in args
+    args = slurm_profile_args(monkeypatch, {"ROIROA_SLURM_STATUS_SECONDS": "2"})
+    assert "max-threads" not in args  # neither the variable nor sinfo: no cap
+    assert args["seconds-between-status-checks"] == args["slurm-init-seconds-before-status-checks"] == "2"
+
+
+def test_torch_resources_apply_gpu_settings_only_with_a_gpu():
+    from roiroa.cluster import data_resources, torch_resources
+
+    env = {"ROIROA_SLURM_GPU_PARTITION": "gpu", "ROIROA_SLURM_GPU_MODEL": "a100"}
+    gpu = torch_resources({"device": "auto"}, env)
+    assert {k: v for k, v in gpu.items() if k != "runtime"} == {
+        "gpu": 1, "mem_mb": 8000, "slurm_partition": "gpu", "gpu_model": "a100"}  # fmt: skip
+    assert [gpu["runtime"](None, attempt) for attempt in (1, 2, 3)] == [240, 480, 720]
+    for device in ("cpu",):
+        cpu = torch_resources({"device": device}, env)
+        assert cpu["gpu"] == 0 and "slurm_partition" not in cpu and "gpu_model" not in cpu
+    assert torch_resources({"device": "cuda:1"}, {})["gpu"] == 1
+    assert data_resources()["runtime"](None, 2) == 120
+
+
+def test_pending_reasons_that_cannot_resolve():
+    lines = ["1|PENDING|PartitionConfig|rule_train_wildcards_x", "2|PENDING|Resources|rule_attack_cam",
+             "3|PENDING|Priority|", "4|RUNNING|None|rule_train", "5|PENDING|QOSMaxCpuPerJobLimit|rule_blob",
+             "6|PENDING|PartitionTimeLimit|rule_train", "garbage"]  # fmt: skip
+    assert [j["job"] for j in pending_hopeless(lines)] == ["1", "5", "6"]
+    assert hopeless_reason("ReqNodeNotAvail") is None  # a node may come back
+
+
+def test_make_slurm_profile_installs_once_and_never_overwrites(tmp_path):
+    env = {k: v for k, v in os.environ.items() if k != "XDG_CONFIG_HOME"} | {"HOME": str(tmp_path)}
+    make = ["make", "-s", "-C", str(ROOT), "slurm-profile"]
+    first = subprocess.run(make, env=env, capture_output=True, text=True, timeout=60)
+    dest = tmp_path / ".config" / "snakemake" / "slurm"
+    assert first.returncode == 0 and dest.resolve() == (ROOT / "profiles" / "slurm").resolve(), first.stderr
+    again = subprocess.run(make, env=env, capture_output=True, text=True, timeout=60)
+    assert again.returncode == 0 and "already links to" in again.stdout
+    # a site's or the user's own profile of that name is left alone, with a message
+    other = tmp_path / "other"
+    (other / ".config" / "snakemake" / "slurm").mkdir(parents=True)
+    mine = other / ".config" / "snakemake" / "slurm" / "config.yaml"
+    mine.write_text("executor: slurm\njobs: 5\n")
+    refused = subprocess.run(make, env=env | {"HOME": str(other)}, capture_output=True, text=True, timeout=60)
+    assert refused.returncode != 0 and "exists and is not roiroa's profile: not overwritten" in refused.stderr
+    assert mine.read_text() == "executor: slurm\njobs: 5\n"
+    # XDG_CONFIG_HOME is where Snakemake looks when it is set
+    xdg = subprocess.run(make, env=env | {"XDG_CONFIG_HOME": str(tmp_path / "xdg")}, capture_output=True, text=True,
+                         timeout=60)  # fmt: skip
+    assert xdg.returncode == 0 and (tmp_path / "xdg" / "snakemake" / "slurm").is_symlink()
+
+
+def test_make_run_reruns_incomplete_jobs():
+    dry = subprocess.run(["make", "-n", "-C", str(ROOT), "run"], capture_output=True, text=True, timeout=60)
+    line = next(line for line in dry.stdout.splitlines() if "snakemake --cores" in line)
+    assert "--rerun-incomplete" in line, line
 
 
 def test_local_profile_runs_one_gpu_job_at_a_time(tmp_path):
@@ -315,5 +498,5 @@ def test_local_profile_runs_one_gpu_job_at_a_time(tmp_path):
         args = ProfileConfigFileParser().parse(stream)
     assert args["resources"] == ["gpu=1"], args  # = --resources gpu=1, a global limit
     resources = dry_run_resources(tmp_path, slurm_config(), "local", dict(os.environ))
-    assert all("gpu=1" in resources[rule] for rule in GPU_RULES), resources
+    assert all("gpu=1" in resources[rule] for rule in TORCH_RULES), resources
     assert not (ROOT / "profiles" / "default").exists(), "Snakemake would load profiles/default into every run"

@@ -6,8 +6,11 @@ renames on success, so a crash never leaves a file that looks complete.
 
 from __future__ import annotations
 
+import errno
 import json
 import os
+import re
+import shutil
 import subprocess
 from contextlib import contextmanager
 from functools import lru_cache
@@ -27,17 +30,164 @@ BLOCK = 256
 CHUNK_BYTES = 1 << 20
 
 
+class InputFileError(ValueError):
+    """An input file a stage cannot use (truncated, corrupt, unexpected content);
+    the message names the path and, where one applies, the dataset."""
+
+
+class DiskFullError(OSError):
+    """No space left on the device while writing an output; the message names it."""
+
+
+def tmp_path_of(path: str | Path, pid: int | None = None) -> Path:
+    """The temporary name an output is written under: .NAME.tmpPID beside it."""
+    path = Path(path)
+    return path.with_name(f".{path.name}.tmp{os.getpid() if pid is None else pid}")
+
+
+def stale_tmp_files(path: str | Path) -> list[Path]:
+    """Temporary files of `path` left by writers that were killed (any PID)."""
+    path = Path(path)
+    pattern = re.compile(rf"^\.{re.escape(path.name)}\.tmp\d+$")
+    if not path.parent.is_dir():
+        return []
+    return sorted(p for p in path.parent.iterdir() if pattern.match(p.name))
+
+
+def _no_space(err: BaseException) -> bool:
+    if isinstance(err, OSError) and err.errno in (errno.ENOSPC, errno.EDQUOT):
+        return True
+    text = str(err)  # h5py and torch report the C library's error in the message
+    return "No space left on device" in text or "errno = 28," in text or "Disk quota exceeded" in text
+
+
+# Free bytes below which a failed write is taken for a full disk.
+NEARLY_FULL = 1 << 20
+
+
 @contextmanager
 def atomic_path(path: str | Path) -> Iterator[Path]:
-    """Yield a temporary path beside `path`; rename it to `path` on success."""
+    """Yield a temporary path beside `path`; rename it to `path` on success.
+
+    On any exception, KeyboardInterrupt and SystemExit included (runtime.start_job
+    turns SIGTERM into SystemExit), the temporary file is removed. A full disk is
+    reported as DiskFullError naming `path`.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    tmp = tmp_path_of(path)
     try:
         yield tmp
         os.replace(tmp, path)
+    except Exception as err:
+        free = shutil.disk_usage(path.parent).free
+        # torch.save on a full disk says only "unexpected pos ..."; the free space tells
+        if _no_space(err) or free < NEARLY_FULL:
+            raise DiskFullError(
+                errno.ENOSPC,
+                f"no space left on device while writing {path} ({free / 2**20:.1f} MiB free on its file "
+                f"system; {type(err).__name__}: {err}). Free space or move results/ elsewhere, then rerun",
+            ) from err
+        raise
     finally:
         tmp.unlink(missing_ok=True)
+
+
+# ---- reading intermediates ------------------------------------------------------
+
+
+@contextmanager
+def open_h5(path: str | Path, role: str) -> Iterator[h5py.File]:
+    """Open an intermediate HDF5 file for reading; errors name the file.
+
+    `role` says what the file is to the reader ("maps", "the prepared data"). A
+    missing file raises FileNotFoundError, an unreadable one (truncated, not HDF5,
+    corrupt superblock) InputFileError, both naming the path. Read its datasets
+    with `read_dataset`, which names the dataset too.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(errno.ENOENT, f"{role} file {path} does not exist")
+    try:
+        f = h5py.File(path, "r")
+    except OSError as err:
+        raise InputFileError(
+            f"cannot open {role} file {path}: {err}. It is truncated or corrupt (a copy cut off, "
+            f"a full disk): delete it and run the workflow again, which rewrites it"
+        ) from err
+    try:
+        yield f
+    finally:
+        f.close()
+
+
+def read_dataset(f: h5py.File | h5py.Group, name: str, selection=()) -> np.ndarray:
+    """f[name][selection] (all of it by default); errors name the file and the dataset.
+
+    A missing dataset raises InputFileError listing what the group holds; a read
+    that fails (a corrupt chunk: "filter returned failure during read", a
+    truncated file) raises InputFileError too.
+    """
+    path = f.file.filename
+    where = f"{f.name.rstrip('/')}/{name}"
+    try:
+        dataset = f[name]
+    except KeyError:
+        raise InputFileError(
+            f"{path}: no dataset {where} (the group {f.name} holds: {', '.join(sorted(f.keys())) or 'nothing'}); "
+            f"the file is from another version or stage: delete it and run the workflow again"
+        ) from None
+    if not isinstance(dataset, h5py.Dataset):
+        raise InputFileError(f"{path}: {where} is a group, not a dataset")
+    try:
+        return dataset[selection]
+    except (OSError, RuntimeError, ValueError) as err:
+        raise InputFileError(
+            f"{path}: cannot read dataset {where}: {err}. The file is corrupt or truncated: delete it "
+            f"and run the workflow again, which rewrites it"
+        ) from err
+
+
+def check_labels(labels: np.ndarray, path: str | Path, name: str = "label") -> np.ndarray:
+    """Binary labels of a pair's file: integers in {0, 1}, else InputFileError naming the file."""
+    labels = np.asarray(labels)
+    if labels.ndim != 1:
+        raise InputFileError(f"{path}: {name} must be one label per image, got shape {labels.shape}")
+    bad = ~np.isin(labels, (0, 1))
+    if bad.any():
+        values = sorted({v.item() for v in labels[bad][:20]})
+        raise InputFileError(
+            f"{path}: {name} holds {int(bad.sum())} of {len(labels)} values outside {{0, 1}} "
+            f"(e.g. {values}, first at row {int(np.flatnonzero(bad)[0])}); labels of a pair's file are 0 "
+            f"(first class) or 1. The file was not written by this version of the workflow: delete it and rerun"
+        )
+    return labels
+
+
+def check_rows(f: h5py.File | h5py.Group, names: list[str], n: int) -> None:
+    """Every dataset in `names` has `n` rows (one per image), else InputFileError."""
+    for name in names:
+        if name not in f:
+            read_dataset(f, name)  # raises, listing what is there
+        rows = f[name].shape[0] if f[name].shape else None
+        if rows != n:
+            raise InputFileError(
+                f"{f.file.filename}: {f.name.rstrip('/')}/{name} has {rows} rows, expected {n} (one per image)"
+            )
+
+
+def check_range(values: np.ndarray, lo: float, hi: float, path: str | Path, name: str) -> np.ndarray:
+    """Values within [lo, hi] (NaN counts as outside), else InputFileError naming file and dataset."""
+    values = np.asarray(values)
+    bad = ~((values >= lo) & (values <= hi))
+    if bad.any():
+        finite = values[np.isfinite(values)]
+        seen = f"{finite.min()}..{finite.max()}" if finite.size else "no finite value"
+        raise InputFileError(
+            f"{path}: {name} has {int(bad.sum())} values outside [{lo}, {hi}] ({seen}"
+            f"{', NaN' if np.isnan(values).any() else ''})"
+        )
+    return values
 
 
 @lru_cache(maxsize=1)

@@ -7,6 +7,8 @@ has the image's own shape.
 
 from __future__ import annotations
 
+import io
+import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -88,12 +90,17 @@ def build_model(spec: ModelSpec) -> BinaryClassifier:
 
 
 def save_model(model: BinaryClassifier, path: str | Path, extra: dict | None = None) -> None:
+    """Write the checkpoint atomically. It is serialized in memory first: torch.save
+    straight to a full disk fails with only "unexpected pos ..."; a plain write gives
+    ENOSPC, which atomic_path reports as DiskFullError naming `path`."""
     from .h5io import atomic_path
 
-    with atomic_path(path) as tmp:
-        torch.save(
-            {"spec": asdict(model.spec), "state_dict": model.state_dict(), **(extra or {})}, tmp
-        )
+    buffer = io.BytesIO()
+    torch.save({"spec": asdict(model.spec), "state_dict": model.state_dict(), **(extra or {})}, buffer)
+    with atomic_path(path) as tmp, open(tmp, "wb") as f:
+        f.write(buffer.getbuffer())
+        f.flush()
+        os.fsync(f.fileno())
 
 
 def load_model(path: str | Path, device: str | torch.device = "cpu") -> BinaryClassifier:

@@ -6,26 +6,68 @@ from __future__ import annotations
 
 import json
 import logging
+import signal
 import sys
 from pathlib import Path
+from typing import Iterable
 
 
-def start_job(log_path: str) -> None:
-    """Send logging, stdout and stderr (tracebacks too) to the rule's log file."""
+def start_job(log_path: str, outputs: Iterable[str] = ()) -> None:
+    """Send logging, stdout and stderr (tracebacks too) to the rule's log file;
+    make SIGTERM clean up; remove stale temporary files of `outputs`.
+
+    SIGTERM (what SLURM's scancel and time limit send first, and Snakemake on
+    Ctrl-C) raises SystemExit(143), so `with` blocks unwind and atomic writes
+    remove their `.NAME.tmpPID` file. A job killed outright (SIGKILL) leaves its
+    temporary file behind: the next job for the same outputs removes it here.
+    """
     Path(log_path).parent.mkdir(parents=True, exist_ok=True)
     stream = open(log_path, "w", buffering=1)
     sys.stdout = sys.stderr = stream
     logging.basicConfig(
         stream=stream, level=logging.INFO, format="%(asctime)s %(name)s: %(message)s", force=True
     )
+    install_sigterm_handler()
+    remove_stale_tmp_files(outputs)
 
 
-def start_torch_job(log_path: str, threads: int, device: str = "auto", seed: int | None = None):
+def _exit_on_sigterm(signum, frame):
+    # a second SIGTERM while cleaning up kills at once
+    signal.signal(signum, signal.SIG_DFL)
+    print(f"stopped by signal {signum} (SIGTERM): removing temporary files", file=sys.stderr, flush=True)
+    raise SystemExit(128 + signum)
+
+
+def install_sigterm_handler() -> None:
+    """SIGTERM → SystemExit(143) in the main thread (cleanup runs, the exit status stays 143)."""
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)
+
+
+def remove_stale_tmp_files(outputs: Iterable[str]) -> list[Path]:
+    """Delete the `.NAME.tmpPID` files of `outputs` that killed writers left behind.
+
+    Snakemake runs one job per output at a time, so any such file is stale.
+    """
+    from .h5io import stale_tmp_files
+
+    removed = []
+    for output in outputs:
+        for stale in stale_tmp_files(output):
+            size = stale.stat().st_size if stale.exists() else 0
+            stale.unlink(missing_ok=True)
+            logging.getLogger("roiroa").info("removed stale temporary file %s (%d bytes)", stale, size)
+            removed.append(stale)
+    return removed
+
+
+def start_torch_job(
+    log_path: str, threads: int, device: str = "auto", seed: int | None = None, outputs: Iterable[str] = ()
+):
     """start_job, then torch threads (from the rule's `threads:`), device and seed."""
     import numpy as np
     import torch
 
-    start_job(log_path)
+    start_job(log_path, outputs)
     torch.set_num_threads(max(1, int(threads)))
     # same config, same numbers: no autotuned (run-dependent) cuDNN kernels
     torch.backends.cudnn.benchmark = False
@@ -55,3 +97,20 @@ def write_json(path: str | Path, payload: dict) -> None:
 
     with atomic_path(path) as tmp:
         tmp.write_text(json.dumps(payload, indent=2, sort_keys=True) + "\n")
+
+
+def read_json(path: str | Path):
+    """A JSON file written by an earlier stage; a truncated or corrupt one raises
+    InputFileError naming the file and where it breaks."""
+    from .h5io import InputFileError
+
+    path = Path(path)
+    try:
+        return json.loads(path.read_text())
+    except json.JSONDecodeError as err:
+        raise InputFileError(
+            f"{path}: not valid JSON ({err.msg} at line {err.lineno}, column {err.colno}); it is "
+            f"truncated or corrupt: delete it and run the workflow again, which rewrites it"
+        ) from None
+    except UnicodeDecodeError as err:
+        raise InputFileError(f"{path}: not a text (JSON) file ({err}); delete it and rerun") from None

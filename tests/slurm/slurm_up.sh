@@ -35,7 +35,7 @@ FAKE_GPUS=${FAKE_GPUS:-1}
 GPU_TYPE=${GPU_TYPE:-fake}
 PORT=${SLURM_PORT_BASE:-6817}
 NODE=$(hostname -s)
-NCPU=$(nproc)
+NCPU=$(getconf _NPROCESSORS_ONLN) # not nproc: it follows OMP_NUM_THREADS
 MEM_MB=$(($(awk '/MemTotal/{print int($2/1024)}' /proc/meminfo) * 85 / 100))
 [ "$MEM_MB" -ge 16000 ] || MEM_MB=16000
 

@@ -63,6 +63,10 @@ class Source:
         """What is there (and, where checksums are published and verify is set, checked)."""
         raise NotImplementedError
 
+    def files_in_the_way(self, root: Path) -> list[str]:
+        """The user's files a download would unpack over or mix with (none: download is safe)."""
+        return []
+
     def require(self, root: Path) -> None:
         """Raise FileNotFoundError naming what is missing (used by the loaders)."""
         missing = self.missing(root)
@@ -119,6 +123,14 @@ def download(dataset: str, options: dict) -> dict:
     source = SOURCES[dataset]
     root = data_dir(options, dataset)
     missing = source.missing(root)
+    in_the_way = source.files_in_the_way(root) if missing else []
+    if in_the_way:
+        raise FetchError(
+            f"{dataset}: under {root}, {', '.join(missing)}, while {', '.join(in_the_way)} already "
+            f"hold(s) your files. Nothing was downloaded: the download step never unpacks into folders "
+            f"that hold files. Put the missing class's images in place, or empty {root} to download "
+            f"the whole dataset."
+        )
     if missing:
         log.info("%s: missing under %s: %s; downloading", dataset, root, ", ".join(missing))
         try:
@@ -142,24 +154,30 @@ def download(dataset: str, options: dict) -> dict:
     }
 
 
+def checked_md5(path: Path, published: str) -> str:
+    """The file's md5; IntegrityError naming the file when it is not the published one."""
+    from torchvision.datasets.utils import calculate_md5
+
+    md5 = calculate_md5(path)
+    if md5 != published:
+        raise IntegrityError(
+            f"{path} has md5 {md5} but the published file has {published}: it is "
+            f"damaged or not the official file. Delete it and run the download step again, "
+            f"or set verify: false for this dataset to use it as it is."
+        )
+    return md5
+
+
 def file_entries(root: Path, files: list[tuple[Path, str | None]], verify: bool) -> list[dict]:
     """Manifest entries of files given with their published md5 (None: none published).
 
     With `verify`, a file whose md5 differs from the published one raises IntegrityError.
     """
-    from torchvision.datasets.utils import calculate_md5
-
     entries = []
     for path, published in files:
         entry = {"file": str(path.relative_to(root)), "bytes": path.stat().st_size}
         if verify and published:
-            entry["md5"] = calculate_md5(path)
-            if entry["md5"] != published:
-                raise IntegrityError(
-                    f"{path} has md5 {entry['md5']} but the published file has {published}: it is "
-                    f"damaged or not the official file. Delete it and run the download step again, "
-                    f"or set verify: false for this dataset to use it as it is."
-                )
+            entry["md5"] = checked_md5(path, published)
         entry["verified"] = bool(verify and published)
         entries.append(entry)
     return entries
