@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 CORES ?= all
 
-.PHONY: run test lint clean
+.PHONY: run test lint clean slurm-profile paper-fmnist paper-fmnist-attacks publish-digits publish-digits-attacks
 
 # Reinstall when the project's dependencies change.
 $(VENV)/.installed: pyproject.toml
@@ -14,7 +14,43 @@ $(VENV)/.installed: pyproject.toml
 
 # Runs the workflow, then writes results/report.html (tables and figures).
 run: $(VENV)/.installed
-	$(VENV)/bin/snakemake --cores $(CORES) --report-after-run --report results/report.html
+	$(VENV)/bin/snakemake --cores $(CORES) --rerun-incomplete --report-after-run --report results/report.html
+
+# The paper's Fashion-MNIST experiment on the real data (config/fashion_mnist.yaml),
+# then docs/results/fashion_mnist.md from results/. The data: data/fashion_mnist
+# when it holds the files, else Debian's package (installed here when root).
+FMNIST_SYSTEM := /usr/share/datasets/fashion-mnist
+paper-fmnist: $(VENV)/.installed
+	@if [ -z "$$(ls data/fashion_mnist 2>/dev/null)" ] && [ ! -d $(FMNIST_SYSTEM) ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    apt-get install -y dataset-fashion-mnist || { apt-get update && apt-get install -y dataset-fashion-mnist; }; \
+	  else \
+	    echo "Fashion-MNIST is not installed. Run: sudo apt-get install dataset-fashion-mnist" >&2; \
+	    echo "  (Debian/Ubuntu; it puts the four files in $(FMNIST_SYSTEM)), or put the four" >&2; \
+	    echo "  files in data/fashion_mnist/ (docs/datasets.md), then run make paper-fmnist again." >&2; \
+	    exit 1; \
+	  fi; \
+	fi
+	$(VENV)/bin/snakemake --cores $(CORES) --rerun-incomplete --configfile=config/fashion_mnist.yaml
+	$(PY) -m roiroa.publish --dataset fashion_mnist --config config/fashion_mnist.yaml \
+	  --command "make paper-fmnist" --out docs/results/fashion_mnist.md --readme README.md
+
+# Every attack and RoA source on the paper-fmnist models (one seed, 100 images per class).
+paper-fmnist-attacks: paper-fmnist
+	$(VENV)/bin/snakemake --cores $(CORES) --rerun-incomplete --configfile=config/fashion_mnist_attacks.yaml
+	$(PY) -m roiroa.publish --dataset fashion_mnist --config config/fashion_mnist_attacks.yaml \
+	  --command "make paper-fmnist-attacks" --out docs/results/fashion_mnist_attacks.md
+
+# Every attack and RoA source on digits (config/attacks.yaml).
+publish-digits-attacks: $(VENV)/.installed
+	$(VENV)/bin/snakemake --cores $(CORES) --rerun-incomplete --configfile=config/attacks.yaml
+	$(PY) -m roiroa.publish --dataset digits --config config/attacks.yaml \
+	  --command "make publish-digits-attacks" --out docs/results/digits_attacks.md
+
+# The README's digits results, generated from a run of the default config.
+publish-digits: run
+	$(PY) -m roiroa.publish --dataset digits --config config/config.yaml \
+	  --command "make publish-digits" --out docs/results/digits.md --readme README.md
 
 test: $(VENV)/.installed
 	$(VENV)/bin/pytest
@@ -25,3 +61,25 @@ lint: $(VENV)/.installed
 
 clean:
 	rm -rf results .snakemake
+
+# Once per user on a cluster: makes `snakemake --profile slurm` find profiles/slurm
+# (Snakemake looks a profile name up in the current directory, then in
+# $XDG_CONFIG_HOME/snakemake or ~/.config/snakemake, then /etc/xdg/snakemake).
+# A link, so the profile follows the checkout. Refuses to replace another profile.
+PROFILE_DIR ?= $(or $(XDG_CONFIG_HOME),$(HOME)/.config)/snakemake
+slurm-profile:
+	@src="$(CURDIR)/profiles/slurm"; dest="$(PROFILE_DIR)/slurm"; \
+	if [ -L "$$dest" ] && [ "$$(readlink -f "$$dest")" = "$$(readlink -f "$$src")" ]; then \
+	  echo "$$dest already links to $$src"; \
+	elif [ -e "$$dest" ] || [ -L "$$dest" ]; then \
+	  if [ -d "$$dest" ] && diff -r "$$src" "$$dest" >/dev/null 2>&1; then \
+	    echo "$$dest already holds a copy of $$src; left as it is"; \
+	  else \
+	    echo "make slurm-profile: $$dest exists and is not roiroa's profile: not overwritten." >&2; \
+	    echo "  Compare it with $$src and merge by hand, or move it away and run make slurm-profile again;" >&2; \
+	    echo "  or run with --profile $$src (no installation needed)." >&2; \
+	    exit 1; \
+	  fi; \
+	else \
+	  mkdir -p "$(PROFILE_DIR)" && ln -s "$$src" "$$dest" && echo "linked $$dest -> $$src"; \
+	fi

@@ -1,20 +1,25 @@
-# Cheap stages: thresholds δ1, δ2 → regions; θ → blob; blob → defense scores.
+# Cheap stages: thresholds δ1, δ2 → regions; θ → blob; blob → defense scores;
+# the calibration scores of every θ → the chosen θ → the baselines at that θ.
 
 
 localrules:
     regions,
     blob,
+    select_theta,
 
 
 rule regions:
-    """RoI/RoA masks, the four regions, class representatives and SSIM (δ1, δ2)."""
+    """RoI/RoA masks, the four regions, the calibration/evaluation split, class
+    representatives (fitted per blob.fit_on) and SSIM with its shuffled-pair null."""
     input:
-        maps="results/{dataset}/{pair}/attack~{attack}/eps~{eps}/cam~{cam}/maps.h5",
+        maps="results/{dataset}/{pair}/seed~{seed}/attack~{attack}/eps~{eps}/cam~{cam}/maps.h5",
     output:
-        regions="results/{dataset}/{pair}/attack~{attack}/eps~{eps}/cam~{cam}/d1~{d1}/d2~{d2}/regions.h5",
-        ssim="results/{dataset}/{pair}/attack~{attack}/eps~{eps}/cam~{cam}/d1~{d1}/d2~{d2}/ssim.json",
+        regions="results/{dataset}/{pair}/seed~{seed}/attack~{attack}/eps~{eps}/cam~{cam}/d1~{d1}/roa~{roa}/d2~{d2}/regions.h5",
+        ssim="results/{dataset}/{pair}/seed~{seed}/attack~{attack}/eps~{eps}/cam~{cam}/d1~{d1}/roa~{roa}/d2~{d2}/ssim.json",
     log:
-        "results/logs/regions/{dataset}/{pair}/attack~{attack}/eps~{eps}/cam~{cam}/d1~{d1}/d2~{d2}.log",
+        "results/logs/regions/{dataset}/{pair}/seed~{seed}/attack~{attack}/eps~{eps}/cam~{cam}/d1~{d1}/roa~{roa}/d2~{d2}.log",
+    benchmark:
+        "results/benchmarks/regions/{dataset}/{pair}/seed~{seed}/attack~{attack}/eps~{eps}/cam~{cam}/d1~{d1}/roa~{roa}/d2~{d2}.tsv"
     conda:
         "../envs/roiroa.yaml"
     params:
@@ -27,11 +32,13 @@ rule regions:
 rule blob:
     """The blob of each source class: class-level ŪV ≥ θ (may be empty)."""
     input:
-        regions="results/{dataset}/{pair}/attack~{attack}/eps~{eps}/cam~{cam}/d1~{d1}/d2~{d2}/regions.h5",
+        regions="results/{dataset}/{pair}/seed~{seed}/attack~{attack}/eps~{eps}/cam~{cam}/d1~{d1}/roa~{roa}/d2~{d2}/regions.h5",
     output:
-        blob="results/{dataset}/{pair}/attack~{attack}/eps~{eps}/cam~{cam}/d1~{d1}/d2~{d2}/theta~{theta}/blob.h5",
+        blob="results/{dataset}/{pair}/seed~{seed}/attack~{attack}/eps~{eps}/cam~{cam}/d1~{d1}/roa~{roa}/d2~{d2}/theta~{theta}/blob.h5",
     log:
-        "results/logs/blob/{dataset}/{pair}/attack~{attack}/eps~{eps}/cam~{cam}/d1~{d1}/d2~{d2}/theta~{theta}.log",
+        "results/logs/blob/{dataset}/{pair}/seed~{seed}/attack~{attack}/eps~{eps}/cam~{cam}/d1~{d1}/roa~{roa}/d2~{d2}/theta~{theta}.log",
+    benchmark:
+        "results/benchmarks/blob/{dataset}/{pair}/seed~{seed}/attack~{attack}/eps~{eps}/cam~{cam}/d1~{d1}/roa~{roa}/d2~{d2}/theta~{theta}.tsv"
     conda:
         "../envs/roiroa.yaml"
     params:
@@ -41,25 +48,84 @@ rule blob:
 
 
 rule neutralize_reattack:
-    """S_mod (blob set to the fill value), the repeated attack, and the four scores."""
+    """S_mod (blob set to the fill value), the repeated attack, and the scores of
+    the evaluation part (scores.json) and of the calibration part (calibration.json)."""
     input:
         data="results/{dataset}/data.h5",
-        model="results/{dataset}/{pair}/model.pt",
-        maps="results/{dataset}/{pair}/attack~{attack}/eps~{eps}/cam~{cam}/maps.h5",
-        blob="results/{dataset}/{pair}/attack~{attack}/eps~{eps}/cam~{cam}/d1~{d1}/d2~{d2}/theta~{theta}/blob.h5",
+        model="results/{dataset}/{pair}/seed~{seed}/model.pt",
+        maps="results/{dataset}/{pair}/seed~{seed}/attack~{attack}/eps~{eps}/cam~{cam}/maps.h5",
+        regions="results/{dataset}/{pair}/seed~{seed}/attack~{attack}/eps~{eps}/cam~{cam}/d1~{d1}/roa~{roa}/d2~{d2}/regions.h5",
+        blob="results/{dataset}/{pair}/seed~{seed}/attack~{attack}/eps~{eps}/cam~{cam}/d1~{d1}/roa~{roa}/d2~{d2}/theta~{theta}/blob.h5",
     output:
-        defense="results/{dataset}/{pair}/attack~{attack}/eps~{eps}/cam~{cam}/d1~{d1}/d2~{d2}/theta~{theta}/fill~{fill}/defense.h5",
-        scores="results/{dataset}/{pair}/attack~{attack}/eps~{eps}/cam~{cam}/d1~{d1}/d2~{d2}/theta~{theta}/fill~{fill}/scores.json",
+        defense="results/{dataset}/{pair}/seed~{seed}/attack~{attack}/eps~{eps}/cam~{cam}/d1~{d1}/roa~{roa}/d2~{d2}/theta~{theta}/fill~{fill}/defense.h5",
+        scores="results/{dataset}/{pair}/seed~{seed}/attack~{attack}/eps~{eps}/cam~{cam}/d1~{d1}/roa~{roa}/d2~{d2}/theta~{theta}/fill~{fill}/scores.json",
+        calibration="results/{dataset}/{pair}/seed~{seed}/attack~{attack}/eps~{eps}/cam~{cam}/d1~{d1}/roa~{roa}/d2~{d2}/theta~{theta}/fill~{fill}/calibration.json",
     log:
-        "results/logs/neutralize_reattack/{dataset}/{pair}/attack~{attack}/eps~{eps}/cam~{cam}/d1~{d1}/d2~{d2}/theta~{theta}/fill~{fill}.log",
+        "results/logs/neutralize_reattack/{dataset}/{pair}/seed~{seed}/attack~{attack}/eps~{eps}/cam~{cam}/d1~{d1}/roa~{roa}/d2~{d2}/theta~{theta}/fill~{fill}.log",
+    benchmark:
+        "results/benchmarks/neutralize_reattack/{dataset}/{pair}/seed~{seed}/attack~{attack}/eps~{eps}/cam~{cam}/d1~{d1}/roa~{roa}/d2~{d2}/theta~{theta}/fill~{fill}.tsv"
     conda:
         "../envs/roiroa.yaml"
     threads: TORCH_THREADS
     resources:
-        gpu=GPUS,
+        **TORCH_RESOURCES,
     params:
         record=record,
         batch_size=config["batch_size"],
         device=config["device"],
     script:
         "../scripts/neutralize_reattack.py"
+
+
+rule select_theta:
+    """θ chosen on the calibration part only, by the criterion in roiroa.selection
+    (its inputs are calibration scores: no evaluation image is read)."""
+    input:
+        calibration=lambda w: expand(
+            "results/{{dataset}}/{{pair}}/seed~{{seed}}/attack~{{attack}}/eps~{{eps}}/cam~{{cam}}/d1~{{d1}}/roa~{{roa}}/d2~{{d2}}/theta~{theta}/fill~{{fill}}/calibration.json",
+            theta=sweep("blob", "theta"),
+        ),
+    output:
+        selected="results/{dataset}/{pair}/seed~{seed}/attack~{attack}/eps~{eps}/cam~{cam}/d1~{d1}/roa~{roa}/d2~{d2}/selected/fill~{fill}/theta.json",
+    log:
+        "results/logs/select_theta/{dataset}/{pair}/seed~{seed}/attack~{attack}/eps~{eps}/cam~{cam}/d1~{d1}/roa~{roa}/d2~{d2}/fill~{fill}.log",
+    benchmark:
+        "results/benchmarks/select_theta/{dataset}/{pair}/seed~{seed}/attack~{attack}/eps~{eps}/cam~{cam}/d1~{d1}/roa~{roa}/d2~{d2}/fill~{fill}.tsv"
+    conda:
+        "../envs/roiroa.yaml"
+    params:
+        record=record,
+    script:
+        "../scripts/select_theta.py"
+
+
+rule baselines:
+    """Random masks of the blob's size, the RoI complement and no neutralization,
+    at the chosen θ, on the evaluation part."""
+    input:
+        data="results/{dataset}/data.h5",
+        model="results/{dataset}/{pair}/seed~{seed}/model.pt",
+        maps="results/{dataset}/{pair}/seed~{seed}/attack~{attack}/eps~{eps}/cam~{cam}/maps.h5",
+        regions="results/{dataset}/{pair}/seed~{seed}/attack~{attack}/eps~{eps}/cam~{cam}/d1~{d1}/roa~{roa}/d2~{d2}/regions.h5",
+        selected="results/{dataset}/{pair}/seed~{seed}/attack~{attack}/eps~{eps}/cam~{cam}/d1~{d1}/roa~{roa}/d2~{d2}/selected/fill~{fill}/theta.json",
+        blobs=lambda w: expand(
+            "results/{{dataset}}/{{pair}}/seed~{{seed}}/attack~{{attack}}/eps~{{eps}}/cam~{{cam}}/d1~{{d1}}/roa~{{roa}}/d2~{{d2}}/theta~{theta}/blob.h5",
+            theta=sweep("blob", "theta"),
+        ),
+    output:
+        baselines="results/{dataset}/{pair}/seed~{seed}/attack~{attack}/eps~{eps}/cam~{cam}/d1~{d1}/roa~{roa}/d2~{d2}/selected/fill~{fill}/baselines.json",
+    log:
+        "results/logs/baselines/{dataset}/{pair}/seed~{seed}/attack~{attack}/eps~{eps}/cam~{cam}/d1~{d1}/roa~{roa}/d2~{d2}/fill~{fill}.log",
+    benchmark:
+        "results/benchmarks/baselines/{dataset}/{pair}/seed~{seed}/attack~{attack}/eps~{eps}/cam~{cam}/d1~{d1}/roa~{roa}/d2~{d2}/fill~{fill}.tsv"
+    conda:
+        "../envs/roiroa.yaml"
+    threads: TORCH_THREADS
+    resources:
+        **TORCH_RESOURCES,
+    params:
+        record=record,
+        batch_size=config["batch_size"],
+        device=config["device"],
+    script:
+        "../scripts/baselines.py"

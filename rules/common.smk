@@ -43,34 +43,45 @@ except rc.ConfigError as err:
 
 # ---- paths -------------------------------------------------------------------
 # Every result-changing parameter is one `key~value` folder level, in pipeline
-# order: results/{dataset}/{pair}/attack~/eps~/cam~/d1~/d2~/theta~/fill~.
+# order: results/{dataset}/{pair}/seed~/attack~/eps~/cam~/d1~/roa~/d2~/theta~/fill~;
+# the θ chosen on the calibration part and the baselines at it sit beside the
+# θ folders, in d2~/selected/fill~/.
 # The rules spell their paths out in full; logs mirror them under results/logs.
+TABLE_NAMES = ["table1_ssim", "table2_classification", "table3_reattack"]
 TABLES = expand(
-    "results/tables/{name}.{ext}",
-    name=["table1_ssim", "table2_classification", "table3_reattack"],
-    ext=["csv", "md"],
-)
+    "results/tables/{name}.{ext}", name=TABLE_NAMES, ext=["csv", "md"]
+) + expand("results/tables/{name}_seeds.csv", name=TABLE_NAMES)
 
 
 wildcard_constraints:
     dataset=r"[a-z0-9_]+",
     pair=r"[a-z0-9_]+-[a-z0-9_]+",
+    seed=r"\d+",
     attack=r"[a-z0-9_]+",
     cam=r"[a-z0-9_]+",
     eps=r"[^/]+",
     d1=r"[^/]+",
+    roa=r"[a-z_]+",
     d2=r"[^/]+",
     theta=r"[^/]+",
     fill=r"[^/]+",
 
 
-# Torch rules: threads per job, and one GPU each when a GPU may be used.
+# Torch rules: threads per job; their resources (one GPU unless device: cpu, the
+# GPU partition and model only then, runtime growing with each attempt, memory)
+# are the workflow's own, whatever profile submits it: src/roiroa/cluster.py.
+from roiroa import cluster as rcluster
+
 TORCH_THREADS = config["threads"]
-GPUS = 0 if config["device"] == "cpu" else 1
+TORCH_RESOURCES = rcluster.torch_resources(config)
 
 
-def sweep(section, key):
-    return [rc.fmt(v) for v in config[section][key]]
+def sweep(*keys):
+    """The values of a sweep (config[keys[0]][keys[1]]...) as path segments."""
+    values = config
+    for key in keys:
+        values = values[key]
+    return [rc.fmt(v) for v in values]
 
 
 def pair_dirs():
@@ -82,10 +93,12 @@ def pair_dirs():
 
 # The sweep behind each wildcard of a path, in path order.
 SWEEP_OF = {
+    "seed": ("seeds",),
     "attack": ("attack", "method"),
     "eps": ("attack", "eps"),
     "cam": ("cam", "method"),
     "d1": ("regions", "delta1"),
+    "roa": ("roa", "source"),
     "d2": ("regions", "delta2"),
     "theta": ("blob", "theta"),
     "fill": ("neutralize", "fill"),
@@ -114,11 +127,12 @@ def number(value):
 def record(wildcards):
     """The settings that produced an output: stored in it and in the tables."""
     w = dict(wildcards)
-    out = {"dataset": w["dataset"], "pair": w["pair"], "seed": config["seed"]}
+    out = {"dataset": w["dataset"], "pair": w["pair"], "seed": int(w["seed"])}
     if "attack" in w:
         out |= dict(
             attack=w["attack"],
             eps=float(w["eps"]),
+            attack_settings=rc.attack_settings(config, w["attack"]),
             cam=w["cam"],
             cam_target=config["cam"]["target"],
             n_samples=config["n_samples"],
@@ -126,8 +140,11 @@ def record(wildcards):
     if "d1" in w:
         out |= dict(
             delta1=float(w["d1"]),
+            roa_source=w["roa"],
             delta2=float(w["d2"]),
             representative=config["regions"]["representative"],
+            fit_on=config["blob"]["fit_on"],
+            calibration_fraction=config["blob"]["calibration_fraction"],
         )
     if "theta" in w:
         out |= dict(theta=float(w["theta"]), blob_mode=config["blob"]["mode"])
@@ -136,5 +153,7 @@ def record(wildcards):
             fill=number(w["fill"]),
             assign=config["neutralize"]["assign"],
             order=config["neutralize"]["order"],
+            max_clean_drop=config["blob"]["max_clean_drop"],
+            random_draws=config["baselines"]["random_draws"],
         )
     return out

@@ -21,12 +21,16 @@ rule prepare_data:
         report="results/{dataset}/data_report.json",
     log:
         "results/logs/prepare_data/{dataset}.log",
+    benchmark:
+        "results/benchmarks/prepare_data/{dataset}.tsv"
     conda:
         "../envs/roiroa.yaml"
+    resources:
+        **rcluster.data_resources(),
     params:
         options=lambda w: loaders.load_options(rc.loader_options(config, w.dataset)),
         test_fraction=lambda w: config["datasets"][w.dataset]["test_fraction"],
-        seed=config["seed"],
+        seed=config["split_seed"],
     script:
         "../scripts/prepare_data.py"
 

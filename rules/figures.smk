@@ -16,6 +16,8 @@ localrules:
     figures_regions,
     figures_blob,
     figures_sweep,
+    figures_attacks,
+    figures_eps,
     figures_tables,
 
 
@@ -27,6 +29,8 @@ wildcard_constraints:
 
 # ---- targets: every figure of both directions of every pair and every sweep --
 SWEPT = {name: sweep(*where) for name, where in SWEEP_OF.items()}
+# figures of single images and class maps illustrate; they are drawn for the first seed only
+SWEPT["seed"] = SWEPT["seed"][:1]
 # θ is always plotted; δ1 and δ2 when the config sweeps them
 SWEEP_PLOTS = ["theta"] + [
     p for p in ("delta1", "delta2") if len(config["regions"][p]) > 1
@@ -40,8 +44,8 @@ REGION_FIGURES = [
     "regions_representatives",
 ]
 FIGURE_PATTERNS = [
-    "results/{dataset}/{pair}/attack~{attack}/eps~{eps}/cam~{cam}/d1~{d1}/d2~{d2}/figures/{source}-to-{target}/{figure}.png",
-    "results/{dataset}/{pair}/attack~{attack}/eps~{eps}/cam~{cam}/d1~{d1}/d2~{d2}/theta~{theta}/figures/{source}-to-{target}/blob.png",
+    "results/{dataset}/{pair}/seed~{seed}/attack~{attack}/eps~{eps}/cam~{cam}/d1~{d1}/roa~{roa}/d2~{d2}/figures/{source}-to-{target}/{figure}.png",
+    "results/{dataset}/{pair}/seed~{seed}/attack~{attack}/eps~{eps}/cam~{cam}/d1~{d1}/roa~{roa}/d2~{d2}/theta~{theta}/figures/{source}-to-{target}/blob.png",
     "results/figures/{dataset}/{pair}/{source}-to-{target}/scores_vs_{param}.png",
 ]
 TABLE_PAGES = {
@@ -64,6 +68,17 @@ FIGURES = [
         param=SWEEP_PLOTS,
     )
 ] + [f"results/tables/{name}.html" for name in TABLE_PAGES]
+# the RoA of every attack and RoA source side by side, when there is more than one;
+# accuracy against ε, when ε is swept
+COMPARISONS = (
+    ["roa_by_attack"] if len(SWEPT["attack"]) * len(SWEPT["roa"]) > 1 else []
+) + (["accuracy_vs_eps"] if len(SWEPT["eps"]) > 1 else [])
+FIGURES += [
+    f"results/figures/{base['dataset']}/{base['pair']}/{source}-to-{target}/{name}.png"
+    for base in pair_dirs()
+    for source, target in itertools.permutations(base["pair"].split("-"))
+    for name in COMPARISONS
+]
 # report labels of the δ-level figures: the parameters behind them
 PARAMETERS = "{attack} ε={eps} {cam} δ1={d1} δ2={d2}"
 
@@ -72,11 +87,11 @@ rule figures_regions:
     """One direction's RoI and RoA (one image and the class), and the four regions."""
     input:
         data="results/{dataset}/data.h5",
-        maps="results/{dataset}/{pair}/attack~{attack}/eps~{eps}/cam~{cam}/maps.h5",
-        regions="results/{dataset}/{pair}/attack~{attack}/eps~{eps}/cam~{cam}/d1~{d1}/d2~{d2}/regions.h5",
+        maps="results/{dataset}/{pair}/seed~{seed}/attack~{attack}/eps~{eps}/cam~{cam}/maps.h5",
+        regions="results/{dataset}/{pair}/seed~{seed}/attack~{attack}/eps~{eps}/cam~{cam}/d1~{d1}/roa~{roa}/d2~{d2}/regions.h5",
     output:
         roi_individual=report(
-            "results/{dataset}/{pair}/attack~{attack}/eps~{eps}/cam~{cam}/d1~{d1}/d2~{d2}/figures/{source}-to-{target}/roi_individual.png",
+            "results/{dataset}/{pair}/seed~{seed}/attack~{attack}/eps~{eps}/cam~{cam}/d1~{d1}/roa~{roa}/d2~{d2}/figures/{source}-to-{target}/roi_individual.png",
             caption="../report/roi_individual.rst",
             category="{dataset}",
             subcategory="{source} → {target}",
@@ -86,7 +101,7 @@ rule figures_regions:
             },
         ),
         roa_individual=report(
-            "results/{dataset}/{pair}/attack~{attack}/eps~{eps}/cam~{cam}/d1~{d1}/d2~{d2}/figures/{source}-to-{target}/roa_individual.png",
+            "results/{dataset}/{pair}/seed~{seed}/attack~{attack}/eps~{eps}/cam~{cam}/d1~{d1}/roa~{roa}/d2~{d2}/figures/{source}-to-{target}/roa_individual.png",
             caption="../report/roa_individual.rst",
             category="{dataset}",
             subcategory="{source} → {target}",
@@ -96,7 +111,7 @@ rule figures_regions:
             },
         ),
         representatives=report(
-            "results/{dataset}/{pair}/attack~{attack}/eps~{eps}/cam~{cam}/d1~{d1}/d2~{d2}/figures/{source}-to-{target}/representatives.png",
+            "results/{dataset}/{pair}/seed~{seed}/attack~{attack}/eps~{eps}/cam~{cam}/d1~{d1}/roa~{roa}/d2~{d2}/figures/{source}-to-{target}/representatives.png",
             caption="../report/representatives.rst",
             category="{dataset}",
             subcategory="{source} → {target}",
@@ -106,7 +121,7 @@ rule figures_regions:
             },
         ),
         regions_individual=report(
-            "results/{dataset}/{pair}/attack~{attack}/eps~{eps}/cam~{cam}/d1~{d1}/d2~{d2}/figures/{source}-to-{target}/regions_individual.png",
+            "results/{dataset}/{pair}/seed~{seed}/attack~{attack}/eps~{eps}/cam~{cam}/d1~{d1}/roa~{roa}/d2~{d2}/figures/{source}-to-{target}/regions_individual.png",
             caption="../report/regions_individual.rst",
             category="{dataset}",
             subcategory="{source} → {target}",
@@ -116,7 +131,7 @@ rule figures_regions:
             },
         ),
         regions_representatives=report(
-            "results/{dataset}/{pair}/attack~{attack}/eps~{eps}/cam~{cam}/d1~{d1}/d2~{d2}/figures/{source}-to-{target}/regions_representatives.png",
+            "results/{dataset}/{pair}/seed~{seed}/attack~{attack}/eps~{eps}/cam~{cam}/d1~{d1}/roa~{roa}/d2~{d2}/figures/{source}-to-{target}/regions_representatives.png",
             caption="../report/regions_representatives.rst",
             category="{dataset}",
             subcategory="{source} → {target}",
@@ -126,7 +141,7 @@ rule figures_regions:
             },
         ),
     log:
-        "results/logs/figures_regions/{dataset}/{pair}/attack~{attack}/eps~{eps}/cam~{cam}/d1~{d1}/d2~{d2}/{source}-to-{target}.log",
+        "results/logs/figures_regions/{dataset}/{pair}/seed~{seed}/attack~{attack}/eps~{eps}/cam~{cam}/d1~{d1}/roa~{roa}/d2~{d2}/{source}-to-{target}.log",
     conda:
         "../envs/roiroa.yaml"
     params:
@@ -139,12 +154,12 @@ rule figures_blob:
     """One direction's blob (θ): class-level ŪV, the blob, the blob on one image."""
     input:
         data="results/{dataset}/data.h5",
-        maps="results/{dataset}/{pair}/attack~{attack}/eps~{eps}/cam~{cam}/maps.h5",
-        regions="results/{dataset}/{pair}/attack~{attack}/eps~{eps}/cam~{cam}/d1~{d1}/d2~{d2}/regions.h5",
-        blob="results/{dataset}/{pair}/attack~{attack}/eps~{eps}/cam~{cam}/d1~{d1}/d2~{d2}/theta~{theta}/blob.h5",
+        maps="results/{dataset}/{pair}/seed~{seed}/attack~{attack}/eps~{eps}/cam~{cam}/maps.h5",
+        regions="results/{dataset}/{pair}/seed~{seed}/attack~{attack}/eps~{eps}/cam~{cam}/d1~{d1}/roa~{roa}/d2~{d2}/regions.h5",
+        blob="results/{dataset}/{pair}/seed~{seed}/attack~{attack}/eps~{eps}/cam~{cam}/d1~{d1}/roa~{roa}/d2~{d2}/theta~{theta}/blob.h5",
     output:
         blob=report(
-            "results/{dataset}/{pair}/attack~{attack}/eps~{eps}/cam~{cam}/d1~{d1}/d2~{d2}/theta~{theta}/figures/{source}-to-{target}/blob.png",
+            "results/{dataset}/{pair}/seed~{seed}/attack~{attack}/eps~{eps}/cam~{cam}/d1~{d1}/roa~{roa}/d2~{d2}/theta~{theta}/figures/{source}-to-{target}/blob.png",
             caption="../report/blob.rst",
             category="{dataset}",
             subcategory="{source} → {target}",
@@ -154,7 +169,7 @@ rule figures_blob:
             },
         ),
     log:
-        "results/logs/figures_blob/{dataset}/{pair}/attack~{attack}/eps~{eps}/cam~{cam}/d1~{d1}/d2~{d2}/theta~{theta}/{source}-to-{target}.log",
+        "results/logs/figures_blob/{dataset}/{pair}/seed~{seed}/attack~{attack}/eps~{eps}/cam~{cam}/d1~{d1}/roa~{roa}/d2~{d2}/theta~{theta}/{source}-to-{target}.log",
     conda:
         "../envs/roiroa.yaml"
     params:
@@ -169,7 +184,7 @@ rule figures_sweep:
         scores=lambda w: [
             path
             for path in expand_sweep(
-                "results/{dataset}/{pair}/attack~{attack}/eps~{eps}/cam~{cam}/d1~{d1}/d2~{d2}/theta~{theta}/fill~{fill}/scores.json"
+                "results/{dataset}/{pair}/seed~{seed}/attack~{attack}/eps~{eps}/cam~{cam}/d1~{d1}/roa~{roa}/d2~{d2}/theta~{theta}/fill~{fill}/scores.json"
             )
             if path.startswith(f"results/{w.dataset}/{w.pair}/")
         ],
@@ -213,3 +228,61 @@ rule figures_tables:
         "../envs/roiroa.yaml"
     script:
         "../scripts/figures_tables.py"
+
+
+rule figures_attacks:
+    """One image's RoI beside the RoA of every attack and RoA source (first seed,
+    ε, CAM, δ1 and δ2 of the config)."""
+    input:
+        data="results/{dataset}/data.h5",
+        maps=lambda w: expand(
+            "results/{{dataset}}/{{pair}}/seed~{seed}/attack~{attack}/eps~{eps}/cam~{cam}/maps.h5",
+            **{k: SWEPT[k][:1] for k in ("seed", "eps", "cam")},
+            attack=SWEPT["attack"],
+        ),
+        regions=lambda w: expand(
+            "results/{{dataset}}/{{pair}}/seed~{seed}/attack~{attack}/eps~{eps}/cam~{cam}/d1~{d1}/roa~{roa}/d2~{d2}/regions.h5",
+            **{k: SWEPT[k][:1] for k in ("seed", "eps", "cam", "d1", "d2")},
+            attack=SWEPT["attack"],
+            roa=SWEPT["roa"],
+        ),
+    output:
+        plot=report(
+            "results/figures/{dataset}/{pair}/{source}-to-{target}/roa_by_attack.png",
+            caption="../report/roa_by_attack.rst",
+            category="{dataset}",
+            subcategory="{source} → {target}",
+            labels={
+                "figure": "h) RoA of each attack",
+                "parameters": "first seed, ε, δ1, δ2",
+            },
+        ),
+    log:
+        "results/logs/figures_attacks/{dataset}/{pair}/{source}-to-{target}.log",
+    conda:
+        "../envs/roiroa.yaml"
+    script:
+        "../scripts/figures_attacks.py"
+
+
+rule figures_eps:
+    """Accuracy against ε of each attack, on the clean and the neutralized images."""
+    input:
+        table="results/tables/table3_reattack.csv",
+    output:
+        plot=report(
+            "results/figures/{dataset}/{pair}/{source}-to-{target}/accuracy_vs_eps.png",
+            caption="../report/accuracy_vs_eps.rst",
+            category="{dataset}",
+            subcategory="{source} → {target}",
+            labels={
+                "figure": "i) accuracy against ε",
+                "parameters": "every ε and attack",
+            },
+        ),
+    log:
+        "results/logs/figures_eps/{dataset}/{pair}/{source}-to-{target}.log",
+    conda:
+        "../envs/roiroa.yaml"
+    script:
+        "../scripts/figures_eps.py"

@@ -3,18 +3,18 @@ rule attack_cam:
     test images, from one shared forward pass per batch."""
     input:
         data="results/{dataset}/data.h5",
-        model="results/{dataset}/{pair}/model.pt",
+        model="results/{dataset}/{pair}/seed~{seed}/model.pt",
     output:
-        maps="results/{dataset}/{pair}/attack~{attack}/eps~{eps}/cam~{cam}/maps.h5",
+        maps="results/{dataset}/{pair}/seed~{seed}/attack~{attack}/eps~{eps}/cam~{cam}/maps.h5",
     log:
-        "results/logs/attack_cam/{dataset}/{pair}/attack~{attack}/eps~{eps}/cam~{cam}.log",
+        "results/logs/attack_cam/{dataset}/{pair}/seed~{seed}/attack~{attack}/eps~{eps}/cam~{cam}.log",
     benchmark:
-        "results/benchmarks/attack_cam/{dataset}/{pair}/attack~{attack}/eps~{eps}/cam~{cam}.tsv"
+        "results/benchmarks/attack_cam/{dataset}/{pair}/seed~{seed}/attack~{attack}/eps~{eps}/cam~{cam}.tsv"
     conda:
         "../envs/roiroa.yaml"
     threads: TORCH_THREADS
     resources:
-        gpu=GPUS,
+        **TORCH_RESOURCES,
     params:
         record=record,
         classes=classes,

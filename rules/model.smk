@@ -3,21 +3,21 @@ rule train:
     input:
         data="results/{dataset}/data.h5",
     output:
-        model="results/{dataset}/{pair}/model.pt",
-        summary="results/{dataset}/{pair}/train.json",
+        model="results/{dataset}/{pair}/seed~{seed}/model.pt",
+        summary="results/{dataset}/{pair}/seed~{seed}/train.json",
     log:
-        "results/logs/train/{dataset}/{pair}.log",
+        "results/logs/train/{dataset}/{pair}/seed~{seed}.log",
     benchmark:
-        "results/benchmarks/train/{dataset}/{pair}.tsv"
+        "results/benchmarks/train/{dataset}/{pair}/seed~{seed}.tsv"
     conda:
         "../envs/roiroa.yaml"
     threads: TORCH_THREADS
     resources:
-        gpu=GPUS,
+        **TORCH_RESOURCES,
     params:
         classes=classes,
         model=lambda w: rc.model_settings(config, w.dataset),
-        seed=config["seed"],
+        seed=lambda w: int(w.seed),
         device=config["device"],
     script:
         "../scripts/train.py"

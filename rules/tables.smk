@@ -3,13 +3,20 @@ localrules:
 
 
 rule tables:
-    """Tables I–III (CSV and Markdown), one row per dataset, direction and parameter set."""
+    """Tables I–III over seeds (CSV and Markdown) and their per-seed rows: the θ
+    sweep, the blob at the θ chosen on the calibration part, and the baselines."""
     input:
         ssim=expand_sweep(
-            "results/{dataset}/{pair}/attack~{attack}/eps~{eps}/cam~{cam}/d1~{d1}/d2~{d2}/ssim.json"
+            "results/{dataset}/{pair}/seed~{seed}/attack~{attack}/eps~{eps}/cam~{cam}/d1~{d1}/roa~{roa}/d2~{d2}/ssim.json"
         ),
         scores=expand_sweep(
-            "results/{dataset}/{pair}/attack~{attack}/eps~{eps}/cam~{cam}/d1~{d1}/d2~{d2}/theta~{theta}/fill~{fill}/scores.json"
+            "results/{dataset}/{pair}/seed~{seed}/attack~{attack}/eps~{eps}/cam~{cam}/d1~{d1}/roa~{roa}/d2~{d2}/theta~{theta}/fill~{fill}/scores.json"
+        ),
+        selected=expand_sweep(
+            "results/{dataset}/{pair}/seed~{seed}/attack~{attack}/eps~{eps}/cam~{cam}/d1~{d1}/roa~{roa}/d2~{d2}/selected/fill~{fill}/theta.json"
+        ),
+        baselines=expand_sweep(
+            "results/{dataset}/{pair}/seed~{seed}/attack~{attack}/eps~{eps}/cam~{cam}/d1~{d1}/roa~{roa}/d2~{d2}/selected/fill~{fill}/baselines.json"
         ),
     output:
         TABLES,

@@ -6,7 +6,7 @@ from roiroa.blob import run_blob
 from roiroa.runtime import start_job
 
 record = snakemake.params.record
-start_job(snakemake.log[0])
+start_job(snakemake.log[0], snakemake.output)
 for size in run_blob(
     snakemake.input.regions,
     snakemake.output.blob,

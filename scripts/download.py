@@ -5,7 +5,7 @@ import sys
 from roiroa.loaders import FetchError, IntegrityError, download
 from roiroa.runtime import start_job, write_json
 
-start_job(snakemake.log[0])
+start_job(snakemake.log[0], snakemake.output)
 try:
     manifest = download(snakemake.params.dataset, snakemake.params.options)
 except (FetchError, IntegrityError) as err:

@@ -3,7 +3,7 @@
 from roiroa import figures as fg
 from roiroa.runtime import start_job
 
-start_job(snakemake.log[0])
+start_job(snakemake.log[0], snakemake.output)
 w, record, out = snakemake.wildcards, snakemake.params.record, snakemake.output
 example = fg.read_example(snakemake.input.data, snakemake.input.maps, snakemake.input.regions, w.source, w.target)
 reps, rep_ssim, n_images = fg.read_representatives(snakemake.input.regions, w.source, w.target)

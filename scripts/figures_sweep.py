@@ -4,7 +4,7 @@ from roiroa import figures as fg
 from roiroa.runtime import start_job
 from roiroa.tables import load_rows
 
-start_job(snakemake.log[0])
+start_job(snakemake.log[0], snakemake.output)
 w = snakemake.wildcards
 rows = [row for row in load_rows(snakemake.input.scores) if str(row["source"]) == w.source]
 fg.save(fg.score_sweep(

@@ -4,7 +4,7 @@ from roiroa.data import prepare
 from roiroa.datasets import get_dataset
 from roiroa.runtime import start_job, write_json
 
-start_job(snakemake.log[0])
+start_job(snakemake.log[0], snakemake.output)
 report = prepare(
     get_dataset(snakemake.wildcards.dataset),
     snakemake.params.options,

@@ -6,13 +6,17 @@ from roiroa.regions import run_regions
 from roiroa.runtime import start_job, write_json
 
 record = snakemake.params.record
-start_job(snakemake.log[0])
+start_job(snakemake.log[0], snakemake.output)
 directions = run_regions(
     snakemake.input.maps,
     snakemake.output.regions,
     delta1=record["delta1"],
     delta2=record["delta2"],
     representative=record["representative"],
+    roa_source=record["roa_source"],
+    fit_on=record["fit_on"],
+    calibration_fraction=record["calibration_fraction"],
+    seed=record["seed"],
     classes=tuple(snakemake.params.class_names),
     params=record,
 )

@@ -5,5 +5,6 @@ from pathlib import Path
 from roiroa.runtime import start_job
 from roiroa.tables import write_tables
 
-start_job(snakemake.log[0])
-write_tables(snakemake.input.ssim, snakemake.input.scores, Path(snakemake.output[0]).parent)
+start_job(snakemake.log[0], snakemake.output)
+inputs = snakemake.input
+write_tables(inputs.ssim, inputs.scores, inputs.selected, inputs.baselines, Path(snakemake.output[0]).parent)

@@ -12,7 +12,7 @@ from roiroa.runtime import start_torch_job, write_json
 from roiroa.training import train_model
 
 params = snakemake.params
-device = start_torch_job(snakemake.log[0], snakemake.threads, params.device, params.seed)
+device = start_torch_job(snakemake.log[0], snakemake.threads, params.device, params.seed, outputs=snakemake.output)
 settings = params.model
 classes = tuple(params.classes)
 names = [read_classes(snakemake.input.data)[c] for c in classes]
@@ -39,6 +39,8 @@ history = train_model(
     device=device,
     eval_images=test_images,
     eval_labels=test_labels,
+    precision=settings["precision"],
+    channels_last=settings["channels_last"],
 )
 save_model(model, snakemake.output.model, extra={"classes": names})
 write_json(

@@ -16,14 +16,14 @@ SNAKEMAKE = Path(sys.executable).with_name("snakemake")
 
 # The smallest config that runs every stage: tiny VGG-style model, 16×16 input.
 TINY_CONFIG = {
-    "seed": 0,
+    "seeds": [0],
     "device": "cpu",
     "threads": 1,
     "datasets": {"digits": {"pairs": [[0, 1]]}},
     "model": {"arch": "tiny_vgg", "input_size": 16, "epochs": 3, "batch_size": 32, "lr": 0.003, "hidden": 32},
     "attack": {"eps": [0.1]},
     "regions": {"delta1": [0.5], "delta2": [0.5]},
-    "blob": {"theta": [0.15]},
+    "blob": {"theta": [0.15, 0.3]},
 }
 
 

@@ -9,7 +9,7 @@ from conftest import ROOT, TINY_CONFIG, snakemake, write_config
 from roiroa.attacks import ATTACKS
 from roiroa.blob import BLOB_MODES
 from roiroa.cam import CAM_METHODS, CAM_TARGETS
-from roiroa.config import fmt
+from roiroa.config import MIN_INPUT_SIZE, ConfigError, fmt, model_settings, validate_config
 from roiroa.defense import ASSIGNMENTS, ORDERS
 from roiroa.models import ARCHS
 from roiroa.regions import REPRESENTATIVE_MODES
@@ -41,13 +41,21 @@ BAD = [
     (("blob", "theta"), [0.1, 2], "blob.theta[1]", "greater than the maximum of 1"),
     (("attack", "eps"), [0], "attack.eps[0]", "less than or equal to the minimum of 0"),
     (("attack", "eps"), -0.3, "attack.eps[0]", "less than or equal to the minimum of 0"),
-    (("attack", "method"), ["pgd"], "attack.method[0]", "'pgd' is not one of ['fgsm']"),
+    (("attack", "method"), ["pgd"], "attack.method[0]", "'pgd' is not one of ['fgsm', 'pgd_linf', 'pgd_l2', 'deepfool']"),
     (("cam", "method"), "scorecam", "cam.method[0]", "'scorecam' is not one of"),
     (("cam", "target"), "logit", "cam.target", "'logit' is not one of"),
     (("datasets", "digits", "pairs"), DELETE, "datasets.digits", "'pairs' is a required property"),
     (("datasets",), DELETE, "(top level)", "'datasets' is a required property"),
-    (("regions", "delta3"), [0.5], "regions", "'delta3' was unexpected"),
+    (("regions", "delta3"), [0.5], "regions.delta3", "'delta3' was unexpected"),
     (("neutralize", "fill"), [2], "neutralize.fill[0]", "greater than the maximum of 1"),
+    # a dataset's model overrides are checked like the global model (issue 11, 1)
+    (("datasets", "digits", "model"), {"epohcs": 1}, "datasets.digits.model.epohcs", "unknown key"),
+    (("datasets", "digits", "model"), {"epochs": -2}, "datasets.digits.model.epochs", "less than the minimum of 1"),
+    # a repeated sweep value after formatting (2)
+    (("blob", "theta"), [0.1, 0.10], "blob.theta[1]", "repeats blob.theta[0]"),
+    # limits of the model and of the split (3)
+    (("model", "arch"), "vgg16", "model.input_size", "too small for arch vgg16 (model.arch)"),
+    (("datasets", "digits", "test_fraction"), 0.001, "datasets.digits.test_fraction", "no test image"),
 ]
 
 
@@ -59,6 +67,102 @@ def test_bad_config_fails_before_any_job(tmp_path, path, value, key, problem):
     output = result.stdout + result.stderr
     assert f"config key {key}: " in output and problem in output, output[-2000:]
     assert not (tmp_path / "results").exists()
+
+
+# More bad configs, checked in-process by the same steps as rules/common.smk
+# (roiroa.config.validate_config): (path, value, key named, problem).
+BAD_IN_PROCESS = [
+    (("datasets", "digits", "model"), {"arch": "resnet"}, "datasets.digits.model.arch", "is not one of"),
+    (("datasets", "digits", "model"), {"input_size": 4}, "datasets.digits.model.input_size", "minimum of 8"),
+    (("datasets", "digits", "model"), {"dropout": 1}, "datasets.digits.model.dropout", "maximum of 1"),
+    (("datasets", "digits", "model"), {"lr": 0}, "datasets.digits.model.lr", "minimum of 0"),
+    (("datasets", "digits", "model"), {"precision": "fp8"}, "datasets.digits.model.precision", "is not one of"),
+    (("datasets", "digits", "model"), {"channels_last": "yes"}, "datasets.digits.model.channels_last", "not of type"),
+    (("datasets", "digits", "model"), "tiny", "datasets.digits.model", "not of type 'object'"),
+    (("datasets", "digits", "model"), {"arch": "vgg16"}, "model.input_size", "(datasets.digits.model.arch)"),
+    (("datasets", "digits", "model"), {"arch": "vgg16", "input_size": 31}, "datasets.digits.model.input_size",
+     "needs input_size >= 32"),
+    (("model", "input_size"), 100000, "model.input_size", "greater than the maximum of 1024"),
+    (("model", "input_size"), 1025, "model.input_size", "greater than the maximum of 1024"),
+    (("model", "epochs"), 0, "model.epochs", "less than the minimum of 1"),
+    (("model", "batch_size"), 0, "model.batch_size", "less than the minimum of 1"),
+    (("model", "arch"), "vgg19", "model.arch", "'vgg19' is not one of"),
+    (("model", "lerning_rate"), 0.1, "model.lerning_rate", "unknown key"),
+    (("attack", "eps"), [0.1, 0.1], "attack.eps[1]", "repeats attack.eps[0]"),
+    (("attack", "eps"), [1, 1.0], "attack.eps[1]", "both are eps~1 in result paths"),
+    (("regions", "delta1"), [0.5, 0.50], "regions.delta1[1]", "repeats regions.delta1[0]"),
+    (("regions", "delta2"), [0.3, 0.2, 0.3], "regions.delta2[2]", "repeats regions.delta2[0]"),
+    (("neutralize", "fill"), [0, 0.0], "neutralize.fill[1]", "repeats neutralize.fill[0]"),
+    (("neutralize", "fill"), ["mean", "mean"], "neutralize.fill[1]", "repeats neutralize.fill[0]"),
+    (("cam", "method"), ["gradcam", "gradcam"], "cam.method[1]", "repeats cam.method[0]"),
+    (("attack", "method"), ["fgsm", "fgsm"], "attack.method[1]", "repeats attack.method[0]"),
+    (("seeds",), [1, 1], "seeds", "non-unique"),
+    (("seeds",), [-1], "seeds[0]", "less than the minimum of 0"),
+    (("split_seed",), -1, "split_seed", "less than the minimum of 0"),
+    (("datasets", "digits", "test_fraction"), 0, "datasets.digits.test_fraction", "minimum of 0"),
+    (("datasets", "digits", "test_fraction"), 1, "datasets.digits.test_fraction", "maximum of 1"),
+    (("datasets", "digits", "test_fraction"), 0.005, "datasets.digits.test_fraction", "use at least 0.005747"),
+    (("datasets", "digits", "test_fraction"), 0.999, "datasets.digits.test_fraction", "no training image"),
+    (("device",), "gpu", "device", "does not match"),
+    (("threads",), 0, "threads", "less than the minimum of 1"),
+    (("batch_size",), 0, "batch_size", "less than the minimum of 1"),
+    (("n_samples",), 0, "n_samples", "less than the minimum of 1"),
+    (("sead",), 0, "sead", "unknown key"),
+    (("datasets",), {}, "datasets", "should be non-empty"),
+    (("datasets", "digits", "pairs"), "some", "datasets.digits.pairs", "'all' was expected"),
+    (("datasets", "digits", "pairs"), [[0, 1, 2]], "datasets.digits.pairs", "[0, 1, 2] is too long"),
+    (("datasets", "digits", "data_dir"), "x", "datasets.digits.data_dir", "unknown key"),
+    (("attack", "eps"), [1.5], "attack.eps[0]", "greater than the maximum of 1"),
+    (("neutralize", "fill"), ["median"], "neutralize.fill[0]", "'mean' was expected"),
+    (("blob", "mode"), "max", "blob.mode", "is not one of"),
+    (("neutralize", "order"), "twice", "neutralize.order", "is not one of"),
+]
+
+
+@pytest.mark.parametrize("path,value,key,problem", BAD_IN_PROCESS,
+                         ids=[".".join(b[0]) + ":" + str(b[1])[:20] for b in BAD_IN_PROCESS])
+def test_bad_config_is_named_by_the_plan_time_checks(path, value, key, problem):
+    with pytest.raises(ConfigError) as err:
+        validate_config(with_change(path, value))
+    assert str(err.value).startswith(f"config key {key}: ") and problem in str(err.value), str(err.value)
+
+
+def test_folder_dataset_test_fraction_is_checked_against_the_files_in_place(tmp_path):
+    from native_files import write_folder
+
+    for folder in ("Parasitized", "Uninfected"):
+        write_folder(tmp_path / "cell_images" / folder, good=3)
+    config = copy.deepcopy(TINY_CONFIG)
+    config["datasets"] = {"malaria": {"pairs": "all", "data_dir": str(tmp_path), "test_fraction": 0.2}}
+    with pytest.raises(ConfigError, match=r"config key datasets.malaria.test_fraction: 0.2 gives class "
+                                          r"'parasitized' \(3 images\) no test image"):
+        validate_config(config)
+    config["datasets"]["malaria"]["test_fraction"] = 0.4
+    validate_config(config)
+    # not downloaded yet: nothing to count, nothing to say
+    config["datasets"]["malaria"] |= {"data_dir": str(tmp_path / "absent"), "test_fraction": 0.01}
+    validate_config(config)
+
+
+def test_dataset_model_overrides_take_the_global_keys_without_their_defaults():
+    schema = yaml.safe_load((ROOT / "config" / "schema.yaml").read_text())
+    overrides = schema["$defs"]["dataset"]["properties"]["model"]["properties"]
+    assert set(overrides) == set(schema["properties"]["model"]["properties"])
+    config = with_change(("datasets", "digits", "model"), {"hidden": 8})
+    config["model"]["epochs"] = 7
+    validate_config(config)
+    assert config["datasets"]["digits"]["model"] == {"hidden": 8}  # no defaults filled in
+    assert model_settings(config, "digits")["epochs"] == 7 and model_settings(config, "digits")["hidden"] == 8
+
+
+@pytest.mark.parametrize("arch", list(ARCHS))
+def test_min_input_size_matches_the_models(arch):
+    from roiroa.models import ModelSpec, build_model
+
+    smallest = MIN_INPUT_SIZE[arch]
+    build_model(ModelSpec(arch=arch, input_size=smallest, hidden=4))
+    with pytest.raises(RuntimeError):
+        build_model(ModelSpec(arch=arch, input_size=smallest - 1, hidden=4))
 
 
 def test_good_configs_plan(tmp_path):
@@ -90,3 +194,10 @@ def test_default_config_is_valid_and_uses_vgg16(tmp_path):
 @pytest.mark.parametrize("value,text", [(0.1, "0.1"), (0.10, "0.1"), (1.0, "1"), (0, "0"), (0.15, "0.15"), ("mean", "mean")])
 def test_path_values_are_canonical(value, text):
     assert fmt(value) == text
+
+
+def test_docs_count_every_bad_config_tested():
+    """docs/bad_inputs.md lists the bad configs these tests try; keep the count in step."""
+    text = (ROOT / "docs" / "bad_inputs.md").read_text()
+    tested = len(BAD) + len(BAD_IN_PROCESS) + 1  # + the folder dataset's test_fraction
+    assert f"## Configs ({tested})" in text, f"docs/bad_inputs.md: update the config cases to {tested}"

@@ -6,15 +6,30 @@ import pandas as pd
 import pytest
 
 from roiroa.paper import add_paper_columns, paper_values
-from roiroa.tables import build_table, metric_columns, to_html, to_markdown
+from roiroa.tables import metric_columns, summarize_defense, summarize_ssim, to_html, to_markdown
+
+N = 32
 
 
-def scores_row(dataset, source, target, **scores):
-    params = dict(attack="fgsm", eps=0.1, cam="gradcam", cam_target="predicted_class", delta1=0.5, delta2=0.5,
-                  representative="masks", theta=0.15, blob_mode="ubar_v", fill=0.0, assign="true_class",
-                  order="neutralize_then_attack")
-    return {"dataset": dataset, "source": source, "target": target, **params, "n_images": 32, "blob_pixels": 10,
-            **scores}
+def scores_row(dataset, source, target, seed=0, **scores):
+    """One per-seed row of scores.json as the tables read it (counts of N images)."""
+    params = dict(attack="fgsm", eps=0.1, attack_settings="", cam="gradcam", cam_target="predicted_class",
+                  delta1=0.5, roa_source="perturbation", delta2=0.5, representative="masks", fit_on="test",
+                  theta=0.15, blob_mode="ubar_v", fill=0.0, assign="true_class", order="neutralize_then_attack")
+    row = {"dataset": dataset, "source": source, "target": target, "seed": seed, **params, "n_images": N,
+           "blob_pixels": 10, "neutralization": "blob_sweep", **scores}
+    for s in ("clean", "adv", "mod", "mod_adv"):
+        row[f"correct_{s}"] = round(scores[f"score_{s}"] * N)
+    for asr, base in (("asr_adv", "clean"), ("asr_mod", "mod")):
+        row[f"{asr}_flipped"], row[f"{asr}_of"] = 0, row[f"correct_{base}"]
+    for pair in ("clean_vs_mod", "adv_vs_mod_adv"):
+        row[f"{pair}_only_first"], row[f"{pair}_only_second"] = 0, 0
+    return row
+
+
+def build_table(name, rows):
+    frame = pd.DataFrame(rows)
+    return summarize_ssim(frame) if name == "table1_ssim" else summarize_defense(name, frame)
 
 
 ROWS = [
@@ -67,19 +82,23 @@ def test_digits_rows_get_no_paper_values():
     for column in ("score_clean (paper)", "score_clean Δ", "score_mod (paper)", "score_mod Δ"):
         assert math.isnan(digits[column]), column
     assert pd.isna(digits["paper row"])
-    markdown = to_markdown(t2, "Table II", metric_columns("table2_classification"))
+    markdown = to_markdown(t2, "Table II", metric_columns(t2))
     digits_line = next(line for line in markdown.splitlines() if line.startswith("| digits"))
-    assert digits_line.endswith("| 0.8000 |  |  |  |") and "nan" not in markdown.lower()
+    assert "| 0.8000 |  |  |" in digits_line and "nan" not in markdown.lower()
     assert "| -0.0625 |" in markdown  # signed difference for mnist
 
 
 def test_existing_columns_keep_their_names_and_order():
-    t1_rows = [{"dataset": "mnist", "source": "1", "target": "0", **{k: ROWS[0][k] for k in
+    t1_rows = [{"dataset": "mnist", "source": "1", "target": "0", "seed": seed, **{k: ROWS[0][k] for k in
                ("attack", "eps", "cam", "cam_target", "delta1", "delta2", "representative")},
-                "n_images": 50, "ssim_mean_of_samples": 0.2, "ssim_representatives": 0.01}]
+                "n_images": 50, "ssim_mean_of_samples": 0.2, "ssim_shuffled_mean": 0.19,
+                "ssim_representatives": ssim_rep} for seed, ssim_rep in ((0, 0.0), (1, 0.02))]
     t1 = build_table("table1_ssim", t1_rows)
     ours = [c for c in t1.columns if not c.endswith((" (paper)", " Δ")) and c != "paper row"]
-    assert ours[-3:] == ["n_images", "SSIM value (mean of samples)", "SSIM value (representatives)"]
+    assert ours[-10:] == ["seeds", "n_images", "RoA fraction", "RoA fraction sd", "SSIM value (mean of samples)", "SSIM value (mean of samples) sd",
+                         "SSIM, shuffled pairs (null)", "SSIM, shuffled pairs (null) sd",
+                         "SSIM value (representatives)", "SSIM value (representatives) sd"]
+    assert t1["seeds"].iloc[0] == "0 1" and t1["SSIM value (representatives) sd"].iloc[0] == pytest.approx(0.02 / 2**0.5)
     assert t1["SSIM value (mean of samples) (paper)"].iloc[0] == 0.1978
     assert t1["SSIM value (representatives) Δ"].iloc[0] == pytest.approx(0.01 - 0.0001)
     # each paper column sits right after ours

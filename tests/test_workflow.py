@@ -1,7 +1,9 @@
-"""The workflow end to end on the tiny config: outputs, reruns, determinism."""
+"""The workflow end to end on the tiny config: outputs, reruns, seeds, the
+held-out choice of θ, determinism."""
 
 import copy
 import json
+import re
 import shutil
 
 import h5py
@@ -13,25 +15,48 @@ from conftest import TINY_CONFIG, jobs_run, snakemake, write_config
 
 pytestmark = pytest.mark.workflow
 
-MAPS_DIR = "results/digits/0-1/attack~fgsm/eps~0.1/cam~gradcam"
+PAIR_DIR = "results/digits/0-1/seed~0"
+MAPS_DIR = f"{PAIR_DIR}/attack~fgsm/eps~0.1/cam~gradcam"
+REGIONS_DIR = f"{MAPS_DIR}/d1~0.5/roa~perturbation/d2~0.5"
 TABLES = ["table1_ssim", "table2_classification", "table3_reattack"]
 
 
 def read_tables(workdir):
-    return {name: pd.read_csv(workdir / "results" / "tables" / f"{name}.csv") for name in TABLES}
+    return {name: pd.read_csv(workdir / "results" / "tables" / f"{name}.csv", dtype={"theta": str})
+            for name in TABLES}
 
 
-def test_tables_have_both_directions(tiny_run):
+def test_tables_have_both_directions_baselines_and_intervals(tiny_run):
     tables = read_tables(tiny_run)
     for name, frame in tables.items():
-        assert sorted(zip(frame["source"].astype(str), frame["target"].astype(str))) == [("0", "1"), ("1", "0")], name
+        assert sorted(set(zip(frame["source"].astype(str), frame["target"].astype(str)))) == [("0", "1"), ("1", "0")]
     t1, t2, t3 = tables.values()
-    assert {"SSIM value (mean of samples)", "SSIM value (representatives)"} <= set(t1.columns)
-    for column, frame in (("score_clean", t2), ("score_mod", t2), ("score_adv", t3), ("score_mod_adv", t3)):
-        assert frame[column].between(0, 1).all()
+    assert {"SSIM value (mean of samples)", "SSIM, shuffled pairs (null)", "SSIM value (representatives)",
+            "SSIM value (mean of samples) sd", "seeds"} <= set(t1.columns)
     assert t1["SSIM value (mean of samples)"].between(-1, 1).all()
+    for frame, sets, paired in ((t2, ("clean", "mod"), "clean vs mod"), (t3, ("adv", "mod_adv"), "adv vs mod_adv")):
+        assert set(frame["neutralization"]) == {"blob, chosen θ", "random mask of the blob's size", "RoI complement",
+                                                "no neutralization", "blob, θ sweep"}
+        assert (frame["fit_on"] == "calibration").all()
+        for s in sets:
+            score, low, high = frame[f"score_{s}"], frame[f"score_{s} 95% low"], frame[f"score_{s} 95% high"]
+            assert score.between(0, 1).all() and (low <= score + 1e-12).all() and (score <= high + 1e-12).all()
+        assert frame[f"p McNemar ({paired})"].between(0, 1).all()
+        # with no neutralization the paired sets are the same predictions: all ties
+        none = frame[frame["neutralization"] == "no neutralization"]
+        assert (none[f"p McNemar ({paired})"] == 1.0).all() and (none["blob_pixels"] == 0).all()
+        sweep = frame[frame["neutralization"] == "blob, θ sweep"]
+        assert sorted(sweep["theta"].unique()) == ["0.15", "0.3"]
+    assert {"asr_adv", "asr_mod"} <= set(t3.columns)
+    # the random-mask baseline neutralizes as many pixels as the blob at the chosen θ
+    for source in ("0", "1"):
+        rows = t2[t2["source"].astype(str) == source].set_index("neutralization")
+        assert rows.loc["random mask of the blob's size", "blob_pixels"] == rows.loc["blob, chosen θ", "blob_pixels"]
     md = (tiny_run / "results" / "tables" / "table2_classification.md").read_text()
     assert md.startswith("# Table II") and "score_mod" in md
+    long = pd.read_csv(tiny_run / "results" / "tables" / "table3_reattack_seeds.csv")
+    assert set(long["seed"]) == {0} and {"correct_mod_adv", "asr_mod_flipped", "draw"} <= set(long.columns)
+    assert (long[long["neutralization"] == "random_mask"]["draw"].nunique()) == 5
 
 
 def test_outputs_carry_provenance_and_logs(tiny_run):
@@ -41,16 +66,26 @@ def test_outputs_carry_provenance_and_logs(tiny_run):
         assert f.attrs["roiroa_version"]
         assert f["x_adv"].dtype == np.float32
         x_adv, index = f["x_adv"][:], f["index"][:]
-        assert f["cam"].shape == (len(index), 8, 8)  # maps at native resolution
+        assert f["cam"].shape == f["grad_magnitude"].shape == (len(index), 8, 8)  # maps at native resolution
     with h5py.File(tiny_run / "results/digits/data.h5") as f:
         clean = f["test"]["images"][:][index]
     assert np.abs(x_adv - clean).max() <= 0.1 + 1e-6
-    train = json.loads((tiny_run / "results/digits/0-1/train.json").read_text())
+    with h5py.File(tiny_run / REGIONS_DIR / "regions.h5") as f:
+        calibration, labels = f["calibration"][:], f["label"][:]
+        assert f.attrs["fit_on"] == "calibration"
+    for cls in (0, 1):  # a stratified half of each class
+        assert abs(calibration[labels == cls].sum() - (labels == cls).sum() / 2) <= 1
+    train = json.loads((tiny_run / PAIR_DIR / "train.json").read_text())
     assert train["seed"] == 0 and len(train["history"]["loss"]) == TINY_CONFIG["model"]["epochs"]
     assert train["test_accuracy"] > 0.9  # digits 0 vs 1 is easy even for the tiny model
-    train_log = (tiny_run / "results/logs/train/digits/0-1.log").read_text()
+    train_log = (tiny_run / "results/logs/train/digits/0-1/seed~0.log").read_text()
     assert "epoch 3/3 done" in train_log
-    assert (tiny_run / "results/benchmarks/train/digits/0-1.tsv").exists()
+    assert (tiny_run / "results/benchmarks/train/digits/0-1/seed~0.tsv").exists()
+    scores = json.loads((tiny_run / REGIONS_DIR / "theta~0.15/fill~0/scores.json").read_text())
+    calib = json.loads((tiny_run / REGIONS_DIR / "theta~0.15/fill~0/calibration.json").read_text())
+    for d, c in zip(scores["directions"], calib["directions"]):
+        assert d["part"] == "evaluation" and c["part"] == "calibration"
+        assert d["n_images"] + c["n_images"] == (labels == (0 if d["source"] == "0" else 1)).sum()
 
 
 def test_second_run_does_nothing(tiny_run):
@@ -58,28 +93,60 @@ def test_second_run_does_nothing(tiny_run):
     assert "Nothing to be done" in result.stdout + result.stderr
 
 
+def test_theta_selection_reads_only_calibration_scores(tiny_run):
+    """The rule that chooses θ gets only calibration.json files: no evaluation score
+    or image can reach it (checked on the job's inputs, as Snakemake plans them)."""
+    result = snakemake(tiny_run, tiny_run / "config.yaml", "-n", "--forcerun", "select_theta")
+    text = result.stdout + result.stderr
+    blocks = re.findall(r"^(?:local)?rule select_theta:\n((?:    .*\n)+)", text, flags=re.M)
+    assert blocks, text[-2000:]
+    for block in blocks:
+        inputs = re.search(r"^    input: (.*)$", block, flags=re.M).group(1).split(", ")
+        assert len(inputs) == 2 and all(path.endswith("/calibration.json") for path in inputs), inputs
+    chosen = json.loads((tiny_run / REGIONS_DIR / "selected/fill~0/theta.json").read_text())
+    assert chosen["theta"] in (0.15, 0.3) and chosen["inputs"] and "criterion" in chosen
+
+
 def test_new_thresholds_rerun_only_downstream(tiny_run, tmp_path):
     workdir = tmp_path / "run"
     shutil.copytree(tiny_run, workdir, symlinks=True)
     config = copy.deepcopy(TINY_CONFIG)
     config["regions"]["delta1"] = [0.5, 0.3]
-    config["blob"]["theta"] = [0.15, 0.4]
+    config["blob"]["theta"] = [0.15, 0.3, 0.4]
     result = snakemake(workdir, write_config(workdir, config))
     ran = jobs_run(result)
     assert not {"prepare_data", "train", "attack_cam"} & set(ran), ran
-    # new δ1: one regions job; blobs for (old δ1, new θ) and (new δ1, both θ)
-    assert ran["regions"] == 1 and ran["blob"] == 3 and ran["neutralize_reattack"] == 3, ran
+    # new δ1: one regions job; blobs for (old δ1, new θ) and (new δ1, all three θ)
+    assert ran["regions"] == 1 and ran["blob"] == 4 and ran["neutralize_reattack"] == 4, ran
+    # θ is chosen again for both δ1 (the candidates changed), and the baselines follow
+    assert ran["select_theta"] == 2 and ran["baselines"] == 2, ran
     tables = read_tables(workdir)
     assert sorted(tables["table1_ssim"]["delta1"].unique()) == [0.3, 0.5]
     t2 = tables["table2_classification"]
-    assert len(t2) == 2 * 2 * 2 and set(t2["theta"]) == {0.15, 0.4}
+    sweep = t2[t2["neutralization"] == "blob, θ sweep"]
+    assert len(sweep) == 2 * 2 * 3 and set(sweep["theta"]) == {"0.15", "0.3", "0.4"}
+
+
+def test_a_new_seed_trains_only_its_own_model(tiny_run, tmp_path):
+    workdir = tmp_path / "run"
+    shutil.copytree(tiny_run, workdir, symlinks=True)
+    config = copy.deepcopy(TINY_CONFIG)
+    config["seeds"] = [0, 1]
+    result = snakemake(workdir, write_config(workdir, config))
+    ran = jobs_run(result)
+    assert ran["train"] == 1 and ran["attack_cam"] == 1 and ran["regions"] == 1 and "prepare_data" not in ran, ran
+    assert "seed~1" in result.stdout + result.stderr and (workdir / "results/digits/0-1/seed~1/model.pt").exists()
+    t2 = read_tables(workdir)["table2_classification"]
+    assert (t2["seeds"] == "0 1").all()
+    long = pd.read_csv(workdir / "results/tables/table2_classification_seeds.csv")
+    assert set(long["seed"]) == {0, 1}
 
 
 def test_same_seed_same_tables(tiny_run, tmp_path):
     configfile = write_config(tmp_path, TINY_CONFIG)
     snakemake(tmp_path, configfile)
     for name in TABLES:
-        for ext in ("csv", "md"):
-            first = (tiny_run / "results" / "tables" / f"{name}.{ext}").read_bytes()
-            second = (tmp_path / "results" / "tables" / f"{name}.{ext}").read_bytes()
-            assert first == second, f"{name}.{ext} differs between two runs of the same config"
+        for path in (f"{name}.csv", f"{name}.md", f"{name}_seeds.csv"):
+            first = (tiny_run / "results" / "tables" / path).read_bytes()
+            second = (tmp_path / "results" / "tables" / path).read_bytes()
+            assert first == second, f"{path} differs between two runs of the same config"

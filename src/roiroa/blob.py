@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import h5py
 import numpy as np
 
-from .h5io import create_h5
+from .h5io import create_h5, open_h5
 
 BLOB_MODES = ("ubar_v", "roa_minus_roi")
 
@@ -27,7 +26,7 @@ def blob_mask(representatives: dict[str, np.ndarray], theta: float, mode: str = 
 def run_blob(regions_path, out, *, theta: float, mode: str, params: dict) -> list[dict]:
     """blob.h5 (one mask per source class) from regions.h5; returns blob sizes."""
     sizes = []
-    with h5py.File(regions_path, "r") as src, create_h5(out, params, [str(regions_path)]) as dst:
+    with open_h5(regions_path, "regions") as src, create_h5(out, params, [str(regions_path)]) as dst:
         order = [str(c) for c in src.attrs["classes"]]  # binary label order
         for name in order:
             reps = {key: ds[:] for key, ds in src["representatives"][name].items()}

@@ -8,6 +8,8 @@ rules/common.smk before any job.
 from __future__ import annotations
 
 import itertools
+import re
+from pathlib import Path
 
 from .datasets import get_dataset
 
@@ -72,7 +74,8 @@ def parse_pair(dataset: str, name: str) -> tuple[int, int]:
 
 
 def check_config(config: dict) -> None:
-    """Raise ConfigError for what the schema cannot know: datasets and classes."""
+    """Raise ConfigError for what the schema cannot know: datasets and classes,
+    repeated sweep values, and the limits of the model and of the split."""
     datasets = config.get("datasets") or {}
     if not datasets:
         raise ConfigError("datasets: at least one dataset is required")
@@ -82,11 +85,122 @@ def check_config(config: dict) -> None:
         except ValueError as err:
             raise ConfigError(f"datasets.{name}: {err}") from None
         resolve_pairs(name, settings["pairs"], f"datasets.{name}.pairs")
+        check_model(config, name)
+        check_test_fraction(config, name)
+    check_sweeps(config)
+
+
+def check_sweeps(config: dict) -> None:
+    """Two values of a sweep that name the same path folder (0.1 and 0.10) are an error:
+    they would run once and fill every table twice."""
+    for keys in SWEEPS:
+        values = config
+        for key in keys:
+            values = values.get(key) if isinstance(values, dict) else None
+        if not isinstance(values, (list, tuple)):
+            continue
+        seen: dict[str, int] = {}
+        name = ".".join(keys)
+        for i, value in enumerate(values):
+            text = fmt(value)
+            if text in seen:
+                raise ConfigError(
+                    f"{name}[{i}]: {value!r} repeats {name}[{seen[text]}] ({values[seen[text]]!r}); "
+                    f"both are {keys[-1]}~{text} in result paths. List each value once"
+                )
+            seen[text] = i
+
+
+# Smallest input side each architecture accepts: every max-pool halves the side,
+# and the last feature map must keep at least one pixel (vgg16: 5 pools, tiny_vgg: 2).
+# tests/test_config.py checks these against roiroa.models.
+MIN_INPUT_SIZE = {"vgg16": 32, "tiny_vgg": 4}
+
+
+def check_model(config: dict, dataset: str) -> None:
+    """The dataset's effective model settings (global `model` + its overrides)."""
+    settings = model_settings(config, dataset)
+    overrides = config["datasets"][dataset].get("model") or {}
+
+    def where(key: str) -> str:
+        return f"datasets.{dataset}.model.{key}" if key in overrides else f"model.{key}"
+
+    arch, size = settings.get("arch", "vgg16"), settings.get("input_size", 48)
+    minimum = MIN_INPUT_SIZE.get(arch, 1)
+    if size < minimum:
+        raise ConfigError(
+            f"{where('input_size')}: {size} is too small for arch {arch} ({where('arch')}) on dataset "
+            f"{dataset}: it needs input_size >= {minimum} (its {minimum.bit_length() - 1} max-pools "
+            f"halve the side down to one pixel)"
+        )
+
+
+def known_class_counts(dataset: str, settings: dict) -> list[int] | None:
+    """Images per class before the split, where plan time can know them cheaply:
+    digits from scikit-learn, folder datasets by counting the files already in place
+    (an upper bound: unreadable files are skipped later). None: unknown or official split."""
+    if dataset == "digits":
+        import numpy as np
+        from sklearn.datasets import load_digits
+
+        return np.bincount(load_digits().target).tolist()
+    from .loaders import SOURCES
+
+    source = SOURCES.get(dataset)
+    class_dirs = getattr(source, "class_dirs", None)
+    if class_dirs is None or not settings.get("data_dir"):
+        return None  # official split (torchvision sets) or nothing to count
+    dirs = class_dirs(Path(settings["data_dir"]).expanduser())
+    if not all(d.is_dir() for d in dirs):
+        return None  # not downloaded yet
+    return [sum(1 for p in d.iterdir() if p.is_file()) for d in dirs]
+
+
+def check_test_fraction(config: dict, dataset: str) -> None:
+    """The seeded stratified split must leave every class at least one test and
+    one training image (scikit-learn fails otherwise, or the stages get no image)."""
+    settings = config["datasets"][dataset]
+    fraction = settings.get("test_fraction")
+    if fraction is None:
+        return
+    counts = known_class_counts(dataset, settings)
+    if not counts or min(counts) == 0:
+        return  # unknown here; an empty class folder is named by the download step
+    smallest = min(counts)
+    cls = get_dataset(dataset).classes[counts.index(smallest)]
+    if fraction * smallest < 1:
+        raise ConfigError(
+            f"datasets.{dataset}.test_fraction: {fraction} gives class {cls!r} ({smallest} images) "
+            f"no test image; use at least {1 / smallest:.4g}"
+        )
+    if (1 - fraction) * smallest < 1:
+        raise ConfigError(
+            f"datasets.{dataset}.test_fraction: {fraction} leaves class {cls!r} ({smallest} images) "
+            f"no training image; use at most {1 - 1 / smallest:.4g}"
+        )
 
 
 def model_settings(config: dict, dataset: str) -> dict:
     """The global `model` section with the dataset's own overrides applied."""
     return {**config["model"], **(config["datasets"][dataset].get("model") or {})}
+
+
+# Settings of the iterative and minimal attacks (config `attack`), by method.
+ATTACK_SETTINGS = {
+    "fgsm": (),
+    "pgd_linf": ("steps", "step_size", "random_start"),
+    "pgd_l2": ("steps", "step_size", "random_start"),
+    "deepfool": ("overshoot", "max_iter"),
+}
+
+
+def attack_settings(config: dict, method: str) -> dict:
+    """The attack settings a method uses (recorded with its results); the
+    adaptive order runs PGD, so it records the PGD settings too."""
+    keys = set(ATTACK_SETTINGS[method])
+    if config["neutralize"]["order"] == "adaptive":
+        keys |= set(ATTACK_SETTINGS["pgd_linf"])
+    return {k: config["attack"][k] for k in sorted(keys)}
 
 
 # Keys of a dataset's section that the workflow reads itself; the rest goes to the loader.
@@ -99,15 +213,17 @@ def loader_options(config: dict, dataset: str) -> dict:
 
 # Settings that make sweeps: a list runs every value, a scalar is a list of one.
 SWEEPS = (
-    ("attack", "method"), ("attack", "eps"), ("cam", "method"),
-    ("regions", "delta1"), ("regions", "delta2"), ("blob", "theta"), ("neutralize", "fill"),
+    ("seeds",), ("attack", "method"), ("attack", "eps"), ("cam", "method"),
+    ("regions", "delta1"), ("roa", "source"), ("regions", "delta2"), ("blob", "theta"), ("neutralize", "fill"),
 )
 
 
 def normalize_sweeps(config: dict) -> None:
     """Wrap scalar sweep values in lists (in place), before schema validation."""
-    for section, key in SWEEPS:
-        values = config.get(section)
+    for *parents, key in SWEEPS:
+        values = config
+        for parent in parents:
+            values = values.get(parent) if isinstance(values, dict) else None
         if isinstance(values, dict) and key in values and not isinstance(values[key], (list, tuple)):
             values[key] = [values[key]]
 
@@ -122,4 +238,32 @@ def describe_validation_error(error) -> str:
     message = error.message
     if error.validator in ("oneOf", "anyOf") and error.context:
         message = "; or ".join(sorted({sub.message for sub in error.context}))
+    if error.validator in ("additionalProperties", "unevaluatedProperties"):
+        # name the misspelt key itself: `model.epohcs`, not `model`
+        names = re.findall(r"'([^']*)'", message.rsplit("(", 1)[-1])
+        if len(names) == 1:
+            key = f"{key}.{names[0]}" if key else names[0]
+            known = sorted((error.schema.get("properties") or {}))
+            message = f"unknown key ({message})"
+            if error.validator == "additionalProperties" and known:
+                message += f"; known keys: {', '.join(known)}"
     return f"config key {key or '(top level)'}: {message}"
+
+
+def validate_config(config: dict, schema: str | Path | None = None) -> None:
+    """What rules/common.smk does before any job, in one call (for tests and tools):
+    normalize_sweeps, the schema (filling defaults) and check_config. Raises
+    ConfigError with the message the workflow prints ("config key ...: ...")."""
+    from snakemake.exceptions import WorkflowError
+    from snakemake.utils import validate
+
+    schema = Path(schema or Path(__file__).resolve().parents[2] / "config" / "schema.yaml")
+    normalize_sweeps(config)
+    try:
+        validate(config, str(schema.resolve()))
+    except WorkflowError as err:
+        raise ConfigError(describe_validation_error(err.__context__)) from None
+    try:
+        check_config(config)
+    except ConfigError as err:
+        raise ConfigError(f"config key {err}") from None

@@ -1,8 +1,10 @@
 """The map stage: attack, CAM and predictions for every test image of a pair.
 
-One forward pass serves both maps: the CAM needs ∂score/∂A at the CAM layer
-(a backward through the head only), FGSM needs ∂loss/∂x (one full backward).
-A second forward on the adversarial images gives their predictions.
+One forward pass serves the maps: the CAM needs ∂score/∂A at the CAM layer
+(a backward through the head only), FGSM and the gradient RoA need ∂loss/∂x
+(one full backward). The iterative attacks (PGD, DeepFool) run their own
+passes from the clean image. A last forward on the adversarial images gives
+their predictions.
 """
 
 from __future__ import annotations
@@ -12,15 +14,14 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-import h5py
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .attacks import fgsm_step, perturbation_magnitude
+from .attacks import AttackSettings, gradient_magnitude, perturbation_magnitude, run_attack
 from .cam import cam_from_gradients, cam_target, capture_output, normalize_and_upsample
 from .data import read_rows
-from .h5io import create_h5, create_stream
+from .h5io import create_h5, create_stream, open_h5, read_dataset
 
 log = logging.getLogger(__name__)
 
@@ -31,10 +32,14 @@ class MapBatch:
     prob_adv: torch.Tensor  # N×2
     x_adv: torch.Tensor  # N×C×H×W
     roa: torch.Tensor  # N×H×W, perturbation magnitude in [0, 1]
+    grad_magnitude: torch.Tensor  # N×H×W, |∂loss/∂x| normalized per image, in [0, 1]
     cam: torch.Tensor  # N×H×W, in [0, 1]
 
 
-def map_batch(model, x: torch.Tensor, y: torch.Tensor, eps: float, cam_method: str, target: str) -> MapBatch:
+def map_batch(
+    model, x: torch.Tensor, y: torch.Tensor, eps: float, cam_method: str, target: str,
+    attack: str = "fgsm", settings: AttackSettings = AttackSettings(), generator: torch.Generator | None = None,
+) -> MapBatch:
     x = x.detach().requires_grad_(True)
     with torch.enable_grad(), capture_output(model.cam_layer) as store:
         logits = model(x)
@@ -45,14 +50,15 @@ def map_batch(model, x: torch.Tensor, y: torch.Tensor, eps: float, cam_method: s
         (input_grads,) = torch.autograd.grad(loss, x)
     x = x.detach()
     cam = normalize_and_upsample(cam_from_gradients(activations.detach(), cam_grads, cam_method), tuple(x.shape[-2:]))
-    x_adv = fgsm_step(x, input_grads, eps)
+    x_adv = run_attack(model, x, y, attack, eps, settings, grad=input_grads, generator=generator)
     with torch.no_grad():
         prob_adv = F.softmax(model(x_adv), dim=1)
     return MapBatch(
         prob_clean=F.softmax(logits.detach(), dim=1),
         prob_adv=prob_adv,
         x_adv=x_adv,
-        roa=perturbation_magnitude(x_adv, x, eps),
+        roa=perturbation_magnitude(x_adv, x, eps, attack),
+        grad_magnitude=gradient_magnitude(input_grads),
         cam=cam,
     )
 
@@ -71,31 +77,10 @@ def sample_rows(labels: np.ndarray, classes: tuple[int, int], n_samples: int | N
     return np.sort(np.concatenate(chosen))
 
 
-def run_map_stage(
-    model,
-    data_path: str | Path,
-    classes: tuple[int, int],
-    out: str | Path,
-    *,
-    eps: float,
-    cam_method: str,
-    target: str,
-    n_samples: int | None,
-    seed: int,
-    batch_size: int,
-    device: torch.device,
-    params: dict,
-) -> dict:
-    """Stream the pair's test images through `map_batch` into maps.h5."""
-    data = h5py.File(data_path, "r")
-    all_labels = data["test"]["labels"][:]
-    image_shape = data["test"]["images"].shape[1:]
-    rows = sample_rows(all_labels, classes, n_samples, seed)
-    n = len(rows)
-    binary = (all_labels[rows] == classes[1]).astype(np.int64)
-    hw = tuple(image_shape[-2:])
-    started = time.perf_counter()
-    with data, create_h5(out, params, [str(data_path)]) as f:
+def _write_maps(model, test, rows, binary, image_shape, out, started, *, eps, attack, settings, cam_method,
+                target, seed, batch_size, device, params, inputs) -> None:
+    n, hw = len(rows), tuple(image_shape[-2:])
+    with create_h5(out, params, inputs) as f:
         f["index"] = rows
         f["label"] = binary
         streams = {
@@ -105,18 +90,51 @@ def run_map_stage(
             "pred_adv": create_stream(f, "pred_adv", n, (), np.int8),
             "x_adv": create_stream(f, "x_adv", n, tuple(image_shape), np.float32),
             "roa": create_stream(f, "roa", n, hw, np.float32),
+            "grad_magnitude": create_stream(f, "grad_magnitude", n, hw, np.float32),
             "cam": create_stream(f, "cam", n, hw, np.float32),
         }
+        # the random starts of PGD: one seeded generator for the whole stage
+        generator = torch.Generator(device=device).manual_seed(seed)
         for start in range(0, n, batch_size):
             stop = min(start + batch_size, n)
-            images, _ = read_rows(data["test"], rows[start:stop])
+            images, _ = read_rows(test, rows[start:stop])
             x = torch.from_numpy(images).to(device, non_blocking=True)
             y = torch.from_numpy(binary[start:stop]).to(device, non_blocking=True)
-            batch = map_batch(model, x, y, eps, cam_method, target)
+            batch = map_batch(model, x, y, eps, cam_method, target, attack, settings, generator)
             streams["pred_clean"][start:stop] = batch.prob_clean.argmax(1).cpu().numpy()
             streams["pred_adv"][start:stop] = batch.prob_adv.argmax(1).cpu().numpy()
-            for name in ("prob_clean", "prob_adv", "x_adv", "roa", "cam"):
+            for name in ("prob_clean", "prob_adv", "x_adv", "roa", "grad_magnitude", "cam"):
                 streams[name][start:stop] = getattr(batch, name).cpu().numpy()
             rate = stop / (time.perf_counter() - started)
             log.info("map stage: %d/%d images (%.1f images/s)", stop, n, rate)
+
+
+def run_map_stage(
+    model,
+    data_path: str | Path,
+    classes: tuple[int, int],
+    out: str | Path,
+    *,
+    eps: float,
+    attack: str = "fgsm",
+    settings: AttackSettings = AttackSettings(),
+    cam_method: str,
+    target: str,
+    n_samples: int | None,
+    seed: int,
+    batch_size: int,
+    device: torch.device,
+    params: dict,
+) -> dict:
+    """Stream the pair's test images through `map_batch` into maps.h5."""
+    started = time.perf_counter()
+    with open_h5(data_path, "prepared data") as data:
+        all_labels = read_dataset(data, "test/labels")
+        image_shape = data["test"]["images"].shape[1:]
+        rows = sample_rows(all_labels, classes, n_samples, seed)
+        n = len(rows)
+        binary = (all_labels[rows] == classes[1]).astype(np.int64)
+        _write_maps(model, data["test"], rows, binary, image_shape, out, started, eps=eps, attack=attack,
+                    settings=settings, cam_method=cam_method, target=target, seed=seed, batch_size=batch_size,
+                    device=device, params=params, inputs=[str(data_path)])
     return {"images": n, "seconds": round(time.perf_counter() - started, 2)}

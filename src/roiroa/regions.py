@@ -10,12 +10,20 @@ import h5py
 import numpy as np
 from skimage.metrics import structural_similarity
 
-from .h5io import blocks, create_h5, create_stream
+from .h5io import blocks, check_labels, check_rows, create_h5, create_stream, open_h5, read_dataset
+from .stats import calibration_split, shuffled_partners
 
 # The four disjoint regions of the paper's eq. (1); U = in RoI, V = in RoA.
 REGIONS = ("uv", "u_vbar", "ubar_v", "ubar_vbar")
 REGION_LABELS = {"uv": "UV", "u_vbar": "UV̄", "ubar_v": "ŪV", "ubar_vbar": "ŪV̄"}
 REPRESENTATIVE_MODES = ("masks", "maps")
+# Where the RoA comes from (dataset of maps.h5): the attack's per-pixel change
+# (the paper's) or the loss gradient at the clean image.
+ROA_SOURCES = {"perturbation": "roa", "gradient": "grad_magnitude"}
+# Which images the class representatives (and so the blob) are fitted on:
+# the calibration part only (held out from Tables II/III), or every test image
+# (the paper's in-sample way).
+FIT_ON = ("calibration", "test")
 
 
 def roi_mask(cam: np.ndarray, delta1: float) -> np.ndarray:
@@ -99,24 +107,42 @@ class Representatives:
 
 
 def run_regions(
-    maps_path, out, *, delta1: float, delta2: float, representative: str, classes: tuple[str, str], params: dict
+    maps_path, out, *, delta1: float, delta2: float, representative: str, classes: tuple[str, str],
+    roa_source: str = "perturbation", fit_on: str = "test", calibration_fraction: float = 0.5,
+    seed: int = 0, params: dict,
 ) -> list[dict]:
-    """regions.h5 from maps.h5; returns the SSIM summary of each direction."""
-    with h5py.File(maps_path, "r") as src, create_h5(out, params, [str(maps_path)]) as dst:
-        labels = src["label"][:]
+    """regions.h5 from maps.h5; returns the SSIM summary of each direction.
+
+    Also stores which images form the calibration part (`calibration`; with
+    fit_on=test every image is both fitted on and scored), fits the class
+    representatives on the fitted images only, and computes the null of Table
+    I: SSIM of each RoI with the RoA of a random other image of its class."""
+    if roa_source not in ROA_SOURCES:
+        raise ValueError(f"unknown RoA source {roa_source!r} (known: {', '.join(ROA_SOURCES)})")
+    if fit_on not in FIT_ON:
+        raise ValueError(f"unknown blob.fit_on {fit_on!r} (known: {', '.join(FIT_ON)})")
+    with open_h5(maps_path, "maps") as src, create_h5(out, params, [str(maps_path)]) as dst:
+        labels = check_labels(read_dataset(src, "label"), maps_path)
+        check_rows(src, ["index", "cam", ROA_SOURCES[roa_source]], len(labels))
         n, hw = len(labels), src["cam"].shape[1:]
-        dst["label"], dst["index"] = labels, src["index"][:]
+        magnitudes = src[ROA_SOURCES[roa_source]]
+        calibration = calibration_split(labels, calibration_fraction, seed) if fit_on == "calibration" \
+            else np.ones(n, bool)
+        dst["label"], dst["index"], dst["calibration"] = labels, src["index"][:], calibration
         dst.attrs["classes"] = list(classes)
+        dst.attrs["fit_on"] = fit_on
         roi_out = create_stream(dst, "roi", n, hw, np.bool_)
         roa_out = create_stream(dst, "roa", n, hw, np.bool_)
         ssim_out = create_stream(dst, "ssim", n, (), np.float64)
         reps = Representatives(2, hw, representative)
         for block in blocks(n):
-            cam, magnitude = src["cam"][block], src["roa"][block]
+            cam, magnitude = src["cam"][block], magnitudes[block]
             roi, roa = roi_mask(cam, delta1), roa_mask(magnitude, delta2)
             roi_out[block], roa_out[block] = roi, roa
             ssim_out[block] = ssim_per_image(roi, roa)
-            reps.add(labels[block], cam, magnitude, roi, roa)
+            fit = calibration[block]
+            reps.add(labels[block][fit], cam[fit], magnitude[fit], roi[fit], roa[fit])
+        shuffled = _shuffled_ssim(dst, labels, seed)
         per_image = dst["ssim"][:]
         directions = []
         for cls, means in enumerate(_split_by_class(reps.means())):
@@ -125,19 +151,38 @@ def run_regions(
                 group[name] = values
             rep_ssim = ssim(means["roi"], means["roa"])
             group.attrs["ssim"] = rep_ssim
+            ours = labels == cls
             directions.append(
                 {
                     "source": classes[cls],
                     "target": classes[1 - cls],
-                    "n_images": int(reps.count[cls]),
-                    "ssim_mean_of_samples": summary(per_image[labels == cls])["mean"],
-                    "ssim_samples": summary(per_image[labels == cls]),
+                    "n_images": int(ours.sum()),
+                    "n_fitted": int(reps.count[cls]),
+                    "fit_on": fit_on,
+                    "ssim_mean_of_samples": summary(per_image[ours])["mean"],
+                    "ssim_samples": summary(per_image[ours]),
+                    "ssim_shuffled_mean": summary(shuffled[ours])["mean"],
+                    "ssim_shuffled": summary(shuffled[ours]),
                     "ssim_representatives": rep_ssim,
                     "roi_fraction": float(means["roi"].mean()) if representative == "masks" else None,
                     "roa_fraction": float(means["roa"].mean()) if representative == "masks" else None,
                 }
             )
     return directions
+
+
+def _shuffled_ssim(dst: h5py.File, labels: np.ndarray, seed: int) -> np.ndarray:
+    """SSIM of each image's RoI with the RoA of a random other image of its class
+    (stored as `ssim_shuffled`, partners as `shuffled_partner`), streamed."""
+    partners = shuffled_partners(labels, seed)
+    dst["shuffled_partner"] = partners
+    out = create_stream(dst, "ssim_shuffled", len(labels), (), np.float64)
+    roi, roa = dst["roi"], dst["roa"]
+    for block in blocks(len(labels)):
+        wanted = partners[block]
+        unique, where = np.unique(wanted, return_inverse=True)  # h5py reads increasing indices
+        out[block] = ssim_per_image(roi[block], roa[unique][where])
+    return out[:]
 
 
 def _split_by_class(means: dict[str, np.ndarray]) -> list[dict[str, np.ndarray]]:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import base64
 import html
-import json
 import math
 from pathlib import Path
 
@@ -16,69 +15,154 @@ import pandas as pd
 
 from .paper import DELTA, PAPER, ROW, add_paper_columns, comparison_columns
 
+from .stats import mcnemar_exact, mean_sd, wilson_interval
+
 # Columns that identify a row: dataset, direction, then each stage's parameters.
-KEYS = ["dataset", "source", "target", "attack", "eps", "cam", "cam_target", "delta1", "delta2", "representative"]
-DEFENSE_KEYS = ["theta", "blob_mode", "fill", "assign", "order"]
+KEYS = ["dataset", "source", "target", "attack", "eps", "attack_settings", "cam", "cam_target",
+        "delta1", "roa_source", "delta2", "representative", "fit_on"]
+DEFENSE_KEYS = ["blob_mode", "fill", "assign", "order", "neutralization", "theta"]
+# What a row of Tables II/III neutralizes: the blob at the θ chosen on the calibration
+# part, the baselines at that θ, or the blob at each θ of the sweep.
+NEUTRALIZATIONS = {
+    "blob": "blob, chosen θ",
+    "random_mask": "random mask of the blob's size",
+    "roi_complement": "RoI complement",
+    "none": "no neutralization",
+    "blob_sweep": "blob, θ sweep",
+}
+SD, LOW, HIGH = " sd", " 95% low", " 95% high"
+IMAGE_SETS = {"table2_classification": ("clean", "mod"), "table3_reattack": ("adv", "mod_adv")}
+PAIRED = {"table2_classification": "clean_vs_mod", "table3_reattack": "adv_vs_mod_adv"}
+SSIM_COLUMNS = {
+    "roa_fraction": "RoA fraction",
+    "ssim_mean_of_samples": "SSIM value (mean of samples)",
+    "ssim_shuffled_mean": "SSIM, shuffled pairs (null)",
+    "ssim_representatives": "SSIM value (representatives)",
+}
 
 TABLES = {
-    "table1_ssim": {
-        "paper": "I",
-        "title": "Table I: structural similarity of RoI and RoA",
-        "keys": KEYS,
-        "columns": {
-            "n_images": "n_images",
-            "ssim_mean_of_samples": "SSIM value (mean of samples)",
-            "ssim_representatives": "SSIM value (representatives)",
-        },
-    },
-    "table2_classification": {
-        "paper": "II",
-        "title": "Table II: effect of neutralization on classification accuracy",
-        "keys": KEYS + DEFENSE_KEYS,
-        "columns": {
-            "n_images": "n_images",
-            "blob_pixels": "blob_pixels",
-            "score_clean": "score_clean",
-            "score_mod": "score_mod",
-        },
-    },
-    "table3_reattack": {
-        "paper": "III",
-        "title": "Table III: effect of neutralization on a repeated attack",
-        "keys": KEYS + DEFENSE_KEYS,
-        "columns": {
-            "n_images": "n_images",
-            "blob_pixels": "blob_pixels",
-            "score_adv": "score_adv",
-            "score_mod_adv": "score_mod_adv",
-        },
-    },
+    "table1_ssim": {"paper": "I", "title": "Table I: structural similarity of RoI and RoA"},
+    "table2_classification": {"paper": "II", "title": "Table II: effect of neutralization on classification accuracy"},
+    "table3_reattack": {"paper": "III", "title": "Table III: effect of neutralization on a repeated attack"},
 }
 
 
 def load_rows(paths: list[str | Path]) -> list[dict]:
     """One row per direction: the run's parameters plus the direction's numbers."""
+    from .runtime import read_json  # a truncated or corrupt file is named
+
     rows = []
     for path in paths:
-        payload = json.loads(Path(path).read_text())
+        payload = read_json(path)
+        params = dict(payload["params"])
+        params["attack_settings"] = settings_text(params.get("attack_settings") or {})
         for direction in payload["directions"]:
-            rows.append({**payload["params"], **direction})
+            rows.append({**params, **direction})
     return rows
 
 
-def build_table(name: str, rows: list[dict]) -> pd.DataFrame:
-    spec = TABLES[name]
-    keys = [k for k in spec["keys"] if any(k in r for r in rows)] or spec["keys"]
-    frame = pd.DataFrame(rows, columns=keys + list(spec["columns"]))
-    frame = frame.rename(columns=spec["columns"])
-    frame = frame.sort_values(keys, kind="stable").reset_index(drop=True)
-    return add_paper_columns(frame, spec["paper"], spec["columns"])
+def settings_text(settings: dict) -> str:
+    """An attack's settings as one table cell ('' for FGSM, which has none)."""
+    return " ".join(f"{k}={v}" for k, v in sorted(settings.items()))
 
 
-def metric_columns(name: str) -> list[str]:
-    """The columns of a table that hold numbers to print with fixed decimals."""
-    metrics = list(TABLES[name]["columns"].values())
-    return metrics + comparison_columns(metrics)
+def defense_rows(score_paths, selected_paths, baseline_paths) -> pd.DataFrame:
+    """Per-seed rows of Tables II/III: the blob at every θ (`blob_sweep`), the blob
+    at the θ chosen for the seed (`blob`), and the baselines at that θ."""
+    sweep = pd.DataFrame(load_rows(score_paths)).assign(neutralization="blob_sweep", draw=0)
+    chosen = pd.DataFrame([_chosen(p) for p in selected_paths])
+    join = ["dataset", "pair", "seed", "attack", "eps", "cam", "delta1", "roa_source", "delta2", "fill"]
+    blob = sweep.merge(chosen, on=join + ["theta"]).assign(neutralization="blob")
+    frames = [blob, sweep]
+    if baseline_paths:
+        frames.insert(1, pd.DataFrame(load_rows(baseline_paths)))
+    return pd.concat(frames, ignore_index=True)
+
+
+def _chosen(path) -> dict:
+    from .runtime import read_json
+
+    payload = read_json(path)
+    keep = ["dataset", "pair", "seed", "attack", "eps", "cam", "delta1", "roa_source", "delta2", "fill"]
+    return {k: payload["params"][k] for k in keep} | {"theta": payload["theta"]}
+
+
+def summarize_defense(name: str, rows: pd.DataFrame) -> pd.DataFrame:
+    """Table II or III: one row per direction, parameter set and neutralization;
+    mean and sd over seeds, a Wilson interval on the pooled counts and an exact
+    McNemar test on the pooled discordant pairs (random masks: draws averaged
+    within each seed first, so n counts images, not draws)."""
+    first, second = IMAGE_SETS[name]
+    paired = PAIRED[name]
+    keys = [k for k in KEYS + DEFENSE_KEYS if k in rows.columns]
+    rows = _theta_as_text(rows, keys)
+    numeric = [c for c in rows.columns if c.startswith(("correct_", "score_", "asr_", "clean_vs_mod_", "adv_vs_mod_adv_"))
+               or c in ("n_images", "blob_pixels")]
+    seeds = rows.groupby(keys + ["seed"], dropna=False, sort=False)[numeric].mean().reset_index()
+    out = []
+    for key, group in seeds.groupby(keys, dropna=False, sort=False):
+        row = dict(zip(keys, key))
+        n = int(round(group["n_images"].sum()))
+        row |= {"seeds": " ".join(str(s) for s in sorted(group["seed"])), "n_images": n,
+                "blob_pixels": group["blob_pixels"].mean()}
+        for s in (first, second):
+            mean, sd = mean_sd(group[f"score_{s}"])
+            low, high = wilson_interval(int(round(group[f"correct_{s}"].sum())), n)
+            row |= {f"score_{s}": mean, f"score_{s}{SD}": sd, f"score_{s}{LOW}": low, f"score_{s}{HIGH}": high}
+        if name == "table3_reattack":
+            for asr in ("asr_adv", "asr_mod"):
+                flipped, of = group[f"{asr}_flipped"].sum(), group[f"{asr}_of"].sum()
+                row[asr] = flipped / of if of else float("nan")
+        row[f"p McNemar ({first} vs {second})"] = mcnemar_exact(
+            int(round(group[f"{paired}_only_first"].sum())), int(round(group[f"{paired}_only_second"].sum())))
+        out.append(row)
+    frame = pd.DataFrame(out)
+    frame["neutralization"] = pd.Categorical(frame["neutralization"], list(NEUTRALIZATIONS), ordered=True)
+    frame = frame.sort_values(_without(keys, "neutralization", "theta") + ["neutralization", "theta"],
+                              kind="stable").reset_index(drop=True)
+    frame["neutralization"] = frame["neutralization"].map(NEUTRALIZATIONS).astype(str)
+    metrics = {f"score_{s}": f"score_{s}" for s in (first, second)}
+    return add_paper_columns(frame, TABLES[name]["paper"], metrics)
+
+
+def summarize_ssim(rows: pd.DataFrame) -> pd.DataFrame:
+    """Table I: mean and sd over seeds of the per-image SSIM, its shuffled-pair
+    null and the representatives' SSIM."""
+    keys = [k for k in KEYS if k in rows.columns]
+    out = []
+    for key, group in rows.groupby(keys, dropna=False, sort=True):
+        row = dict(zip(keys, key))
+        row |= {"seeds": " ".join(str(s) for s in sorted(group["seed"])), "n_images": group["n_images"].mean()}
+        for column, title in SSIM_COLUMNS.items():
+            row[title], row[title + SD] = mean_sd(group[column]) if column in group else (float("nan"),) * 2
+        out.append(row)
+    metrics = {"ssim_mean_of_samples": SSIM_COLUMNS["ssim_mean_of_samples"],
+               "ssim_representatives": SSIM_COLUMNS["ssim_representatives"]}
+    return add_paper_columns(pd.DataFrame(out), "I", metrics)
+
+
+def _theta_as_text(rows: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
+    """θ as a key: each sweep row's own value; for the rows at the chosen θ, the θ
+    chosen for each seed in seed order ("0.12 / 0.15"), since it may differ."""
+    rows = rows.copy()
+    rows["theta"] = rows["theta"].map(lambda v: f"{v:g}")
+    chosen = rows["neutralization"] != "blob_sweep"
+    group = _without(keys, "theta", "neutralization")
+    per_seed = rows[chosen].drop_duplicates(group + ["seed"]).sort_values("seed")
+    text = per_seed.groupby(group, dropna=False)["theta"].agg(" / ".join).rename("chosen")
+    merged = rows.loc[chosen, group].merge(text.reset_index(), on=group, how="left")
+    rows.loc[chosen, "theta"] = merged["chosen"].to_numpy()
+    return rows
+
+
+def _without(keys: list[str], *drop: str) -> list[str]:
+    return [k for k in keys if k not in drop]
+
+
+def metric_columns(frame: pd.DataFrame) -> list[str]:
+    """The columns of a summary table that hold numbers to print with fixed decimals."""
+    keys = set(KEYS + DEFENSE_KEYS + ["seeds", "n_images", "pair", "seed", "draw", "part", "source", "target", ROW])
+    return [c for c in frame.columns if c not in keys and pd.api.types.is_numeric_dtype(frame[c])]
 
 
 def cell(column: str, value, metrics: list[str], digits: int = 4) -> str:
@@ -100,19 +184,27 @@ def to_markdown(frame: pd.DataFrame, title: str, metrics: list[str], digits: int
     return "\n".join(lines) + "\n"
 
 
-def write_tables(ssim_paths, score_paths, out_dir: str | Path) -> dict[str, pd.DataFrame]:
+def write_tables(ssim_paths, score_paths, selected_paths, baseline_paths, out_dir: str | Path) -> dict[str, pd.DataFrame]:
+    """Tables I–III over seeds (CSV, Markdown) and their per-seed rows (`*_seeds.csv`)."""
     from .h5io import atomic_path
 
     out_dir = Path(out_dir)
-    sources = {"table1_ssim": ssim_paths, "table2_classification": score_paths, "table3_reattack": score_paths}
-    frames = {}
-    for name, paths in sources.items():
-        frame = build_table(name, load_rows(paths))
+    ssim = pd.DataFrame(load_rows(ssim_paths))
+    defense = defense_rows(score_paths, selected_paths, baseline_paths)
+    long = {"table1_ssim": ssim, "table2_classification": defense, "table3_reattack": defense}
+    frames = {
+        "table1_ssim": summarize_ssim(ssim),
+        "table2_classification": summarize_defense("table2_classification", defense),
+        "table3_reattack": summarize_defense("table3_reattack", defense),
+    }
+    for name, frame in frames.items():
         with atomic_path(out_dir / f"{name}.csv") as tmp:
             frame.to_csv(tmp, index=False)
         with atomic_path(out_dir / f"{name}.md") as tmp:
-            tmp.write_text(to_markdown(frame, TABLES[name]["title"], metric_columns(name)))
-        frames[name] = frame
+            tmp.write_text(to_markdown(frame, TABLES[name]["title"], metric_columns(frame)))
+        with atomic_path(out_dir / f"{name}_seeds.csv") as tmp:
+            long[name].sort_values(sorted(set(long[name].columns) & {"dataset", "source", "seed", "theta"}),
+                                   kind="stable").to_csv(tmp, index=False)
     return frames
 
 
@@ -135,7 +227,7 @@ def to_html(frame: pd.DataFrame, name: str, csv_text: str | None = None, digits:
     """One table as a standalone HTML page: the direction and the parameters that
     differ between rows, then the numbers (paper columns shaded, |Δ| ≥ 0.05
     highlighted), then the parameters shared by all rows."""
-    metrics = metric_columns(name)
+    metrics = metric_columns(frame)
     ids = ["dataset", "source", "target"]
     params = [c for c in frame.columns if c in KEYS + DEFENSE_KEYS and c not in ids]
     varying = [c for c in params if frame[c].nunique(dropna=False) > 1]

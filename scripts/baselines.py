@@ -1,0 +1,31 @@
+"""Rule baselines: at the chosen θ, random masks of the blob's size, the RoI
+complement and no neutralization on the evaluation part → baselines.json."""
+
+import logging
+
+from roiroa.baselines import run_baselines
+from roiroa.defense import defense_options
+from roiroa.models import load_model
+from roiroa.config import fmt
+from roiroa.runtime import read_json, start_torch_job, write_json
+
+params = snakemake.params
+record = params.record
+device = start_torch_job(snakemake.log[0], snakemake.threads, params.device, record["seed"], outputs=snakemake.output)
+theta = read_json(snakemake.input.selected)["theta"]
+blob = next(p for p in snakemake.input.blobs if f"/theta~{fmt(theta)}/" in p)
+rows = run_baselines(
+    load_model(snakemake.input.model, device),
+    snakemake.input.data,
+    snakemake.input.maps,
+    snakemake.input.regions,
+    blob,
+    theta=theta,
+    draws=record["random_draws"],
+    seed=record["seed"],
+    **defense_options(record, params.batch_size, device),
+)
+for row in rows:
+    logging.info("%s→%s %s #%d: mod %.4f mod_adv %.4f", row["source"], row["target"], row["neutralization"],
+                 row["draw"], row["score_mod"], row["score_mod_adv"])
+write_json(snakemake.output.baselines, {"params": record | {"theta": theta}, "directions": rows})

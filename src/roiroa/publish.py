@@ -1,0 +1,359 @@
+"""Publish one dataset's results from results/ into docs/results/: a Markdown
+page with the paper's value beside ours, the tables as CSV and the key figures
+as PNG, with the machine, the package versions, the seeds and the wall time
+of every rule. Nothing here computes a result; it only reads files the
+workflow wrote, so the page can always be regenerated from results/.
+
+    python -m roiroa.publish --dataset fashion_mnist --config config/fashion_mnist.yaml \\
+        --command "make paper-fmnist" --out docs/results/fashion_mnist.md
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+from datetime import datetime, timezone
+from importlib import metadata
+from pathlib import Path
+
+import pandas as pd
+import yaml
+
+from .h5io import source_commit
+
+PACKAGES = ("torch", "torchvision", "numpy", "h5py", "scikit-image", "pandas", "snakemake", "matplotlib")
+CHOSEN = ["blob, chosen θ", "random mask of the blob's size", "RoI complement", "no neutralization"]
+
+
+def machine() -> str:
+    cpu = next((line.split(":", 1)[1].strip() for line in _read("/proc/cpuinfo").splitlines()
+                if line.startswith("model name")), platform.processor() or "unknown CPU")
+    memory = next((line.split()[1] for line in _read("/proc/meminfo").splitlines() if line.startswith("MemTotal")), "")
+    gib = f", {int(memory) / 2**20:.0f} GiB" if memory else ""
+    return f"{platform.system()} {platform.machine()}, {os.cpu_count()} cores ({cpu}){gib}"
+
+
+def versions() -> str:
+    found = []
+    for name in PACKAGES:
+        try:
+            found.append(f"{name} {metadata.version(name)}")
+        except metadata.PackageNotFoundError:
+            pass
+    return f"Python {platform.python_version()}, " + ", ".join(found)
+
+
+def _read(path: str) -> str:
+    try:
+        return Path(path).read_text()
+    except OSError:
+        return ""
+
+
+def rule_times(results: Path, dataset: str) -> pd.DataFrame:
+    """Jobs and summed wall time per rule, from the benchmark files of `dataset`."""
+    rows = []
+    for tsv in sorted((results / "benchmarks").glob(f"*/{dataset}/**/*.tsv")) + sorted(
+            (results / "benchmarks").glob(f"*/{dataset}.tsv")):
+        rule = tsv.relative_to(results / "benchmarks").parts[0]
+        rows.append({"rule": rule, "s": float(pd.read_csv(tsv, sep="\t")["s"].iloc[0])})
+    if not rows:
+        return pd.DataFrame(columns=["rule", "jobs", "wall time (s)"])
+    frame = pd.DataFrame(rows).groupby("rule", sort=False)["s"].agg(["count", "sum"]).reset_index()
+    return frame.rename(columns={"count": "jobs", "sum": "wall time (s)"})
+
+
+def _fmt(value, digits: int = 4) -> str:
+    if isinstance(value, str):
+        return value
+    if value is None or pd.isna(value):
+        return ""
+    return f"{value:.{digits}f}" if isinstance(value, float) else str(value)
+
+
+def _interval(row, column: str) -> str:
+    return f"{row[column]:.4f} [{row[column + ' 95% low']:.3f}, {row[column + ' 95% high']:.3f}]"
+
+
+def markdown_table(frame: pd.DataFrame) -> str:
+    lines = ["| " + " | ".join(frame.columns) + " |", "|" + "---|" * len(frame.columns)]
+    lines += ["| " + " | ".join(_fmt(v) for v in row) + " |" for row in frame.itertuples(index=False)]
+    return "\n".join(lines)
+
+
+def ssim_section(t1: pd.DataFrame) -> str:
+    rows = []
+    for _, r in t1.iterrows():
+        rows.append({
+            "direction": f"{r['source']} → {r['target']}", "RoA": r["roa_source"], "attack": r["attack"],
+            "SSIM samples (mean ± sd over seeds)": f"{r['SSIM value (mean of samples)']:.4f} ± "
+            f"{r['SSIM value (mean of samples) sd']:.4f}",
+            "paper": _fmt(r.get("SSIM value (mean of samples) (paper)")),
+            "shuffled pairs (null)": f"{r['SSIM, shuffled pairs (null)']:.4f} ± {r['SSIM, shuffled pairs (null) sd']:.4f}",
+            "SSIM representatives": f"{r['SSIM value (representatives)']:.4f} ± {r['SSIM value (representatives) sd']:.4f}",
+            "paper ": _fmt(r.get("SSIM value (representatives) (paper)")),
+        })
+    return markdown_table(pd.DataFrame(rows))
+
+
+def defense_section(t2: pd.DataFrame, t3: pd.DataFrame) -> str:
+    """Tables II and III at the θ chosen on the calibration part, with the baselines."""
+    both = t2.merge(t3, on=[c for c in t2.columns if c in t3.columns and not c.startswith(("score_", "p ", "paper"))
+                            and c not in ("blob_pixels", "n_images", "seeds")] , suffixes=("", "_t3"))
+    both = both[both["neutralization"].isin(CHOSEN)]
+    rows = []
+    for _, r in both.iterrows():
+        rows.append({
+            "direction": f"{r['source']} → {r['target']}", "attack": r["attack"], "neutralization": r["neutralization"],
+            "θ per seed": r["theta"], "pixels": f"{r['blob_pixels']:.0f}", "n": r["n_images"],
+            "score_clean": _interval(r, "score_clean"), "score_mod": _interval(r, "score_mod"),
+            "paper score_mod": _fmt(r.get("score_mod (paper)")),
+            "score_adv": _interval(r, "score_adv"), "score_mod_adv": _interval(r, "score_mod_adv"),
+            "paper score_mod_adv": _fmt(r.get("score_mod_adv (paper)")),
+            "asr_mod": _fmt(r["asr_mod"]),
+            "p (adv vs mod_adv)": f"{r['p McNemar (adv vs mod_adv)']:.2g}",
+        })
+    return markdown_table(pd.DataFrame(rows))
+
+
+def sweep_section(t2: pd.DataFrame, t3: pd.DataFrame) -> str:
+    on = [c for c in t2.columns if c in t3.columns and not c.startswith(("score_", "p ", "paper"))
+          and c not in ("blob_pixels", "n_images", "seeds")]
+    both = t2.merge(t3, on=on, suffixes=("", "_t3"))
+    both = both[both["neutralization"] == "blob, θ sweep"]
+    rows = [{
+        "direction": f"{r['source']} → {r['target']}", "attack": r["attack"], "θ": r["theta"],
+        "blob pixels": f"{r['blob_pixels']:.0f}", "score_mod": f"{r['score_mod']:.4f}",
+        "paper score_mod": _fmt(r.get("score_mod (paper)")), "score_adv": f"{r['score_adv']:.4f}",
+        "score_mod_adv": f"{r['score_mod_adv']:.4f}", "paper score_mod_adv": _fmt(r.get("score_mod_adv (paper)")),
+        "asr_mod": _fmt(r["asr_mod"]),
+    } for _, r in both.iterrows()]
+    return markdown_table(pd.DataFrame(rows))
+
+
+def blob_overlap(results: Path, dataset: str, t2: pd.DataFrame) -> dict:
+    """IoU of each (attack, RoA source)'s blob with the paper's (FGSM, perturbation)
+    blob, per source class, seed 0, at the first θ of the sweep: does a graded
+    RoA change the blob?"""
+    import h5py
+    import numpy as np
+
+    theta = sorted(t2.loc[t2["neutralization"] == "blob, θ sweep", "theta"].unique(), key=float)[0]
+    blobs = {}
+    for path in (results / dataset).glob(f"*/seed~0/attack~*/eps~*/cam~*/d1~*/roa~*/d2~*/theta~{theta}/blob.h5"):
+        attack = path.parts[-8].split("~", 1)[1]
+        source = path.parts[-4].split("~", 1)[1]
+        with h5py.File(path) as f:
+            blobs[(attack, source)] = {c: f["blob"][c][:] for c in f["blob"]}
+    reference = blobs.get(("fgsm", "perturbation"))
+    if reference is None:
+        return {}
+    out = {}
+    for key, masks in blobs.items():
+        for cls, mask in masks.items():
+            union = (mask | reference[cls]).sum()
+            out[(*key, cls)] = float((mask & reference[cls]).sum() / union) if union else 1.0
+    return {"theta": theta, "iou": out}
+
+
+def attack_section(results: Path, dataset: str, t1: pd.DataFrame, t2: pd.DataFrame, t3: pd.DataFrame) -> str:
+    """One row per direction, attack and RoA source (blob at the chosen θ)."""
+    combos = t1[["attack", "roa_source"]].drop_duplicates()
+    if len(combos) < 2:
+        return "One attack and RoA source only (see the attack configs for the comparison)."
+    overlap = blob_overlap(results, dataset, t2)
+    on = [c for c in t2.columns if c in t3.columns and not c.startswith(("score_", "p ", "paper"))
+          and c not in ("blob_pixels", "n_images", "seeds")]
+    both = t2.merge(t3, on=on, suffixes=("", "_t3"))
+    both = both[both["neutralization"] == "blob, chosen θ"]
+    rows = []
+    for _, r in both.iterrows():
+        ssim = t1[(t1["source"] == r["source"]) & (t1["attack"] == r["attack"])
+                  & (t1["roa_source"] == r["roa_source"])].iloc[0]
+        iou = overlap.get("iou", {}).get((r["attack"], r["roa_source"], r["source"]))
+        rows.append({
+            "direction": f"{r['source']} → {r['target']}", "attack": r["attack"], "RoA": r["roa_source"],
+            "RoA fraction": f"{ssim['RoA fraction']:.3f}",
+            "SSIM (true / shuffled)": f"{ssim['SSIM value (mean of samples)']:.3f} / "
+            f"{ssim['SSIM, shuffled pairs (null)']:.3f}",
+            f"blob IoU with FGSM's (θ={overlap.get('theta', '')}, seed 0)": _fmt(iou, 2),
+            "blob pixels": f"{r['blob_pixels']:.0f}", "score_adv": f"{r['score_adv']:.4f}",
+            "score_mod": _interval(r, "score_mod"), "score_mod_adv": _interval(r, "score_mod_adv"),
+            "p (adv vs mod_adv)": f"{r['p McNemar (adv vs mod_adv)']:.2g}",
+        })
+    return markdown_table(pd.DataFrame(rows))
+
+
+def training_section(results: Path, dataset: str) -> str:
+    rows = []
+    for path in sorted((results / dataset).glob("*/seed~*/train.json")):
+        t = json.loads(path.read_text())
+        rows.append({"pair": path.parts[-3], "seed": t["seed"], "train images": t["n_train"],
+                     "test images": t["n_test"], "epochs": len(t["history"]["loss"]),
+                     "test accuracy": f"{t['test_accuracy']:.4f}", "device": t.get("device", "")})
+    return markdown_table(pd.DataFrame(rows))
+
+
+def copy_figures(results: Path, dataset: str, folder: Path) -> list[Path]:
+    """The class representatives and blob of the first seed, and the θ sweeps."""
+    folder.mkdir(parents=True, exist_ok=True)
+    wanted = [p for p in sorted((results / dataset).glob("*/seed~0/**/figures/*/representatives.png"))[:2]]
+    wanted += sorted((results / "figures" / dataset).glob("*/*/scores_vs_theta.png"))
+    copied = []
+    for source in wanted:
+        direction = source.parent.name
+        target = folder / f"{direction}_{source.name}"
+        shutil.copyfile(source, target)
+        copied.append(target)
+    return copied
+
+
+def claims(t1: pd.DataFrame, t2: pd.DataFrame, t3: pd.DataFrame, max_clean_drop: float) -> str:
+    """The paper's three claims, judged from the tables by stated rules, per direction
+    and attack (blob at the chosen θ, evaluation part, pooled over seeds)."""
+    lines = []
+    for _, r in t1.iterrows():
+        true, null = r["SSIM value (mean of samples)"], r["SSIM, shuffled pairs (null)"]
+        spread = 2 * max(r["SSIM value (mean of samples) sd"], r["SSIM, shuffled pairs (null) sd"], 1e-4)
+        paper = r.get("SSIM value (mean of samples) (paper)")
+        lines.append(
+            f"- (a) {r['source']} → {r['target']}, {r['attack']}, RoA from {r['roa_source']}: per-image SSIM "
+            f"{true:.3f} ± {r['SSIM value (mean of samples) sd']:.3f}"
+            + (f" (paper {paper:.3f})" if pd.notna(paper) else "")
+            + f"; shuffled-pair null {null:.3f}. Low (< 0.3): **{'yes' if true < 0.3 else 'no'}**; "
+            f"image-specific (differs from the null by more than 2 sd): **{'yes' if abs(true - null) > spread else 'no'}**."
+        )
+    merged = t2.merge(t3, on=[c for c in t2.columns if c in t3.columns and not c.startswith(("score_", "p ", "paper"))
+                             and c not in ("blob_pixels", "n_images", "seeds")], suffixes=("", "_t3"))
+    for (source, target, attack, roa), group in merged.groupby(["source", "target", "attack", "roa_source"], sort=False):
+        by = group.set_index("neutralization")
+        if "blob, chosen θ" not in by.index:
+            continue
+        blob = by.loc["blob, chosen θ"]
+        drop = blob["score_clean"] - blob["score_mod"]
+        kept = drop <= max_clean_drop or blob["p McNemar (clean vs mod)"] >= 0.05
+        lines.append(
+            f"- (b) {source} → {target}, {attack}: score_mod {_interval(blob, 'score_mod')} against score_clean "
+            f"{blob['score_clean']:.4f} (p = {blob['p McNemar (clean vs mod)']:.2g}, θ per seed {blob['theta']}, "
+            f"{blob['blob_pixels']:.0f} pixels). Clean accuracy kept: **{'yes' if kept else 'no'}**."
+        )
+        gain = blob["score_mod_adv"] - blob["score_adv"]
+        raised = gain > 0 and blob["p McNemar (adv vs mod_adv)"] < 0.05
+        text = (f"- (c) {source} → {target}, {attack}: score_mod_adv {_interval(blob, 'score_mod_adv')} against "
+                f"score_adv {blob['score_adv']:.4f} (p = {blob['p McNemar (adv vs mod_adv)']:.2g}); "
+                f"accuracy under the repeated attack raised: **{'yes' if raised else 'no'}**")
+        if "random mask of the blob's size" in by.index:
+            random = by.loc["random mask of the blob's size"]
+            better = blob["score_mod_adv 95% low"] > random["score_mod_adv"]
+            text += (f"; a random mask of the same size gives {random['score_mod_adv']:.4f}: the blob does "
+                     f"better than chance placement: **{'yes' if better else 'no'}**")
+        lines.append(text + ".")
+    return "\n".join(lines)
+
+
+def replace_block(path: Path, dataset: str, body: str, command: str) -> None:
+    """Replace the generated block of `dataset` in a Markdown file (between its markers)."""
+    begin, end = f"<!-- BEGIN generated: {dataset} -->", f"<!-- END generated: {dataset} -->"
+    text = path.read_text()
+    if begin not in text or end not in text:
+        raise SystemExit(f"{path} has no {begin} … {end} block to replace")
+    head, rest = text.split(begin, 1)
+    tail = rest.split(end, 1)[1]
+    note = f"<!-- written by `{command}` (python -m roiroa.publish); do not edit by hand -->"
+    path.write_text(f"{head}{begin}\n{note}\n\n{body}\n\n{end}{tail}")
+
+
+def publish(dataset: str, config_path: Path, command: str, results: Path, out: Path,
+            readme: Path | None = None) -> Path:
+    config = yaml.safe_load(config_path.read_text())
+    tables = {name: pd.read_csv(results / "tables" / f"{name}.csv", dtype={"source": str, "target": str, "theta": str})
+              for name in ("table1_ssim", "table2_classification", "table3_reattack")}
+    tables = {name: frame[frame["dataset"] == dataset].reset_index(drop=True) for name, frame in tables.items()}
+    if any(frame.empty for frame in tables.values()):
+        raise SystemExit(f"results/tables holds no {dataset} rows: run the workflow with {config_path} first")
+    folder = out.with_suffix("")
+    for name, frame in tables.items():
+        folder.mkdir(parents=True, exist_ok=True)
+        frame.to_csv(folder / f"{name}.csv", index=False)
+    figures = copy_figures(results, dataset, folder)
+    times = rule_times(results, dataset)
+    t1, t2, t3 = tables.values()
+    chosen = t2[t2["neutralization"] == "blob, chosen θ"]
+    now = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    text = f"""# Results: {dataset}
+
+Generated by `python -m roiroa.publish` (run by `{command}`) from `results/` on {now}.
+Do not edit by hand: rerun the command. Config: `{config_path}` (seeds {config.get('seeds')}).
+
+- Machine: {machine()}
+- Versions: {versions()}; roiroa commit {source_commit()}
+- Blob fitted on: {', '.join(sorted(set(t2['fit_on'])))}; θ chosen per seed on the calibration part
+  (criterion: `roiroa.selection`); the chosen θ per seed: {', '.join(sorted(set(chosen['theta'])))}.
+
+## Models
+
+{training_section(results, dataset)}
+
+## Table I: SSIM of RoI and RoA (mean ± sd over seeds)
+
+{ssim_section(t1)}
+
+The shuffled-pair null pairs each RoI with the RoA of a random other image of its
+class: where it equals the true pairing, the SSIM is not specific to the image.
+
+## Tables II and III at the chosen θ, with baselines
+
+Accuracy with a 95% Wilson interval on the counts pooled over seeds (n = images × seeds);
+`asr_mod` = share of the images still right after neutralization that the repeated attack
+flips; p = exact McNemar test of score_adv against score_mod_adv on the same images.
+
+{defense_section(t2, t3)}
+
+## The paper's claims, judged by stated rules
+
+{claims(t1, t2, t3, (config.get('blob') or {{}}).get('max_clean_drop', 0.01))}
+
+## Attacks and RoA sources
+
+{attack_section(results, dataset, t1, t2, t3)}
+
+## The θ sweep (blob only, mean over seeds; evaluation part)
+
+{sweep_section(t2, t3)}
+
+## Wall time per rule
+
+{markdown_table(times)}
+
+## Files
+
+Tables: {', '.join(f'[{p.name}]({folder.name}/{p.name})' for p in sorted(folder.glob('*.csv')))}.
+Figures: {', '.join(f'[{p.name}]({folder.name}/{p.name})' for p in figures)}.
+"""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(text)
+    if readme is not None:
+        max_drop = (config.get("blob") or {}).get("max_clean_drop", 0.01)
+        summary = (f"From [{out}]({out}) ({now}; {machine()}; seeds {config.get('seeds')}):\n\n"
+                   f"{defense_section(t2, t3)}\n\n{claims(t1, t2, t3, max_drop)}")
+        replace_block(readme, dataset, summary, command)
+    return out
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--dataset", required=True)
+    parser.add_argument("--config", required=True, type=Path)
+    parser.add_argument("--command", required=True, help="the command that produced the results (for the page)")
+    parser.add_argument("--results", default=Path("results"), type=Path)
+    parser.add_argument("--out", required=True, type=Path)
+    parser.add_argument("--readme", type=Path, help="also rewrite this file's generated block of the dataset")
+    args = parser.parse_args(argv)
+    print(publish(args.dataset, args.config, args.command, args.results, args.out, args.readme))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,100 @@
+"""The statistics behind every published number: intervals, paired tests,
+held-out splits and the null models a reviewer asks for.
+
+Pure numpy and the standard library; each function has hand-computed tests.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+# 97.5% quantile of the standard normal: two-sided 95% intervals.
+Z95 = 1.959963984540054
+
+
+def wilson_interval(successes: int, n: int, z: float = Z95) -> tuple[float, float]:
+    """Wilson score interval of a binomial proportion (NaN, NaN for n = 0).
+
+    Unlike the normal approximation it stays inside [0, 1] and is sensible at
+    0/n and n/n, which is where accuracies under attack often sit."""
+    if n == 0:
+        return float("nan"), float("nan")
+    p = successes / n
+    denom = 1 + z * z / n
+    centre = (p + z * z / (2 * n)) / denom
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
+    return max(0.0, centre - half), min(1.0, centre + half)
+
+
+def mcnemar_exact(only_first: int, only_second: int) -> float:
+    """Two-sided exact McNemar p-value from the discordant pair counts.
+
+    only_first: pairs right in the first condition and wrong in the second;
+    only_second: the reverse. Under H0 each discordant pair falls either way
+    with probability 1/2; concordant pairs carry no information. All ties
+    (no discordant pair) give p = 1."""
+    n = only_first + only_second
+    if n == 0:
+        return 1.0
+    k = min(only_first, only_second)
+    tail = sum(math.comb(n, i) for i in range(k + 1)) / 2**n
+    return min(1.0, 2 * tail)
+
+
+def calibration_split(labels: np.ndarray, fraction: float, seed: int) -> np.ndarray:
+    """Boolean mask of the calibration rows: `fraction` of each class (rounded,
+    at least one row and at least one row left for evaluation where the class
+    has two or more), drawn with `seed`. The rest is the evaluation part."""
+    rng = np.random.default_rng(seed)
+    calibration = np.zeros(len(labels), bool)
+    for cls in np.unique(labels):
+        rows = np.flatnonzero(labels == cls)
+        take = int(round(fraction * len(rows)))
+        if len(rows) >= 2:
+            take = min(max(take, 1), len(rows) - 1)
+        calibration[rng.choice(rows, take, replace=False)] = True
+    return calibration
+
+
+def random_mask_like(mask: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """A mask of the same shape with the same number of True pixels, placed uniformly."""
+    flat = np.zeros(mask.size, bool)
+    flat[rng.choice(mask.size, int(mask.sum()), replace=False)] = True
+    return flat.reshape(mask.shape)
+
+
+def shuffled_partners(labels: np.ndarray, seed: int) -> np.ndarray:
+    """For each row, another row of the same class (a random derangement within
+    each class, drawn with `seed`); a class with one image keeps it (no partner)."""
+    rng = np.random.default_rng(seed)
+    partner = np.arange(len(labels))
+    for cls in np.unique(labels):
+        rows = np.flatnonzero(labels == cls)
+        if len(rows) < 2:
+            continue
+        # a random cyclic shift of a random order never maps a row to itself
+        order = rng.permutation(rows)
+        partner[order] = np.roll(order, -int(rng.integers(1, len(rows))))
+    return partner
+
+
+def paired_counts(first: np.ndarray, second: np.ndarray) -> dict[str, int]:
+    """Counts of a paired comparison of per-image correctness (bool arrays)."""
+    first, second = np.asarray(first, bool), np.asarray(second, bool)
+    return {
+        "n": int(len(first)),
+        "first": int(first.sum()),
+        "second": int(second.sum()),
+        "only_first": int((first & ~second).sum()),
+        "only_second": int((~first & second).sum()),
+    }
+
+
+def mean_sd(values) -> tuple[float, float]:
+    """Mean and sample standard deviation (ddof=1; NaN sd for fewer than two values)."""
+    values = np.asarray([v for v in values if v is not None and not np.isnan(v)], float)
+    if len(values) == 0:
+        return float("nan"), float("nan")
+    return float(values.mean()), float(values.std(ddof=1)) if len(values) > 1 else float("nan")

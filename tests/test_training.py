@@ -1,0 +1,46 @@
+"""roiroa's training loop trains exactly what a bare torch loop trains (the
+baseline of bench/train.py), and its options are honoured."""
+
+import contextlib
+import sys
+
+import numpy as np
+import torch
+
+from conftest import ROOT
+from roiroa.models import ModelSpec, build_model
+from roiroa.training import mixed_precision, train_model
+
+sys.path.insert(0, str(ROOT / "bench"))
+from train import bare_train  # noqa: E402
+
+SPEC = ModelSpec(arch="tiny_vgg", input_size=16, in_channels=1, hidden=16)
+
+
+def data(n=96, seed=0):
+    rng = np.random.default_rng(seed)
+    return rng.random((n, 1, 8, 8), dtype=np.float32), rng.integers(0, 2, n).astype(np.int64)
+
+
+def trained(fn, **kwargs):
+    torch.manual_seed(0)
+    model = build_model(SPEC)
+    out = fn(model, *data(), epochs=2, batch_size=32, lr=1e-3, seed=3, device=torch.device("cpu"), **kwargs)
+    return model, out
+
+
+def test_train_model_equals_the_bare_loop_bit_for_bit():
+    ours, history = trained(train_model)
+    bare, _ = trained(bare_train)
+    for (name, a), (_, b) in zip(ours.state_dict().items(), bare.state_dict().items()):
+        assert torch.equal(a, b), name
+    assert len(history["loss"]) == 2 and 0 <= history["train_accuracy"][-1] <= 1
+
+
+def test_precision_is_fp32_on_the_cpu_and_channels_last_trains_the_same():
+    autocast, scaler = mixed_precision(torch.device("cpu"), "bf16")
+    assert scaler is None and autocast is contextlib.nullcontext
+    ours, _ = trained(train_model, channels_last=True)
+    reference, _ = trained(train_model)
+    for (name, a), (_, b) in zip(ours.state_dict().items(), reference.state_dict().items()):
+        torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-5, msg=name)
