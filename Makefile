@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 CORES ?= all
 
-.PHONY: run test lint clean slurm-profile paper-fmnist paper-fmnist-attacks publish-digits publish-digits-attacks
+.PHONY: run test lint clean slurm-profile paper-fmnist publish-digits publish-digits-attacks
 
 # Reinstall when the project's dependencies change.
 $(VENV)/.installed: pyproject.toml
@@ -34,12 +34,6 @@ paper-fmnist: $(VENV)/.installed
 	$(VENV)/bin/snakemake --cores $(CORES) --rerun-incomplete --configfile=config/fashion_mnist.yaml
 	$(PY) -m roiroa.publish --dataset fashion_mnist --config config/fashion_mnist.yaml \
 	  --command "make paper-fmnist" --out docs/results/fashion_mnist.md --readme README.md
-
-# Every attack and RoA source on the paper-fmnist models (one seed, 100 images per class).
-paper-fmnist-attacks: paper-fmnist
-	$(VENV)/bin/snakemake --cores $(CORES) --rerun-incomplete --configfile=config/fashion_mnist_attacks.yaml
-	$(PY) -m roiroa.publish --dataset fashion_mnist --config config/fashion_mnist_attacks.yaml \
-	  --command "make paper-fmnist-attacks" --out docs/results/fashion_mnist_attacks.md
 
 # Every attack and RoA source on digits (config/attacks.yaml).
 publish-digits-attacks: $(VENV)/.installed

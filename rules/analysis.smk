@@ -94,7 +94,7 @@ rule select_theta:
     conda:
         "../envs/roiroa.yaml"
     params:
-        record=record,
+        record=record_selection,
     script:
         "../scripts/select_theta.py"
 
@@ -124,7 +124,7 @@ rule baselines:
     resources:
         **TORCH_RESOURCES,
     params:
-        record=record,
+        record=record_baselines,
         batch_size=config["batch_size"],
         device=config["device"],
     script:

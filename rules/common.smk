@@ -153,7 +153,15 @@ def record(wildcards):
             fill=number(w["fill"]),
             assign=config["neutralize"]["assign"],
             order=config["neutralize"]["order"],
-            max_clean_drop=config["blob"]["max_clean_drop"],
-            random_draws=config["baselines"]["random_draws"],
         )
     return out
+
+
+def record_selection(wildcards):
+    """What select_theta records: the stage's settings and the selection criterion."""
+    return record(wildcards) | {"max_clean_drop": config["blob"]["max_clean_drop"]}
+
+
+def record_baselines(wildcards):
+    """What the baselines rule records: the stage's settings and the number of draws."""
+    return record(wildcards) | {"random_draws": config["baselines"]["random_draws"]}

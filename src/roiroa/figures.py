@@ -495,7 +495,11 @@ def read_representatives(regions_path, source: str, target: str) -> tuple[dict[s
     with h5py.File(regions_path, "r") as f:
         cls = class_index(f.attrs["classes"], source, target)
         group = f["representatives"][source]
-        return {k: v[:] for k, v in group.items()}, float(group.attrs["ssim"]), int((f["label"][:] == cls).sum())
+        # the images the representatives were fitted on: the calibration part, or all (fit_on: test)
+        fitted = f["label"][:] == cls
+        if "calibration" in f:
+            fitted &= f["calibration"][:]
+        return {k: v[:] for k, v in group.items()}, float(group.attrs["ssim"]), int(fitted.sum())
 
 
 def read_blob(blob_path, source: str, target: str) -> np.ndarray:

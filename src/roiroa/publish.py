@@ -53,13 +53,19 @@ def _read(path: str) -> str:
         return ""
 
 
-def rule_times(results: Path, dataset: str) -> pd.DataFrame:
-    """Jobs and summed wall time per rule, from the benchmark files of `dataset`."""
+def rule_times(results: Path, dataset: str, config: dict) -> pd.DataFrame:
+    """Jobs and summed wall time per rule, from the benchmark files of `dataset`
+    (only the θ values of `config`: folders of θ values run before and since
+    dropped from the config are left out)."""
+    thetas = {f"theta~{value:g}" for value in (config.get("blob") or {}).get("theta", [])}
     rows = []
     for tsv in sorted((results / "benchmarks").glob(f"*/{dataset}/**/*.tsv")) + sorted(
             (results / "benchmarks").glob(f"*/{dataset}.tsv")):
-        rule = tsv.relative_to(results / "benchmarks").parts[0]
-        rows.append({"rule": rule, "s": float(pd.read_csv(tsv, sep="\t")["s"].iloc[0])})
+        parts = tsv.relative_to(results / "benchmarks").parts
+        theta = next((p.removesuffix(".tsv") for p in parts if p.startswith("theta~")), None)
+        if theta is not None and thetas and theta not in thetas:
+            continue
+        rows.append({"rule": parts[0], "s": float(pd.read_csv(tsv, sep="\t")["s"].iloc[0])})
     if not rows:
         return pd.DataFrame(columns=["rule", "jobs", "wall time (s)"])
     frame = pd.DataFrame(rows).groupby("rule", sort=False)["s"].agg(["count", "sum"]).reset_index()
@@ -279,7 +285,7 @@ def publish(dataset: str, config_path: Path, command: str, results: Path, out: P
         folder.mkdir(parents=True, exist_ok=True)
         frame.to_csv(folder / f"{name}.csv", index=False)
     figures = copy_figures(results, dataset, folder)
-    times = rule_times(results, dataset)
+    times = rule_times(results, dataset, config)
     t1, t2, t3 = tables.values()
     chosen = t2[t2["neutralization"] == "blob, chosen θ"]
     now = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
@@ -337,7 +343,9 @@ Figures: {', '.join(f'[{p.name}]({folder.name}/{p.name})' for p in figures)}.
     out.write_text(text)
     if readme is not None:
         max_drop = (config.get("blob") or {}).get("max_clean_drop", 0.01)
-        summary = (f"From [{out}]({out}) ({now}; {machine()}; seeds {config.get('seeds')}):\n\n"
+        total = times["wall time (s)"].sum() / 60 if len(times) else float("nan")
+        summary = (f"From [{out}]({out}) ({now}; {machine()}; seeds {config.get('seeds')}; "
+                   f"the rules' wall times add up to {total:.0f} min on this machine):\n\n"
                    f"{defense_section(t2, t3)}\n\n{claims(t1, t2, t3, max_drop)}")
         replace_block(readme, dataset, summary, command)
     return out
