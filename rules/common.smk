@@ -163,5 +163,5 @@ def record_selection(wildcards):
 
 
 def record_baselines(wildcards):
-    """What the baselines rule records: the stage's settings and the number of draws."""
+    """What the baselines stage records: its settings and the number of draws."""
     return record(wildcards) | {"random_draws": config["baselines"]["random_draws"]}

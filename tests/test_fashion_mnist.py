@@ -45,7 +45,7 @@ def test_system_copy_is_found_read_and_verified_without_network(debian_copy, tmp
     def refuse(*args, **kwargs):
         raise AssertionError("the download step tried the network")
 
-    monkeypatch.setattr(SOURCES["fashion_mnist"], "fetch", refuse)
+    monkeypatch.setattr(type(SOURCES["fashion_mnist"]), "fetch", refuse)
     empty = tmp_path / "data"
     manifest = download("fashion_mnist", {"data_dir": str(empty)})
     assert manifest["downloaded"] is False and not empty.exists()  # nothing linked or copied into data_dir
