@@ -337,7 +337,9 @@ def test_paper_config_plans_the_whole_reproduction_without_data(tmp_path):
     )
     for name in paper["datasets"]:
         assert planned[f"download_{name}"] == 1
-    assert planned["prepare_data"] == 5 and planned["train"] == 5 and planned["blob"] == 5 * 10
+    seeds = len(paper["seeds"])
+    assert planned["prepare_data"] == 5 and planned["train"] == 5 * seeds
+    assert planned["blob"] == 5 * seeds * len(paper["blob"]["theta"])
     assert not (tmp_path / "data").exists()
     targets = snakemake(tmp_path, ROOT / "config" / "paper.yaml", "-n", "download_all")
     assert len(re.findall(r"^rule download_(?!all)", targets.stdout, re.M)) == 5
