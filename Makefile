@@ -3,7 +3,8 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 CORES ?= all
 
-.PHONY: run test lint clean slurm-profile paper-fmnist publish-digits publish-digits-attacks
+.PHONY: run test lint clean slurm-profile paper-fmnist publish-digits publish-digits-attacks \
+	fmnist-data publish-fmnist-attacks
 
 # Reinstall when the project's dependencies change.
 $(VENV)/.installed: pyproject.toml
@@ -20,20 +21,28 @@ run: $(VENV)/.installed
 # then docs/results/fashion_mnist.md from results/. The data: data/fashion_mnist
 # when it holds the files, else Debian's package (installed here when root).
 FMNIST_SYSTEM := /usr/share/datasets/fashion-mnist
-paper-fmnist: $(VENV)/.installed
+fmnist-data:
 	@if [ -z "$$(ls data/fashion_mnist 2>/dev/null)" ] && [ ! -d $(FMNIST_SYSTEM) ]; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 	    apt-get install -y dataset-fashion-mnist || { apt-get update && apt-get install -y dataset-fashion-mnist; }; \
 	  else \
 	    echo "Fashion-MNIST is not installed. Run: sudo apt-get install dataset-fashion-mnist" >&2; \
 	    echo "  (Debian/Ubuntu; it puts the four files in $(FMNIST_SYSTEM)), or put the four" >&2; \
-	    echo "  files in data/fashion_mnist/ (docs/datasets.md), then run make paper-fmnist again." >&2; \
+	    echo "  files in data/fashion_mnist/ (docs/datasets.md), then run the make target again." >&2; \
 	    exit 1; \
 	  fi; \
 	fi
+paper-fmnist: $(VENV)/.installed fmnist-data
 	$(VENV)/bin/snakemake --cores $(CORES) --rerun-incomplete --configfile=config/fashion_mnist.yaml
 	$(PY) -m roiroa.publish --dataset fashion_mnist --config config/fashion_mnist.yaml \
 	  --command "make paper-fmnist" --out docs/results/fashion_mnist.md --readme README.md
+
+# Every attack and RoA source on Fashion-MNIST (config/fashion_mnist_attacks.yaml;
+# sized for a GPU: hours on 2 CPU cores).
+publish-fmnist-attacks: $(VENV)/.installed fmnist-data
+	$(VENV)/bin/snakemake --cores $(CORES) --rerun-incomplete --configfile=config/fashion_mnist_attacks.yaml
+	$(PY) -m roiroa.publish --dataset fashion_mnist --config config/fashion_mnist_attacks.yaml \
+	  --command "make publish-fmnist-attacks" --out docs/results/fashion_mnist_attacks.md
 
 # Every attack and RoA source on digits (config/attacks.yaml).
 publish-digits-attacks: $(VENV)/.installed

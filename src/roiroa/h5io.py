@@ -192,7 +192,8 @@ def check_range(values: np.ndarray, lo: float, hi: float, path: str | Path, name
 
 @lru_cache(maxsize=1)
 def source_commit() -> str:
-    """The git commit of the roiroa checkout, '+dirty' if modified, or 'unknown'."""
+    """The git commit of the roiroa checkout, '+dirty' if modified. A copy without
+    git (a cluster's staging area, say) names it in $ROIROA_SOURCE_COMMIT; else 'unknown'."""
     root = Path(__file__).resolve().parents[2]
     try:
         commit = subprocess.run(
@@ -204,7 +205,7 @@ def source_commit() -> str:
             capture_output=True, text=True, check=True, timeout=10,
         ).stdout.strip()
     except (OSError, subprocess.SubprocessError):
-        return "unknown"
+        return os.environ.get("ROIROA_SOURCE_COMMIT", "unknown")
     return commit + ("+dirty" if dirty else "")
 
 

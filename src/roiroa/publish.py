@@ -33,7 +33,14 @@ def machine() -> str:
                 if line.startswith("model name")), platform.processor() or "unknown CPU")
     memory = next((line.split()[1] for line in _read("/proc/meminfo").splitlines() if line.startswith("MemTotal")), "")
     gib = f", {int(memory) / 2**20:.0f} GiB" if memory else ""
-    return f"{platform.system()} {platform.machine()}, {os.cpu_count()} cores ({cpu}){gib}"
+    return f"{platform.system()} {platform.machine()}, {os.cpu_count()} cores ({cpu}){gib}{gpu()}"
+
+
+def gpu() -> str:
+    """The CUDA card the jobs ran on, when there is one (the `device: auto` choice)."""
+    import torch
+
+    return f", GPU {torch.cuda.get_device_name(0)}" if torch.cuda.is_available() else ""
 
 
 def versions() -> str:
