@@ -8,7 +8,7 @@ import torch
 from roiroa import __version__
 from roiroa.data import read_classes, read_pair
 from roiroa.models import ModelSpec, build_model, save_model
-from roiroa.runtime import start_torch_job, write_json
+from roiroa.runtime import host_description, start_torch_job, write_json
 from roiroa.training import train_model
 
 params = snakemake.params
@@ -56,6 +56,7 @@ write_json(
         "test_accuracy": history["eval_accuracy"][-1],
         "history": history,
         "device": str(device),
+        "host": host_description(),
         "versions": {"roiroa": __version__, "torch": torch.__version__, "python": platform.python_version()},
     },
 )

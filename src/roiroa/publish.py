@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import platform
 import shutil
 from datetime import datetime, timezone
@@ -23,24 +22,10 @@ import pandas as pd
 import yaml
 
 from .h5io import source_commit
+from .runtime import host_description
 
 PACKAGES = ("torch", "torchvision", "numpy", "h5py", "scikit-image", "pandas", "snakemake", "matplotlib")
 CHOSEN = ["blob, chosen θ", "random mask of the blob's size", "RoI complement", "no neutralization"]
-
-
-def machine() -> str:
-    cpu = next((line.split(":", 1)[1].strip() for line in _read("/proc/cpuinfo").splitlines()
-                if line.startswith("model name")), platform.processor() or "unknown CPU")
-    memory = next((line.split()[1] for line in _read("/proc/meminfo").splitlines() if line.startswith("MemTotal")), "")
-    gib = f", {int(memory) / 2**20:.0f} GiB" if memory else ""
-    return f"{platform.system()} {platform.machine()}, {os.cpu_count()} cores ({cpu}){gib}{gpu()}"
-
-
-def gpu() -> str:
-    """The CUDA card the jobs ran on, when there is one (the `device: auto` choice)."""
-    import torch
-
-    return f", GPU {torch.cuda.get_device_name(0)}" if torch.cuda.is_available() else ""
 
 
 def versions() -> str:
@@ -51,13 +36,6 @@ def versions() -> str:
         except metadata.PackageNotFoundError:
             pass
     return f"Python {platform.python_version()}, " + ", ".join(found)
-
-
-def _read(path: str) -> str:
-    try:
-        return Path(path).read_text()
-    except OSError:
-        return ""
 
 
 def rule_times(results: Path, dataset: str, config: dict) -> pd.DataFrame:
@@ -120,7 +98,8 @@ def defense_section(t2: pd.DataFrame, t3: pd.DataFrame) -> str:
     rows = []
     for _, r in both.iterrows():
         rows.append({
-            "direction": f"{r['source']} → {r['target']}", "attack": r["attack"], "neutralization": r["neutralization"],
+            "direction": f"{r['source']} → {r['target']}", "attack": r["attack"], "RoA": r["roa_source"],
+            "neutralization": r["neutralization"],
             "θ per seed": r["theta"], "pixels": f"{r['blob_pixels']:.0f}", "n": r["n_images"],
             "score_clean": _interval(r, "score_clean"), "score_mod": _interval(r, "score_mod"),
             "paper score_mod": _fmt(r.get("score_mod (paper)")),
@@ -138,7 +117,7 @@ def sweep_section(t2: pd.DataFrame, t3: pd.DataFrame) -> str:
     both = t2.merge(t3, on=on, suffixes=("", "_t3"))
     both = both[both["neutralization"] == "blob, θ sweep"]
     rows = [{
-        "direction": f"{r['source']} → {r['target']}", "attack": r["attack"], "θ": r["theta"],
+        "direction": f"{r['source']} → {r['target']}", "attack": r["attack"], "RoA": r["roa_source"], "θ": r["theta"],
         "blob pixels": f"{r['blob_pixels']:.0f}", "score_mod": f"{r['score_mod']:.4f}",
         "paper score_mod": _fmt(r.get("score_mod (paper)")), "score_adv": f"{r['score_adv']:.4f}",
         "score_mod_adv": f"{r['score_mod_adv']:.4f}", "paper score_mod_adv": _fmt(r.get("score_mod_adv (paper)")),
@@ -152,7 +131,6 @@ def blob_overlap(results: Path, dataset: str, t2: pd.DataFrame) -> dict:
     blob, per source class, seed 0, at the first θ of the sweep: does a graded
     RoA change the blob?"""
     import h5py
-    import numpy as np
 
     theta = sorted(t2.loc[t2["neutralization"] == "blob, θ sweep", "theta"].unique(), key=float)[0]
     blobs = {}
@@ -186,17 +164,19 @@ def attack_section(results: Path, dataset: str, t1: pd.DataFrame, t2: pd.DataFra
     for _, r in both.iterrows():
         ssim = t1[(t1["source"] == r["source"]) & (t1["attack"] == r["attack"])
                   & (t1["roa_source"] == r["roa_source"])].iloc[0]
-        iou = overlap.get("iou", {}).get((r["attack"], r["roa_source"], r["source"]))
-        rows.append({
+        row = {
             "direction": f"{r['source']} → {r['target']}", "attack": r["attack"], "RoA": r["roa_source"],
             "RoA fraction": f"{ssim['RoA fraction']:.3f}",
             "SSIM (true / shuffled)": f"{ssim['SSIM value (mean of samples)']:.3f} / "
             f"{ssim['SSIM, shuffled pairs (null)']:.3f}",
-            f"blob IoU with FGSM's (θ={overlap.get('theta', '')}, seed 0)": _fmt(iou, 2),
             "blob pixels": f"{r['blob_pixels']:.0f}", "score_adv": f"{r['score_adv']:.4f}",
             "score_mod": _interval(r, "score_mod"), "score_mod_adv": _interval(r, "score_mod_adv"),
             "p (adv vs mod_adv)": f"{r['p McNemar (adv vs mod_adv)']:.2g}",
-        })
+        }
+        if overlap:  # the blob files are there (not when publishing from copied tables)
+            iou = overlap["iou"].get((r["attack"], r["roa_source"], r["source"]))
+            row[f"blob IoU with FGSM's (θ={overlap['theta']}, seed 0)"] = _fmt(iou, 2)
+        rows.append(row)
     return markdown_table(pd.DataFrame(rows))
 
 
@@ -208,6 +188,17 @@ def training_section(results: Path, dataset: str) -> str:
                      "test images": t["n_test"], "epochs": len(t["history"]["loss"]),
                      "test accuracy": f"{t['test_accuracy']:.4f}", "device": t.get("device", "")})
     return markdown_table(pd.DataFrame(rows))
+
+
+def trained_on(results: Path, dataset: str) -> str:
+    """Where the jobs ran: the machines and versions train.json recorded for each model."""
+    hosts = set()
+    for path in (results / dataset).glob("*/seed~*/train.json"):
+        record = json.loads(path.read_text())
+        host = record.get("host") or f"device {record.get('device', 'unknown')} (host not recorded)"
+        versions = record.get("versions", {})
+        hosts.add(f"{host} with torch {versions.get('torch', '?')}, Python {versions.get('python', '?')}")
+    return "; ".join(sorted(hosts)) or "unknown"
 
 
 def copy_figures(results: Path, dataset: str, folder: Path) -> list[Path]:
@@ -249,13 +240,13 @@ def claims(t1: pd.DataFrame, t2: pd.DataFrame, t3: pd.DataFrame, max_clean_drop:
         drop = blob["score_clean"] - blob["score_mod"]
         kept = drop <= max_clean_drop or blob["p McNemar (clean vs mod)"] >= 0.05
         lines.append(
-            f"- (b) {source} → {target}, {attack}: score_mod {_interval(blob, 'score_mod')} against score_clean "
+            f"- (b) {source} → {target}, {attack}, RoA from {roa}: score_mod {_interval(blob, 'score_mod')} against score_clean "
             f"{blob['score_clean']:.4f} (p = {blob['p McNemar (clean vs mod)']:.2g}, θ per seed {blob['theta']}, "
             f"{blob['blob_pixels']:.0f} pixels). Clean accuracy kept: **{'yes' if kept else 'no'}**."
         )
         gain = blob["score_mod_adv"] - blob["score_adv"]
         raised = gain > 0 and blob["p McNemar (adv vs mod_adv)"] < 0.05
-        text = (f"- (c) {source} → {target}, {attack}: score_mod_adv {_interval(blob, 'score_mod_adv')} against "
+        text = (f"- (c) {source} → {target}, {attack}, RoA from {roa}: score_mod_adv {_interval(blob, 'score_mod_adv')} against "
                 f"score_adv {blob['score_adv']:.4f} (p = {blob['p McNemar (adv vs mod_adv)']:.2g}); "
                 f"accuracy under the repeated attack raised: **{'yes' if raised else 'no'}**")
         if "random mask of the blob's size" in by.index:
@@ -298,11 +289,11 @@ def publish(dataset: str, config_path: Path, command: str, results: Path, out: P
     now = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     text = f"""# Results: {dataset}
 
-Generated by `python -m roiroa.publish` (run by `{command}`) from `results/` on {now}.
+Generated by `python -m roiroa.publish` (run by `{command}`) from `{results}/` on {now}.
 Do not edit by hand: rerun the command. Config: `{config_path}` (seeds {config.get('seeds')}).
 
-- Machine: {machine()}
-- Versions: {versions()}; roiroa commit {source_commit()}
+- Jobs ran on: {trained_on(results, dataset)}
+- Published on: {host_description()} with {versions()}; roiroa commit {source_commit()}
 - Blob fitted on: {', '.join(sorted(set(t2['fit_on'])))}; θ chosen per seed on the calibration part
   (criterion: `roiroa.selection`); the chosen θ per seed: {', '.join(sorted(set(chosen['theta'])))}.
 
@@ -351,7 +342,7 @@ Figures: {', '.join(f'[{p.name}]({folder.name}/{p.name})' for p in figures)}.
     if readme is not None:
         max_drop = (config.get("blob") or {}).get("max_clean_drop", 0.01)
         total = times["wall time (s)"].sum() / 60 if len(times) else float("nan")
-        summary = (f"From [{out}]({out}) ({now}; {machine()}; seeds {config.get('seeds')}; "
+        summary = (f"From [{out}]({out}) ({now}; {trained_on(results, dataset)}; seeds {config.get('seeds')}; "
                    f"the rules' wall times add up to {total:.0f} min on this machine):\n\n"
                    f"{defense_section(t2, t3)}\n\n{claims(t1, t2, t3, max_drop)}")
         replace_block(readme, dataset, summary, command)

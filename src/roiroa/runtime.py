@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+import platform
 import signal
 import sys
 from pathlib import Path
@@ -114,3 +116,22 @@ def read_json(path: str | Path):
         ) from None
     except UnicodeDecodeError as err:
         raise InputFileError(f"{path}: not a text (JSON) file ({err}); delete it and rerun") from None
+
+
+def host_description() -> str:
+    """The machine a job runs on, for the records: OS, cores, CPU, memory, and the
+    CUDA card when there is one."""
+    def read(path: str) -> str:
+        try:
+            return Path(path).read_text()
+        except OSError:
+            return ""
+
+    cpu = next((line.split(":", 1)[1].strip() for line in read("/proc/cpuinfo").splitlines()
+                if line.startswith("model name")), platform.processor() or "unknown CPU")
+    memory = next((line.split()[1] for line in read("/proc/meminfo").splitlines() if line.startswith("MemTotal")), "")
+    gib = f", {int(memory) / 2**20:.0f} GiB" if memory else ""
+    import torch
+
+    gpu = f", GPU {torch.cuda.get_device_name(0)}" if torch.cuda.is_available() else ""
+    return f"{platform.system()} {platform.machine()}, {os.cpu_count()} cores ({cpu}){gib}{gpu}"

@@ -1,0 +1,85 @@
+"""The results page (roiroa.publish) on a real tiny run with two attacks and two
+RoA sources: every row says which attack and source it is, the machine is the
+one the jobs ran on, and a page from copied tables drops what it cannot compute."""
+
+import copy
+import shutil
+
+import pytest
+
+from conftest import TINY_CONFIG, snakemake, write_config
+from roiroa.publish import publish
+from roiroa.runtime import host_description
+
+
+@pytest.fixture(scope="module")
+def two_attacks(tiny_run, tmp_path_factory):
+    """The tiny run plus PGD and the gradient RoA (the model and FGSM branch are reused)."""
+    workdir = tmp_path_factory.mktemp("two_attacks")
+    shutil.copytree(tiny_run, workdir, dirs_exist_ok=True, symlinks=True)
+    config = copy.deepcopy(TINY_CONFIG)
+    config["attack"]["method"] = ["fgsm", "pgd_linf"]
+    config["roa"] = {"source": ["perturbation", "gradient"]}
+    configfile = write_config(workdir, config)
+    snakemake(workdir, configfile, "results/tables/table1_ssim.csv")
+    return workdir, configfile
+
+
+def table_rows(page: str, heading: str) -> list[list[str]]:
+    """The body rows of the first markdown table after `heading`, as cells."""
+    lines = page.split(heading, 1)[1].splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("|"))
+    table = []
+    for line in lines[start + 2:]:
+        if not line.startswith("|"):
+            break
+        table.append([cell.strip() for cell in line.strip("|").split("|")])
+    return table
+
+
+def test_page_names_attack_and_source_on_every_row(two_attacks, tmp_path):
+    workdir, configfile = two_attacks
+    out = publish("digits", configfile, "make test", workdir / "results", tmp_path / "page.md")
+    page = out.read_text()
+    header = next(line for line in page.split("## Tables II and III", 1)[1].splitlines() if line.startswith("|"))
+    assert "| attack | RoA | neutralization |" in header
+    defense = table_rows(page, "## Tables II and III")
+    # 2 directions × 2 attacks × 2 sources × (blob, random mask, RoI complement, none)
+    assert len(defense) == 2 * 2 * 2 * 4
+    assert {(row[1], row[2]) for row in defense} == {
+        (a, s) for a in ("fgsm", "pgd_linf") for s in ("perturbation", "gradient")}
+    attacks = table_rows(page, "## Attacks and RoA sources")
+    assert len(attacks) == 2 * 2 * 2
+    iou_header = next(line for line in page.split("## Attacks and RoA sources", 1)[1].splitlines()
+                      if line.startswith("|"))
+    assert "blob IoU with FGSM's" in iou_header
+    # the paper's own branch is its own reference
+    assert all(row[-1] == "1.00" for row in attacks if row[1:3] == ["fgsm", "perturbation"])
+    claims = [line for line in page.splitlines() if line.startswith("- (c)")]
+    assert len(claims) == 2 * 2 * 2
+    assert sum("RoA from gradient" in line for line in claims) == 4
+
+
+def test_page_names_the_machine_the_jobs_ran_on(two_attacks, tmp_path):
+    workdir, configfile = two_attacks
+    page = publish("digits", configfile, "make test", workdir / "results", tmp_path / "page.md").read_text()
+    ran_on = next(line for line in page.splitlines() if line.startswith("- Jobs ran on:"))
+    assert host_description() in ran_on and "torch" in ran_on
+    assert "- Published on: " + host_description() in page
+
+
+def test_page_from_copied_tables_drops_the_blob_overlap(two_attacks, tmp_path):
+    """Published elsewhere from the tables, records and benchmarks only (no HDF5):
+    the IoU column is left out, not filled with blanks."""
+    workdir, configfile = two_attacks
+    copied = tmp_path / "results"
+    shutil.copytree(workdir / "results", copied, ignore=shutil.ignore_patterns("*.h5", "*.pt"))
+    page = publish("digits", configfile, "make test", copied, tmp_path / "page.md").read_text()
+    assert "blob IoU" not in page
+    assert len(table_rows(page, "## Attacks and RoA sources")) == 8
+
+
+def test_page_refuses_a_dataset_without_rows(two_attacks, tmp_path):
+    workdir, configfile = two_attacks
+    with pytest.raises(SystemExit, match="no fashion_mnist rows"):
+        publish("fashion_mnist", configfile, "make test", workdir / "results", tmp_path / "page.md")
