@@ -4,7 +4,7 @@ PY := $(VENV)/bin/python
 CORES ?= all
 
 .PHONY: run test lint clean slurm-profile paper-fmnist publish-digits publish-digits-attacks \
-	fmnist-data publish-fmnist-attacks
+	fmnist-data publish-fmnist-attacks publish-digits-eps
 
 # Reinstall when the project's dependencies change.
 $(VENV)/.installed: pyproject.toml
@@ -49,6 +49,12 @@ publish-digits-attacks: $(VENV)/.installed
 	$(VENV)/bin/snakemake --cores $(CORES) --rerun-incomplete --configfile=config/attacks.yaml
 	$(PY) -m roiroa.publish --dataset digits --config config/attacks.yaml \
 	  --command "make publish-digits-attacks" --out docs/results/digits_attacks.md
+
+# Accuracy against ε of every attack on digits (config/eps.yaml).
+publish-digits-eps: $(VENV)/.installed
+	$(VENV)/bin/snakemake --cores $(CORES) --rerun-incomplete --configfile=config/eps.yaml
+	$(PY) -m roiroa.publish --dataset digits --config config/eps.yaml \
+	  --command "make publish-digits-eps" --out docs/results/digits_eps.md
 
 # The README's digits results, generated from a run of the default config.
 publish-digits: run

@@ -83,3 +83,16 @@ def test_page_refuses_a_dataset_without_rows(two_attacks, tmp_path):
     workdir, configfile = two_attacks
     with pytest.raises(SystemExit, match="no fashion_mnist rows"):
         publish("fashion_mnist", configfile, "make test", workdir / "results", tmp_path / "page.md")
+
+
+def test_readme_block_of_a_comparison_holds_its_table(two_attacks, tmp_path):
+    workdir, configfile = two_attacks
+    readme = tmp_path / "README.md"
+    readme.write_text("intro\n<!-- BEGIN generated: digits_attacks -->\nstale\n<!-- END generated: digits_attacks -->\nend\n")
+    publish("digits", configfile, "make x", workdir / "results", tmp_path / "page.md", readme, "digits_attacks")
+    text = readme.read_text()
+    assert text.startswith("intro\n") and text.endswith("end\n") and "stale" not in text
+    assert "written by `make x`" in text
+    assert len(table_rows(text, "<!-- BEGIN generated: digits_attacks -->")) == 8  # the comparison table
+    with pytest.raises(SystemExit, match="no <!-- BEGIN generated: digits -->"):
+        publish("digits", configfile, "make x", workdir / "results", tmp_path / "page.md", readme)

@@ -202,10 +202,11 @@ def trained_on(results: Path, dataset: str) -> str:
 
 
 def copy_figures(results: Path, dataset: str, folder: Path) -> list[Path]:
-    """The class representatives and blob of the first seed, and the θ sweeps."""
+    """The class representatives of the first seed, the θ sweeps and the ε curves."""
     folder.mkdir(parents=True, exist_ok=True)
     wanted = [p for p in sorted((results / dataset).glob("*/seed~0/**/figures/*/representatives.png"))[:2]]
     wanted += sorted((results / "figures" / dataset).glob("*/*/scores_vs_theta.png"))
+    wanted += sorted((results / "figures" / dataset).glob("*/*/accuracy_vs_eps.png"))
     copied = []
     for source in wanted:
         direction = source.parent.name
@@ -258,9 +259,9 @@ def claims(t1: pd.DataFrame, t2: pd.DataFrame, t3: pd.DataFrame, max_clean_drop:
     return "\n".join(lines)
 
 
-def replace_block(path: Path, dataset: str, body: str, command: str) -> None:
-    """Replace the generated block of `dataset` in a Markdown file (between its markers)."""
-    begin, end = f"<!-- BEGIN generated: {dataset} -->", f"<!-- END generated: {dataset} -->"
+def replace_block(path: Path, block: str, body: str, command: str) -> None:
+    """Replace the generated block named `block` in a Markdown file (between its markers)."""
+    begin, end = f"<!-- BEGIN generated: {block} -->", f"<!-- END generated: {block} -->"
     text = path.read_text()
     if begin not in text or end not in text:
         raise SystemExit(f"{path} has no {begin} … {end} block to replace")
@@ -271,7 +272,7 @@ def replace_block(path: Path, dataset: str, body: str, command: str) -> None:
 
 
 def publish(dataset: str, config_path: Path, command: str, results: Path, out: Path,
-            readme: Path | None = None) -> Path:
+            readme: Path | None = None, block: str | None = None) -> Path:
     config = yaml.safe_load(config_path.read_text())
     tables = {name: pd.read_csv(results / "tables" / f"{name}.csv", dtype={"source": str, "target": str, "theta": str})
               for name in ("table1_ssim", "table2_classification", "table3_reattack")}
@@ -342,10 +343,14 @@ Figures: {', '.join(f'[{p.name}]({folder.name}/{p.name})' for p in figures)}.
     if readme is not None:
         max_drop = (config.get("blob") or {}).get("max_clean_drop", 0.01)
         total = times["wall time (s)"].sum() / 60 if len(times) else float("nan")
-        summary = (f"From [{out}]({out}) ({now}; {trained_on(results, dataset)}; seeds {config.get('seeds')}; "
-                   f"the rules' wall times add up to {total:.0f} min on this machine):\n\n"
-                   f"{defense_section(t2, t3)}\n\n{claims(t1, t2, t3, max_drop)}")
-        replace_block(readme, dataset, summary, command)
+        # a comparison of attacks or RoA sources is summed up by its comparison table
+        # (its claims, one per attack and source, stay on the page)
+        compared = len(t1[["attack", "roa_source"]].drop_duplicates()) > 1
+        body = attack_section(results, dataset, t1, t2, t3) if compared else (
+            f"{defense_section(t2, t3)}\n\n{claims(t1, t2, t3, max_drop)}")
+        summary = (f"From [{out}]({out}) ({now}; jobs ran on {trained_on(results, dataset)}; "
+                   f"seeds {config.get('seeds')}; the rules' wall times add up to {total:.0f} min there):\n\n{body}")
+        replace_block(readme, block or dataset, summary, command)
     return out
 
 
@@ -357,8 +362,9 @@ def main(argv=None) -> None:
     parser.add_argument("--results", default=Path("results"), type=Path)
     parser.add_argument("--out", required=True, type=Path)
     parser.add_argument("--readme", type=Path, help="also rewrite this file's generated block of the dataset")
+    parser.add_argument("--block", help="the name of that block (default: the dataset)")
     args = parser.parse_args(argv)
-    print(publish(args.dataset, args.config, args.command, args.results, args.out, args.readme))
+    print(publish(args.dataset, args.config, args.command, args.results, args.out, args.readme, args.block))
 
 
 if __name__ == "__main__":
