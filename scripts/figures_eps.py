@@ -12,7 +12,7 @@ rows = table[(table["dataset"] == w.dataset) & (table["source"] == w.source) & (
 rows = rows[rows["roa_source"] == rows["roa_source"].iloc[0]]  # one curve per attack: the first RoA source
 curves = {}
 for attack, group in rows.groupby("attack", sort=False):
-    for label, neutralization, column in (("clean", "no neutralization", "score_adv"),
+    for label, neutralization, column in (("undefended", "no neutralization", "score_adv"),
                                           ("neutralized", "blob, chosen θ", "score_mod_adv")):
         part = group[group["neutralization"] == neutralization].sort_values("eps")
         curves[f"{attack} {label}"] = dict(

@@ -47,14 +47,15 @@ def test_page_names_attack_and_source_on_every_row(two_attacks, tmp_path):
     # 2 directions × 2 attacks × 2 sources × (blob, random mask, RoI complement, none)
     assert len(defense) == 2 * 2 * 2 * 4
     assert {(row[1], row[2]) for row in defense} == {
-        (a, s) for a in ("fgsm", "pgd_linf") for s in ("perturbation", "gradient")}
+        (f"{a} ε=0.1", s) for a in ("fgsm", "pgd_linf") for s in ("perturbation", "gradient")}
     attacks = table_rows(page, "## Attacks and RoA sources")
     assert len(attacks) == 2 * 2 * 2
     iou_header = next(line for line in page.split("## Attacks and RoA sources", 1)[1].splitlines()
                       if line.startswith("|"))
     assert "blob IoU with FGSM's" in iou_header
     # the paper's own branch is its own reference
-    assert all(row[-1] == "1.00" for row in attacks if row[1:3] == ["fgsm", "perturbation"])
+    assert all(row[-1] == "1.00" for row in attacks if row[1:3] == ["fgsm ε=0.1", "perturbation"])
+    assert all(row[-1] not in ("", "1.00") for row in attacks if row[2] == "gradient")
     claims = [line for line in page.splitlines() if line.startswith("- (c)")]
     assert len(claims) == 2 * 2 * 2
     assert sum("RoA from gradient" in line for line in claims) == 4

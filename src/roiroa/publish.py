@@ -79,7 +79,7 @@ def ssim_section(t1: pd.DataFrame) -> str:
     rows = []
     for _, r in t1.iterrows():
         rows.append({
-            "direction": f"{r['source']} → {r['target']}", "RoA": r["roa_source"], "attack": r["attack"],
+            "direction": f"{r['source']} → {r['target']}", "RoA": r["roa_source"], "attack": _attack(r),
             "SSIM samples (mean ± sd over seeds)": f"{r['SSIM value (mean of samples)']:.4f} ± "
             f"{r['SSIM value (mean of samples) sd']:.4f}",
             "paper": _fmt(r.get("SSIM value (mean of samples) (paper)")),
@@ -98,7 +98,7 @@ def defense_section(t2: pd.DataFrame, t3: pd.DataFrame) -> str:
     rows = []
     for _, r in both.iterrows():
         rows.append({
-            "direction": f"{r['source']} → {r['target']}", "attack": r["attack"], "RoA": r["roa_source"],
+            "direction": f"{r['source']} → {r['target']}", "attack": _attack(r), "RoA": r["roa_source"],
             "neutralization": r["neutralization"],
             "θ per seed": r["theta"], "pixels": f"{r['blob_pixels']:.0f}", "n": r["n_images"],
             "score_clean": _interval(r, "score_clean"), "score_mod": _interval(r, "score_mod"),
@@ -117,7 +117,7 @@ def sweep_section(t2: pd.DataFrame, t3: pd.DataFrame) -> str:
     both = t2.merge(t3, on=on, suffixes=("", "_t3"))
     both = both[both["neutralization"] == "blob, θ sweep"]
     rows = [{
-        "direction": f"{r['source']} → {r['target']}", "attack": r["attack"], "RoA": r["roa_source"], "θ": r["theta"],
+        "direction": f"{r['source']} → {r['target']}", "attack": _attack(r), "RoA": r["roa_source"], "θ": r["theta"],
         "blob pixels": f"{r['blob_pixels']:.0f}", "score_mod": f"{r['score_mod']:.4f}",
         "paper score_mod": _fmt(r.get("score_mod (paper)")), "score_adv": f"{r['score_adv']:.4f}",
         "score_mod_adv": f"{r['score_mod_adv']:.4f}", "paper score_mod_adv": _fmt(r.get("score_mod_adv (paper)")),
@@ -126,58 +126,65 @@ def sweep_section(t2: pd.DataFrame, t3: pd.DataFrame) -> str:
     return markdown_table(pd.DataFrame(rows))
 
 
-def blob_overlap(results: Path, dataset: str, t2: pd.DataFrame) -> dict:
-    """IoU of each (attack, RoA source)'s blob with the paper's (FGSM, perturbation)
-    blob, per source class, seed 0, at the first θ of the sweep: does a graded
-    RoA change the blob?"""
+def _blob(results: Path, dataset: str, row, attack: str, roa: str, theta: str):
+    """The class masks of seed 0's blob for a table row's settings (another attack
+    and RoA source allowed), or None when the file is not at hand."""
     import h5py
 
-    theta = sorted(t2.loc[t2["neutralization"] == "blob, θ sweep", "theta"].unique(), key=float)[0]
-    blobs = {}
-    for path in (results / dataset).glob(f"*/seed~0/attack~*/eps~*/cam~*/d1~*/roa~*/d2~*/theta~{theta}/blob.h5"):
-        attack = path.parts[-8].split("~", 1)[1]
-        source = path.parts[-4].split("~", 1)[1]
-        with h5py.File(path) as f:
-            blobs[(attack, source)] = {c: f["blob"][c][:] for c in f["blob"]}
-    reference = blobs.get(("fgsm", "perturbation"))
-    if reference is None:
-        return {}
-    out = {}
-    for key, masks in blobs.items():
-        for cls, mask in masks.items():
-            union = (mask | reference[cls]).sum()
-            out[(*key, cls)] = float((mask & reference[cls]).sum() / union) if union else 1.0
-    return {"theta": theta, "iou": out}
+    pattern = (f"*/seed~0/attack~{attack}/eps~{row['eps']:g}/cam~{row['cam']}/d1~{row['delta1']:g}/"
+               f"roa~{roa}/d2~{row['delta2']:g}/theta~{theta}/blob.h5")
+    path = next((results / dataset).glob(pattern), None)
+    if path is None:
+        return None
+    with h5py.File(path) as f:
+        return {c: f["blob"][c][:] for c in f["blob"]}
+
+
+def blob_iou(results: Path, dataset: str, row, theta: str) -> float | None:
+    """IoU of a row's blob (seed 0, source class, θ) with the paper's FGSM and
+    perturbation-RoA blob at the same ε, CAM and δs: does a graded RoA change the blob?"""
+    mine = _blob(results, dataset, row, row["attack"], row["roa_source"], theta)
+    paper = _blob(results, dataset, row, "fgsm", "perturbation", theta)
+    if mine is None or paper is None:
+        return None
+    a, b = mine[str(row["source"])], paper[str(row["source"])]
+    union = (a | b).sum()
+    return float((a & b).sum() / union) if union else 1.0
+
+
+def _attack(row) -> str:
+    """An attack and its budget, as the tables' rows name them."""
+    return f"{row['attack']} ε={row['eps']:g}"
 
 
 def attack_section(results: Path, dataset: str, t1: pd.DataFrame, t2: pd.DataFrame, t3: pd.DataFrame) -> str:
-    """One row per direction, attack and RoA source (blob at the chosen θ)."""
-    combos = t1[["attack", "roa_source"]].drop_duplicates()
+    """One row per direction, attack, ε and RoA source (blob at the chosen θ)."""
+    combos = t1[["attack", "eps", "roa_source"]].drop_duplicates()
     if len(combos) < 2:
         return "One attack and RoA source only (see the attack configs for the comparison)."
-    overlap = blob_overlap(results, dataset, t2)
+    theta = sorted(t2.loc[t2["neutralization"] == "blob, θ sweep", "theta"].unique(), key=float)[0]
     on = [c for c in t2.columns if c in t3.columns and not c.startswith(("score_", "p ", "paper"))
           and c not in ("blob_pixels", "n_images", "seeds")]
     both = t2.merge(t3, on=on, suffixes=("", "_t3"))
     both = both[both["neutralization"] == "blob, chosen θ"]
-    rows = []
+    rows, ious = [], []
     for _, r in both.iterrows():
-        ssim = t1[(t1["source"] == r["source"]) & (t1["attack"] == r["attack"])
+        ssim = t1[(t1["source"] == r["source"]) & (t1["attack"] == r["attack"]) & (t1["eps"] == r["eps"])
                   & (t1["roa_source"] == r["roa_source"])].iloc[0]
-        row = {
-            "direction": f"{r['source']} → {r['target']}", "attack": r["attack"], "RoA": r["roa_source"],
+        rows.append({
+            "direction": f"{r['source']} → {r['target']}", "attack": _attack(r), "RoA": r["roa_source"],
             "RoA fraction": f"{ssim['RoA fraction']:.3f}",
             "SSIM (true / shuffled)": f"{ssim['SSIM value (mean of samples)']:.3f} / "
             f"{ssim['SSIM, shuffled pairs (null)']:.3f}",
             "blob pixels": f"{r['blob_pixels']:.0f}", "score_adv": f"{r['score_adv']:.4f}",
             "score_mod": _interval(r, "score_mod"), "score_mod_adv": _interval(r, "score_mod_adv"),
             "p (adv vs mod_adv)": f"{r['p McNemar (adv vs mod_adv)']:.2g}",
-        }
-        if overlap:  # the blob files are there (not when publishing from copied tables)
-            iou = overlap["iou"].get((r["attack"], r["roa_source"], r["source"]))
-            row[f"blob IoU with FGSM's (θ={overlap['theta']}, seed 0)"] = _fmt(iou, 2)
-        rows.append(row)
-    return markdown_table(pd.DataFrame(rows))
+        })
+        ious.append(blob_iou(results, dataset, r, theta))
+    table = pd.DataFrame(rows)
+    if any(iou is not None for iou in ious):  # the blob files are there (not when publishing from copied tables)
+        table[f"blob IoU with FGSM's (θ={theta}, seed 0)"] = [_fmt(iou, 2) for iou in ious]
+    return markdown_table(table)
 
 
 def training_section(results: Path, dataset: str) -> str:
@@ -225,7 +232,7 @@ def claims(t1: pd.DataFrame, t2: pd.DataFrame, t3: pd.DataFrame, max_clean_drop:
         spread = 2 * max(r["SSIM value (mean of samples) sd"], r["SSIM, shuffled pairs (null) sd"], 1e-4)
         paper = r.get("SSIM value (mean of samples) (paper)")
         lines.append(
-            f"- (a) {r['source']} → {r['target']}, {r['attack']}, RoA from {r['roa_source']}: per-image SSIM "
+            f"- (a) {r['source']} → {r['target']}, {_attack(r)}, RoA from {r['roa_source']}: per-image SSIM "
             f"{true:.3f} ± {r['SSIM value (mean of samples) sd']:.3f}"
             + (f" (paper {paper:.3f})" if pd.notna(paper) else "")
             + f"; shuffled-pair null {null:.3f}. Low (< 0.3): **{'yes' if true < 0.3 else 'no'}**; "
@@ -233,7 +240,9 @@ def claims(t1: pd.DataFrame, t2: pd.DataFrame, t3: pd.DataFrame, max_clean_drop:
         )
     merged = t2.merge(t3, on=[c for c in t2.columns if c in t3.columns and not c.startswith(("score_", "p ", "paper"))
                              and c not in ("blob_pixels", "n_images", "seeds")], suffixes=("", "_t3"))
-    for (source, target, attack, roa), group in merged.groupby(["source", "target", "attack", "roa_source"], sort=False):
+    for (source, target, _, _, roa), group in merged.groupby(["source", "target", "attack", "eps", "roa_source"],
+                                                              sort=False):
+        attack = _attack(group.iloc[0])
         by = group.set_index("neutralization")
         if "blob, chosen θ" not in by.index:
             continue
