@@ -97,3 +97,21 @@ def test_readme_block_of_a_comparison_holds_its_table(two_attacks, tmp_path):
     assert len(table_rows(text, "<!-- BEGIN generated: digits_attacks -->")) == 8  # the comparison table
     with pytest.raises(SystemExit, match="no <!-- BEGIN generated: digits -->"):
         publish("digits", configfile, "make x", workdir / "results", tmp_path / "page.md", readme)
+
+
+def test_page_copies_only_its_own_figures(two_attacks, tmp_path):
+    """A results folder shared with other configs: an ε curve drawn by another run
+    and a figure left by an earlier publication stay off a page with one ε."""
+    workdir, configfile = two_attacks
+    figures = workdir / "results" / "figures" / "digits" / "0-1" / "0-to-1"
+    shutil.copyfile(figures / "scores_vs_theta.png", figures / "accuracy_vs_eps.png")
+    folder = tmp_path / "page"
+    folder.mkdir()
+    (folder / "old_figure.png").write_bytes(b"")
+    try:
+        publish("digits", configfile, "make test", workdir / "results", tmp_path / "page.md")
+    finally:
+        (figures / "accuracy_vs_eps.png").unlink()
+    names = sorted(p.name for p in folder.glob("*.png"))
+    assert names == ["0-to-1_representatives.png", "0-to-1_scores_vs_theta.png",
+                     "1-to-0_representatives.png", "1-to-0_scores_vs_theta.png"], names

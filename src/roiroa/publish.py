@@ -208,12 +208,23 @@ def trained_on(results: Path, dataset: str) -> str:
     return "; ".join(sorted(hosts)) or "unknown"
 
 
-def copy_figures(results: Path, dataset: str, folder: Path) -> list[Path]:
-    """The class representatives of the first seed, the θ sweeps and the ε curves."""
+def copy_figures(results: Path, dataset: str, folder: Path, t1: pd.DataFrame) -> list[Path]:
+    """The class representatives of the first seed and drawn setting of the tables, the θ
+    sweeps, and the ε curves when the tables sweep ε (a results folder may also
+    hold figures of other configs)."""
     folder.mkdir(parents=True, exist_ok=True)
-    wanted = [p for p in sorted((results / dataset).glob("*/seed~0/**/figures/*/representatives.png"))[:2]]
+    for stale in folder.glob("*.png"):  # from an earlier publication of this page
+        stale.unlink()
+    wanted = []
+    for _, r in t1.iterrows():  # the first setting whose representatives were drawn
+        wanted = sorted((results / dataset).glob(
+            f"*/seed~0/attack~{r['attack']}/eps~{r['eps']:g}/cam~{r['cam']}/d1~{r['delta1']:g}/"
+            f"roa~{r['roa_source']}/d2~{r['delta2']:g}/figures/*/representatives.png"))
+        if wanted:
+            break
     wanted += sorted((results / "figures" / dataset).glob("*/*/scores_vs_theta.png"))
-    wanted += sorted((results / "figures" / dataset).glob("*/*/accuracy_vs_eps.png"))
+    if t1["eps"].nunique() > 1:
+        wanted += sorted((results / "figures" / dataset).glob("*/*/accuracy_vs_eps.png"))
     copied = []
     for source in wanted:
         direction = source.parent.name
@@ -292,7 +303,7 @@ def publish(dataset: str, config_path: Path, command: str, results: Path, out: P
     for name, frame in tables.items():
         folder.mkdir(parents=True, exist_ok=True)
         frame.to_csv(folder / f"{name}.csv", index=False)
-    figures = copy_figures(results, dataset, folder)
+    figures = copy_figures(results, dataset, folder, tables["table1_ssim"])
     times = rule_times(results, dataset, config)
     t1, t2, t3 = tables.values()
     chosen = t2[t2["neutralization"] == "blob, chosen θ"]
