@@ -19,7 +19,7 @@ data. Everything is a dry run in a scratch directory; nothing is trained.
    executor runs each through its own `snakemake` in the allocation); against
    the work of real jobs, from their Snakemake benchmark files (--work-tsv).
 
-    .venv/bin/python bench/plan.py                   # all of it (minutes)
+    .venv/bin/python bench/plan.py --out bench/results/plan.txt   # all of it (minutes)
     .venv/bin/python bench/plan.py --only submissions
     .venv/bin/python bench/plan.py --work-tsv results/benchmarks/neutralize_reattack/.../fill~0.tsv
 
@@ -289,14 +289,29 @@ def read_benchmark(path: Path) -> dict:
     return {"wall": float(row["s"]), "cpu": float(row["cpu_time"])}
 
 
+def tee(path: Path):
+    """print() that also appends the line to `path`."""
+
+    def say(*values) -> None:
+        print(*values, flush=True)
+        with open(path, "a") as out:
+            print(*values, file=out)
+
+    return say
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--only", choices=["planning", "submissions", "overhead"], action="append")
     parser.add_argument("--work", type=Path, help="scratch directory (default: a new temporary one)")
     parser.add_argument("--json", type=Path, help="also write the numbers here")
+    parser.add_argument("--out", type=Path, help="also write what it prints here (bench/results/plan.txt)")
     parser.add_argument("--work-tsv", type=Path, nargs="*", default=[],
                         help="benchmark files of real neutralize_reattack jobs, to set the fixed cost against")
     args = parser.parse_args()
+    if args.out:
+        args.out.write_text("")
+    say = tee(args.out) if args.out else print
     parts = args.only or ["planning", "submissions", "overhead"]
     work = args.work or Path(tempfile.mkdtemp(prefix="roiroa-plan-"))
     work.mkdir(parents=True, exist_ok=True)
@@ -305,25 +320,26 @@ def main() -> None:
 
     out: dict = {"date": time.strftime("%Y-%m-%d"), "machine": f"{platform.node()}, {platform.machine()}, "
                  f"{os.cpu_count()} CPUs", "snakemake": snakemake_version, "load_average": os.getloadavg()}  # fmt: skip
-    print(f"# bench/plan.py, {out['date']}, {out['machine']}, Snakemake {snakemake_version}, "
+    say(f"# bench/plan.py, {out['date']}, {out['machine']}, Snakemake {snakemake_version}, "
           f"load average {os.getloadavg()[0]:.1f} at the start")  # fmt: skip
+    say("# " + " ".join(["python bench/plan.py", *sys.argv[1:]]))
 
     if "planning" in parts:
         full = plan_time(work, config, "full")
         out["planning"] = {"full": full}
-        print(f"snakemake -n, full sweep, nothing run yet: {full['wall_s']:.1f} s wall, {full['cpu_s']:.1f} s CPU, "
+        say(f"snakemake -n, full sweep, nothing run yet: {full['wall_s']:.1f} s wall, {full['cpu_s']:.1f} s CPU, "
               f"peak {full['maxrss_mib']:.0f} MiB")  # fmt: skip
     if parts != ["overhead"]:
         probed = submissions(work, config)
     if "submissions" in parts:
         summary = summarize(probed)
         out["submissions"] = summary
-        print(f"jobs: {summary['jobs']}  " + ", ".join(f"{r} {n}" for r, n in summary["jobs_per_rule"].items()))
-        print(f"SLURM submissions without groups (a job of every rule that is not local): "
+        say(f"jobs: {summary['jobs']}  " + ", ".join(f"{r} {n}" for r, n in summary["jobs_per_rule"].items()))
+        say(f"SLURM submissions without groups (a job of every rule that is not local): "
               f"{summary['submissions_without_groups']}")  # fmt: skip
-        print(f"SLURM submissions through profiles/slurm: {summary['submissions']}  "
+        say(f"SLURM submissions through profiles/slurm: {summary['submissions']}  "
               + ", ".join(f"{g} {n}" for g, n in summary["submissions_per_group_or_rule"].items()))  # fmt: skip
-        print(f"group jobs: {summary['group_keys']} (pair, seed, attack, ε, CAM, δ1, RoA, δ2) settings, at most "
+        say(f"group jobs: {summary['group_keys']} (pair, seed, attack, ε, CAM, δ1, RoA, δ2) settings, at most "
               f"{summary['group_jobs_per_submission_max']} jobs per submission; a submission asks for at most "
               f"{summary['group_cpus_max']} CPUs, {summary['group_gpus_max']} GPU, {summary['group_mem_mb_max']} MB, "
               f"{summary['group_runtime_min']['max']} min (median {summary['group_runtime_min']['median']} min)")  # fmt: skip
@@ -335,7 +351,7 @@ def main() -> None:
         more["blob"]["theta"] = config["blob"]["theta"] + [round(max(config["blob"]["theta"]) + 0.01, 4)]
         theta = plan_time(work, more, "theta")
         out["planning"]["theta_added_after_the_sweep"] = theta
-        print(f"snakemake -n, one θ added after the full sweep ran ({len(probed['outputs'])} outputs present): "
+        say(f"snakemake -n, one θ added after the full sweep ran ({len(probed['outputs'])} outputs present): "
               f"{theta['wall_s']:.1f} s wall, {theta['cpu_s']:.1f} s CPU, peak {theta['maxrss_mib']:.0f} MiB")  # fmt: skip
     if "overhead" in parts:
         cost = job_overhead(work, config)
@@ -343,14 +359,14 @@ def main() -> None:
         script = sum(v["cpu"] for k, v in cost.items() if k != "snakemake_start_full_sweep_s")
         cluster = script + cost["snakemake_start_full_sweep_s"]["cpu"]
         out["overhead"] = cost | {"fixed_script_cpu_s": script, "fixed_cluster_cpu_s": cluster}
-        print("one neutralize_reattack job, fixed cost (s, wall/CPU): "
+        say("one neutralize_reattack job, fixed cost (s, wall/CPU): "
               + ", ".join(f"{k[:-2]} {v['wall']:.2f}/{v['cpu']:.2f}" for k, v in cost.items()))
-        print(f"  the script's own: {script:.1f} CPU-s; with the Snakemake start that each job of a group job "
+        say(f"  the script's own: {script:.1f} CPU-s; with the Snakemake start that each job of a group job "
               f"pays on a cluster: {cluster:.1f} CPU-s")  # fmt: skip
         for tsv in args.work_tsv:
             job = read_benchmark(tsv)
             out["overhead"].setdefault("jobs", {})[str(tsv)] = job
-            print(f"  against a paper-size job of {job['wall']:.1f} s wall, {job['cpu']:.1f} CPU-s ({tsv}): "
+            say(f"  against a paper-size job of {job['wall']:.1f} s wall, {job['cpu']:.1f} CPU-s ({tsv}): "
                   f"{100 * script / job['cpu']:.0f}% / {100 * cluster / job['cpu']:.0f}% of its CPU time")  # fmt: skip
     if args.json:
         args.json.write_text(json.dumps(out, indent=1) + "\n")
