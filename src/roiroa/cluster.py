@@ -68,10 +68,11 @@ def data_resources() -> dict:
 
 
 # Group "analysis" (profiles/slurm): one cluster job runs the jobs after the map
-# stage of a few (pair, seed, attack, ε, CAM, δ1, RoA, δ2), one after another (the
-# executor runs a group job's jobs with --jobs 1; each holds the one `serial` slot
-# that profiles/slurm gives a submission, so that Snakemake sizes it so too): it asks
-# for the CPUs, memory and GPU of its largest job and the sum of their runtimes.
+# stage of a few (pair, seed, attack, ε, CAM, δ1, RoA, δ2), one after another: each
+# takes the one `serial` slot that profiles/slurm gives a submission (a resource of
+# local scope), so Snakemake sizes it for one job at a time: the CPUs, memory and
+# GPU of its largest job and the sum of their runtimes (tests/test_slurm.py checks
+# the time limit).
 # Hence runtimes near the work, not TORCH_RUNTIME_MIN: neutralize_reattack and
 # baselines take about 100 CPU-s at paper size on 1 core (Fashion-MNIST), seconds
 # on a GPU; the numpy and figure jobs seconds.
