@@ -1,5 +1,7 @@
 # Cheap stages: thresholds δ1, δ2 → regions; θ → blob; blob → defense scores;
 # the calibration scores of every θ → the chosen θ → the baselines at that θ.
+# Local rules run by the submitting Snakemake, unless profiles/slurm puts them
+# into group `analysis` with the torch rules here (one SLURM job for every θ).
 
 
 localrules:
@@ -22,6 +24,8 @@ rule regions:
         "results/benchmarks/regions/{dataset}/{pair}/seed~{seed}/attack~{attack}/eps~{eps}/cam~{cam}/d1~{d1}/roa~{roa}/d2~{d2}.tsv"
     conda:
         "../envs/roiroa.yaml"
+    resources:
+        **ANALYSIS_RESOURCES,
     params:
         record=record,
         class_names=lambda w: w.pair.split("-"),
@@ -41,6 +45,8 @@ rule blob:
         "results/benchmarks/blob/{dataset}/{pair}/seed~{seed}/attack~{attack}/eps~{eps}/cam~{cam}/d1~{d1}/roa~{roa}/d2~{d2}/theta~{theta}.tsv"
     conda:
         "../envs/roiroa.yaml"
+    resources:
+        **ANALYSIS_RESOURCES,
     params:
         record=record,
     script:
@@ -68,7 +74,7 @@ rule neutralize_reattack:
         "../envs/roiroa.yaml"
     threads: TORCH_THREADS
     resources:
-        **TORCH_RESOURCES,
+        **ANALYSIS_TORCH_RESOURCES,
     params:
         record=record,
         batch_size=config["batch_size"],
@@ -93,6 +99,8 @@ rule select_theta:
         "results/benchmarks/select_theta/{dataset}/{pair}/seed~{seed}/attack~{attack}/eps~{eps}/cam~{cam}/d1~{d1}/roa~{roa}/d2~{d2}/fill~{fill}.tsv"
     conda:
         "../envs/roiroa.yaml"
+    resources:
+        **ANALYSIS_RESOURCES,
     params:
         record=record_selection,
     script:
@@ -122,7 +130,7 @@ rule baselines:
         "../envs/roiroa.yaml"
     threads: TORCH_THREADS
     resources:
-        **TORCH_RESOURCES,
+        **ANALYSIS_TORCH_RESOURCES,
     params:
         record=record_baselines,
         batch_size=config["batch_size"],

@@ -75,6 +75,14 @@ from roiroa import cluster as rcluster
 TORCH_THREADS = config["threads"]
 TORCH_RESOURCES = rcluster.torch_resources(config)
 
+# On SLURM (profiles/slurm, `groups:`), everything after the map stage of one
+# (pair, seed, attack, ε, CAM, δ1, RoA, δ2), all θ of it, is one group job:
+# regions, blob, neutralize_reattack, select_theta, baselines and the figures of
+# regions and blob, a few such groups per SLURM job. Their jobs run one after
+# another in it, hence runtimes near their work: rcluster.analysis_resources.
+ANALYSIS_RESOURCES = rcluster.analysis_resources(config, torch=False)
+ANALYSIS_TORCH_RESOURCES = rcluster.analysis_resources(config, torch=True)
+
 
 def sweep(*keys):
     """The values of a sweep (config[keys[0]][keys[1]]...) as path segments."""
@@ -105,15 +113,21 @@ SWEEP_OF = {
 }
 
 
-def expand_sweep(pattern):
-    """`pattern` for every pair and every combination of the sweeps it names."""
+def expand_sweep(pattern, **pair):
+    """`pattern` for every pair (or the one given as dataset=, pair=) and every
+    combination of the sweeps it names."""
     names = [name for name in SWEEP_OF if f"{{{name}}}" in pattern]
     values = [sweep(*SWEEP_OF[name]) for name in names]
     return [
         pattern.format(**base, **dict(zip(names, combination)))
-        for base in pair_dirs()
+        for base in ([pair] if pair else pair_dirs())
         for combination in itertools.product(*values)
     ]
+
+
+def every_theta(pattern):
+    """`pattern` at every θ of the config, its other wildcards kept."""
+    return expand(pattern, theta=sweep("blob", "theta"), allow_missing=True)
 
 
 def classes(wildcards):

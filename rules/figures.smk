@@ -1,10 +1,11 @@
 # Figures (the paper's Figures 6–10 and the score sweeps), the tables as HTML
 # pages, and the report: `snakemake --report results/report.html`. All cheap:
-# local jobs, never cluster jobs. A figure lives under the first output it
+# local jobs (on SLURM, profiles/slurm runs those of regions and blob in the job
+# of their δ1, δ2: group `analysis`). A figure lives under the first output it
 # depends on, one folder per direction: d1~/d2~/figures/{source}-to-{target}/
 # for the δ-level figures, theta~/figures/{source}-to-{target}/ for the blob
-# (a new θ redraws only the blob); sweep plots sit above the sweeps, in
-# results/figures/{dataset}/{pair}/.
+# (one job draws a direction's blob at every θ; a new θ redraws only the blob);
+# sweep plots sit above the sweeps, in results/figures/{dataset}/{pair}/.
 
 import itertools
 
@@ -144,6 +145,8 @@ rule figures_regions:
         "results/logs/figures_regions/{dataset}/{pair}/seed~{seed}/attack~{attack}/eps~{eps}/cam~{cam}/d1~{d1}/roa~{roa}/d2~{d2}/{source}-to-{target}.log",
     conda:
         "../envs/roiroa.yaml"
+    resources:
+        **ANALYSIS_RESOURCES,
     params:
         record=record,
     script:
@@ -151,29 +154,43 @@ rule figures_regions:
 
 
 rule figures_blob:
-    """One direction's blob (θ): class-level ŪV, the blob, the blob on one image."""
+    """One direction's blob at every θ: class-level ŪV, the blob, the blob on one
+    image; one figure per θ, in its theta~ folder."""
     input:
         data="results/{dataset}/data.h5",
         maps="results/{dataset}/{pair}/seed~{seed}/attack~{attack}/eps~{eps}/cam~{cam}/maps.h5",
         regions="results/{dataset}/{pair}/seed~{seed}/attack~{attack}/eps~{eps}/cam~{cam}/d1~{d1}/roa~{roa}/d2~{d2}/regions.h5",
-        blob="results/{dataset}/{pair}/seed~{seed}/attack~{attack}/eps~{eps}/cam~{cam}/d1~{d1}/roa~{roa}/d2~{d2}/theta~{theta}/blob.h5",
-    output:
-        blob=report(
-            "results/{dataset}/{pair}/seed~{seed}/attack~{attack}/eps~{eps}/cam~{cam}/d1~{d1}/roa~{roa}/d2~{d2}/theta~{theta}/figures/{source}-to-{target}/blob.png",
-            caption="../report/blob.rst",
-            category="{dataset}",
-            subcategory="{source} → {target}",
-            labels={
-                "figure": "f) blob (Fig. 10)",
-                "parameters": f"{PARAMETERS} θ={{theta}}",
-            },
+        blobs=every_theta(
+            "results/{dataset}/{pair}/seed~{seed}/attack~{attack}/eps~{eps}/cam~{cam}/d1~{d1}/roa~{roa}/d2~{d2}/theta~{theta}/blob.h5"
         ),
+    output:
+        blobs=[
+            report(
+                path,
+                caption="../report/blob.rst",
+                category="{dataset}",
+                subcategory="{source} → {target}",
+                labels={
+                    "figure": "f) blob (Fig. 10)",
+                    "parameters": f"{PARAMETERS} θ={theta}",
+                },
+            )
+            for path, theta in zip(
+                every_theta(
+                    "results/{dataset}/{pair}/seed~{seed}/attack~{attack}/eps~{eps}/cam~{cam}/d1~{d1}/roa~{roa}/d2~{d2}/theta~{theta}/figures/{source}-to-{target}/blob.png"
+                ),
+                SWEPT["theta"],
+            )
+        ],
     log:
-        "results/logs/figures_blob/{dataset}/{pair}/seed~{seed}/attack~{attack}/eps~{eps}/cam~{cam}/d1~{d1}/roa~{roa}/d2~{d2}/theta~{theta}/{source}-to-{target}.log",
+        "results/logs/figures_blob/{dataset}/{pair}/seed~{seed}/attack~{attack}/eps~{eps}/cam~{cam}/d1~{d1}/roa~{roa}/d2~{d2}/{source}-to-{target}.log",
     conda:
         "../envs/roiroa.yaml"
+    resources:
+        **ANALYSIS_RESOURCES,
     params:
-        record=record,
+        thetas=[float(theta) for theta in SWEPT["theta"]],
+        mode=config["blob"]["mode"],
     script:
         "../scripts/figures_blob.py"
 
@@ -181,13 +198,11 @@ rule figures_blob:
 rule figures_sweep:
     """score_mod and score_mod_adv of one direction against θ, δ1 or δ2."""
     input:
-        scores=lambda w: [
-            path
-            for path in expand_sweep(
-                "results/{dataset}/{pair}/seed~{seed}/attack~{attack}/eps~{eps}/cam~{cam}/d1~{d1}/roa~{roa}/d2~{d2}/theta~{theta}/fill~{fill}/scores.json"
-            )
-            if path.startswith(f"results/{w.dataset}/{w.pair}/")
-        ],
+        scores=lambda w: expand_sweep(
+            "results/{dataset}/{pair}/seed~{seed}/attack~{attack}/eps~{eps}/cam~{cam}/d1~{d1}/roa~{roa}/d2~{d2}/theta~{theta}/fill~{fill}/scores.json",
+            dataset=w.dataset,
+            pair=w.pair,
+        ),
     output:
         plot=report(
             "results/figures/{dataset}/{pair}/{source}-to-{target}/scores_vs_{param}.png",

@@ -30,13 +30,16 @@ import h5py
 import pytest
 
 from conftest import ROOT, SNAKEMAKE, TINY_CONFIG, write_config
-from roiroa.cluster import hopeless_reason, pending_hopeless, watch_pending
+from roiroa.cluster import (ANALYSIS_RUNTIME_MIN, ANALYSIS_TORCH_RUNTIME_MIN, TORCH_RUNTIME_MIN, hopeless_reason,
+                            pending_hopeless, watch_pending)  # fmt: skip
 
 pytestmark = pytest.mark.workflow
 
 SCRIPTS = Path(__file__).parent / "slurm"
 GPU_TYPE = "fake"  # the type of the fake gres/gpu, requested via ROIROA_SLURM_GPU_MODEL
-LOCAL_RULES = {"regions", "blob", "tables"}
+LOCAL_RULES = {"tables", "figures_sweep", "figures_tables"}
+# profiles/slurm `groups:`: one group job (SLURM job comment rule_analysis_...) for all θ
+ANALYSIS = {"regions", "blob", "neutralize_reattack", "select_theta", "baselines", "figures_regions", "figures_blob"}
 TABLES = ["table1_ssim", "table2_classification", "table3_reattack"]
 DAEMONS = ["munged", "mysqld", "slurmdbd", "slurmctld", "slurmd"]
 # What a user types once `make slurm-profile` has installed the profile.
@@ -158,8 +161,11 @@ def sacct(env: dict, ids: list[str]) -> list[dict]:
     ).stdout  # fmt: skip
     records = [dict(zip(fields, line.split("|"))) for line in out.splitlines() if line]
     for record in records:
-        # the executor's job comment: rule_<name>_wildcards_<values>
-        record["rule"] = re.match(r"rule_(\w+?)(?:_wildcards_.*)?$", record["Comment"]).group(1)
+        # the executor's job comment: rule_<name>_wildcards_<values>; a group job's:
+        # rule_<group>_<its rules, the first five>_... (its rule: the group)
+        group = re.match(r"rule_(analysis)_", record["Comment"])
+        rule = group or re.match(r"rule_(\w+?)(?:_wildcards_.*)?$", record["Comment"])
+        record["rule"] = rule.group(1)
     return records
 
 
@@ -204,16 +210,22 @@ def test_workflow_runs_under_slurm(slurm, tiny_run, tmp_path):
     # every job ran under SLURM, the cheap rules did not become jobs
     assert len(records) == len(ids), (ids, records)
     rules = {r["rule"] for r in records}
-    assert {"prepare_data"} | torch_rules <= rules and not rules & LOCAL_RULES, records
+    assert {"prepare_data", "analysis"} | (torch_rules - ANALYSIS) <= rules, records
+    assert not rules & (LOCAL_RULES | ANALYSIS), records  # no rule of the group alone
+    assert [r["rule"] for r in records].count("analysis") == 1, records  # both θ in one job
     assert all(r["State"] == "COMPLETED" for r in records), records
     # the profile's settings from the environment reached sbatch: the partition
     # (not the cluster's default) and, for the GPU rules only, a GPU of the model
     assert all(r["Partition"] == "debug" for r in records), records
+    # the group job's time limit: its jobs' runtimes added up (they run one at a time):
+    # regions, 2 blob, 4 figures, select_theta; 2 neutralize_reattack, baselines
+    group_minutes = 8 * ANALYSIS_RUNTIME_MIN + 3 * ANALYSIS_TORCH_RUNTIME_MIN
     for record in records:
         tres = record["AllocTRES"].split(",")
-        if record["rule"] in torch_rules:
+        if record["rule"] in torch_rules | {"analysis"}:
             assert {"gres/gpu=1", f"gres/gpu:{GPU_TYPE}=1"} <= set(tres), record
-            assert record["Timelimit"] == "04:00:00", record  # the workflow's 240 min, first attempt
+            minutes = group_minutes if record["rule"] == "analysis" else TORCH_RUNTIME_MIN  # first attempt
+            assert record["Timelimit"] == f"{minutes // 60:02d}:{minutes % 60:02d}:00", record
         else:
             assert not [t for t in tres if t.startswith("gres/gpu")], record
     for rule in LOCAL_RULES:
@@ -372,8 +384,9 @@ def dry_run_resources(workdir: Path, config: dict | None, profile: str, env: dic
     result = subprocess.run(cmd, cwd=workdir, env=env, capture_output=True, text=True, timeout=300)
     output = result.stdout + result.stderr
     assert result.returncode == 0, output[-4000:]
-    blocks = re.findall(r"^(?:local)?rule (\w+):\n((?:    .*\n)*)", output, flags=re.M)
-    return {rule: re.search(r"^    resources: (.*)$", body, flags=re.M).group(1) for rule, body in blocks}
+    # a job of a group job is printed indented, under "Group job analysis ..."
+    blocks = re.findall(r"^( *)(?:local)?rule (\w+):\n((?:\1    .*\n)*)", output, flags=re.M)
+    return {rule: re.search(r"^ *resources: (.*)$", body, flags=re.M).group(1) for _, rule, body in blocks}
 
 
 TORCH_RULES = {"train", "attack_cam", "neutralize_reattack"}  # at least these use torch
@@ -401,7 +414,8 @@ def test_slurm_profile_takes_site_settings_from_the_environment(tmp_path):
         line = resources[rule]
         assert "gpu=1" in line and "gpu_model=a100" in line, line
         assert "slurm_partition=gpu" in line and "slurm_account=proj-1" in line, line
-        assert "runtime=240" in line and "mem_mb=8000" in line, line  # the workflow's, first attempt
+        minutes = ANALYSIS_TORCH_RUNTIME_MIN if rule in ANALYSIS else TORCH_RUNTIME_MIN  # the workflow's
+        assert f"runtime={minutes}," in line and "mem_mb=8000" in line, line  # first attempt
     assert "slurm_partition=short" in resources["prepare_data"] and "gpu" not in resources["prepare_data"]
     assert "runtime=60" in resources["prepare_data"]
     # device cpu: no GPU, and neither the GPU partition nor the GPU model applies (the

@@ -44,3 +44,18 @@ def test_precision_is_fp32_on_the_cpu_and_channels_last_trains_the_same():
     reference, _ = trained(train_model)
     for (name, a), (_, b) in zip(ours.state_dict().items(), reference.state_dict().items()):
         torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-5, msg=name)
+
+
+def test_load_model_gives_the_saved_weights_without_initializing_them(tmp_path):
+    """load_model builds on the meta device (no random init: a second per torch job
+    for VGG16); the loaded model is the saved one and draws no random numbers."""
+    from roiroa.models import load_model, save_model
+
+    model = build_model(ModelSpec(arch="tiny_vgg", input_size=16, hidden=8)).eval()
+    save_model(model, tmp_path / "model.pt")
+    rng = torch.random.get_rng_state()
+    loaded = load_model(tmp_path / "model.pt")
+    assert torch.equal(torch.random.get_rng_state(), rng)
+    x = torch.rand(3, 1, 12, 12)
+    assert torch.equal(loaded(x), model(x)) and not loaded.training
+    assert {t.device.type for t in [*loaded.parameters(), *loaded.buffers()]} == {"cpu"}

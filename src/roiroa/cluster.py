@@ -8,6 +8,9 @@ profiles/slurm, so a site's own `slurm` profile runs them the same way:
   other torch rules): one GPU unless `device: cpu`; ROIROA_SLURM_GPU_PARTITION
   and ROIROA_SLURM_GPU_MODEL apply only when a GPU is requested; 240 min × attempt.
 - `data_resources()`: prepare_data, 60 min × attempt.
+- `analysis_resources(config, torch)`: the rules that profiles/slurm groups into
+  `analysis` (regions to baselines): minutes, not hours, as their jobs' runtimes
+  add up in a group job.
 
 `runtime` grows with Snakemake's `attempt` (1, 2, 3 with `retries: 2`), so a
 job that hit its time limit is retried with more time, not the same limit.
@@ -62,6 +65,37 @@ def torch_resources(config: Mapping, environ: Mapping[str, str] | None = None) -
 def data_resources() -> dict:
     """`resources:` of prepare_data."""
     return {"runtime": grows_with_attempt(DATA_RUNTIME_MIN), "mem_mb": DATA_MEM_MB}
+
+
+# Group "analysis" (profiles/slurm): one cluster job runs the jobs after the map
+# stage of a few (pair, seed, attack, ε, CAM, δ1, RoA, δ2), one after another: each
+# takes the one `serial` slot that profiles/slurm gives a submission (a resource of
+# local scope), so Snakemake sizes it for one job at a time: the CPUs, memory and
+# GPU of its largest job and the sum of their runtimes (tests/test_slurm.py checks
+# the time limit).
+# Hence runtimes near the work, not TORCH_RUNTIME_MIN: neutralize_reattack and
+# baselines take about 100 CPU-s at paper size on 1 core (Fashion-MNIST), seconds
+# on a GPU; the numpy and figure jobs seconds.
+ANALYSIS_TORCH_RUNTIME_MIN = 10
+ANALYSIS_RUNTIME_MIN = 2
+ANALYSIS_MEM_MB = 2000
+
+
+def analysis_resources(config: Mapping, torch: bool, environ: Mapping[str, str] | None = None) -> dict:
+    """`resources:` of the rules of group "analysis"; `torch`: neutralize_reattack, baselines.
+
+    All of them carry the GPU partition and model of the torch jobs: Snakemake
+    requires a string resource to be the same in every job of a group.
+    """
+    gpu_job = torch_resources(config, environ)
+    out = {name: value for name, value in gpu_job.items() if isinstance(value, str)}
+    out["serial"] = 1
+    if torch:
+        out |= {"gpu": gpu_job["gpu"], "runtime": grows_with_attempt(ANALYSIS_TORCH_RUNTIME_MIN),
+                "mem_mb": TORCH_MEM_MB}
+    else:
+        out |= {"runtime": grows_with_attempt(ANALYSIS_RUNTIME_MIN), "mem_mb": ANALYSIS_MEM_MB}
+    return out
 
 
 # ---- SLURM: what fits, and jobs that can never start ----------------------------------

@@ -12,7 +12,6 @@ from pathlib import Path
 
 import h5py
 import numpy as np
-from sklearn.model_selection import train_test_split
 
 from .datasets import DatasetSpec, LoadedData, Split
 from .h5io import BLOCK, create_h5, write_array
@@ -22,6 +21,10 @@ def split_data(loaded: LoadedData, test_fraction: float, seed: int) -> tuple[Spl
     """Use the official test split when there is one, else a seeded stratified split."""
     if loaded.test is not None:
         return loaded.train, loaded.test, "official"
+    # imported here: every torch job reads data.h5 through this module, and
+    # sklearn's import (about a second) is paid by each (bench/plan.py)
+    from sklearn.model_selection import train_test_split
+
     idx_train, idx_test = train_test_split(
         np.arange(len(loaded.train.labels)),
         test_size=test_fraction,

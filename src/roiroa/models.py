@@ -105,6 +105,10 @@ def save_model(model: BinaryClassifier, path: str | Path, extra: dict | None = N
 
 def load_model(path: str | Path, device: str | torch.device = "cpu") -> BinaryClassifier:
     checkpoint = torch.load(path, map_location=device, weights_only=True)
-    model = build_model(ModelSpec(**checkpoint["spec"]))
-    model.load_state_dict(checkpoint["state_dict"])
+    # Built on the meta device, then given the checkpoint's tensors: the random
+    # initialization of every weight (about a second for VGG16, paid by every
+    # torch job) is skipped; strict loading still requires every weight.
+    with torch.device("meta"):
+        model = build_model(ModelSpec(**checkpoint["spec"]))
+    model.load_state_dict(checkpoint["state_dict"], assign=True)
     return model.to(device).eval()
