@@ -15,6 +15,7 @@ import json
 import platform
 import shutil
 from datetime import datetime, timezone
+from functools import lru_cache
 from importlib import metadata
 from pathlib import Path
 
@@ -75,6 +76,26 @@ def markdown_table(frame: pd.DataFrame) -> str:
     return "\n".join(lines)
 
 
+def merged_tables(t2: pd.DataFrame, t3: pd.DataFrame) -> pd.DataFrame:
+    """Tables II and III side by side, one row per setting and neutralization (joined
+    on the columns that name a row, not on the scores or the per-table counts)."""
+    on = [c for c in t2.columns if c in t3.columns and not c.startswith(("score_", "p ", "paper"))
+          and c not in ("blob_pixels", "n_images", "seeds")]
+    return t2.merge(t3, on=on, suffixes=("", "_t3"))
+
+
+def compares_settings(t1: pd.DataFrame) -> bool:
+    """Whether the tables hold more than one attack, ε or RoA source (a comparison)."""
+    return len(t1[["attack", "eps", "roa_source"]].drop_duplicates()) > 1
+
+
+def setting_folder(row, attack: str | None = None, roa: str | None = None) -> str:
+    """The glob (under results/{dataset}) of seed 0's d2~ folder of a table row's
+    settings, with another attack or RoA source when given."""
+    return (f"*/seed~0/attack~{attack or row['attack']}/eps~{row['eps']:g}/cam~{row['cam']}/"
+            f"d1~{row['delta1']:g}/roa~{roa or row['roa_source']}/d2~{row['delta2']:g}")
+
+
 def ssim_section(t1: pd.DataFrame) -> str:
     rows = []
     for _, r in t1.iterrows():
@@ -92,8 +113,7 @@ def ssim_section(t1: pd.DataFrame) -> str:
 
 def defense_section(t2: pd.DataFrame, t3: pd.DataFrame) -> str:
     """Tables II and III at the θ chosen on the calibration part, with the baselines."""
-    both = t2.merge(t3, on=[c for c in t2.columns if c in t3.columns and not c.startswith(("score_", "p ", "paper"))
-                            and c not in ("blob_pixels", "n_images", "seeds")] , suffixes=("", "_t3"))
+    both = merged_tables(t2, t3)
     both = both[both["neutralization"].isin(CHOSEN)]
     rows = []
     for _, r in both.iterrows():
@@ -112,9 +132,7 @@ def defense_section(t2: pd.DataFrame, t3: pd.DataFrame) -> str:
 
 
 def sweep_section(t2: pd.DataFrame, t3: pd.DataFrame) -> str:
-    on = [c for c in t2.columns if c in t3.columns and not c.startswith(("score_", "p ", "paper"))
-          and c not in ("blob_pixels", "n_images", "seeds")]
-    both = t2.merge(t3, on=on, suffixes=("", "_t3"))
+    both = merged_tables(t2, t3)
     both = both[both["neutralization"] == "blob, θ sweep"]
     rows = [{
         "direction": f"{r['source']} → {r['target']}", "attack": _attack(r), "RoA": r["roa_source"], "θ": r["theta"],
@@ -126,18 +144,21 @@ def sweep_section(t2: pd.DataFrame, t3: pd.DataFrame) -> str:
     return markdown_table(pd.DataFrame(rows))
 
 
+@lru_cache(maxsize=None)
+def _read_blob(path: Path) -> dict:
+    """The class masks of a blob.h5 (read once: every row of a setting compares with
+    the same FGSM blob)."""
+    import h5py
+
+    with h5py.File(path) as f:
+        return {c: f["blob"][c][:] for c in f["blob"]}
+
+
 def _blob(results: Path, dataset: str, row, attack: str, roa: str, theta: str):
     """The class masks of seed 0's blob for a table row's settings (another attack
     and RoA source allowed), or None when the file is not at hand."""
-    import h5py
-
-    pattern = (f"*/seed~0/attack~{attack}/eps~{row['eps']:g}/cam~{row['cam']}/d1~{row['delta1']:g}/"
-               f"roa~{roa}/d2~{row['delta2']:g}/theta~{theta}/blob.h5")
-    path = next((results / dataset).glob(pattern), None)
-    if path is None:
-        return None
-    with h5py.File(path) as f:
-        return {c: f["blob"][c][:] for c in f["blob"]}
+    path = next((results / dataset).glob(f"{setting_folder(row, attack, roa)}/theta~{theta}/blob.h5"), None)
+    return None if path is None else _read_blob(path)
 
 
 def blob_iou(results: Path, dataset: str, row, theta: str) -> float | None:
@@ -159,13 +180,10 @@ def _attack(row) -> str:
 
 def attack_section(results: Path, dataset: str, t1: pd.DataFrame, t2: pd.DataFrame, t3: pd.DataFrame) -> str:
     """One row per direction, attack, ε and RoA source (blob at the chosen θ)."""
-    combos = t1[["attack", "eps", "roa_source"]].drop_duplicates()
-    if len(combos) < 2:
+    if not compares_settings(t1):
         return "One attack and RoA source only (see the attack configs for the comparison)."
     theta = sorted(t2.loc[t2["neutralization"] == "blob, θ sweep", "theta"].unique(), key=float)[0]
-    on = [c for c in t2.columns if c in t3.columns and not c.startswith(("score_", "p ", "paper"))
-          and c not in ("blob_pixels", "n_images", "seeds")]
-    both = t2.merge(t3, on=on, suffixes=("", "_t3"))
+    both = merged_tables(t2, t3)
     both = both[both["neutralization"] == "blob, chosen θ"]
     rows, ious = [], []
     for _, r in both.iterrows():
@@ -217,9 +235,7 @@ def copy_figures(results: Path, dataset: str, folder: Path, t1: pd.DataFrame) ->
         stale.unlink()
     wanted = []
     for _, r in t1.iterrows():  # the first setting whose representatives were drawn
-        wanted = sorted((results / dataset).glob(
-            f"*/seed~0/attack~{r['attack']}/eps~{r['eps']:g}/cam~{r['cam']}/d1~{r['delta1']:g}/"
-            f"roa~{r['roa_source']}/d2~{r['delta2']:g}/figures/*/representatives.png"))
+        wanted = sorted((results / dataset).glob(f"{setting_folder(r)}/figures/*/representatives.png"))
         if wanted:
             break
     wanted += sorted((results / "figures" / dataset).glob("*/*/scores_vs_theta.png"))
@@ -249,8 +265,7 @@ def claims(t1: pd.DataFrame, t2: pd.DataFrame, t3: pd.DataFrame, max_clean_drop:
             + f"; shuffled-pair null {null:.3f}. Low (< 0.3): **{'yes' if true < 0.3 else 'no'}**; "
             f"image-specific (differs from the null by more than 2 sd): **{'yes' if abs(true - null) > spread else 'no'}**."
         )
-    merged = t2.merge(t3, on=[c for c in t2.columns if c in t3.columns and not c.startswith(("score_", "p ", "paper"))
-                             and c not in ("blob_pixels", "n_images", "seeds")], suffixes=("", "_t3"))
+    merged = merged_tables(t2, t3)
     for (source, target, _, _, roa), group in merged.groupby(["source", "target", "attack", "eps", "roa_source"],
                                                               sort=False):
         attack = _attack(group.iloc[0])
@@ -363,10 +378,9 @@ Figures: {', '.join(f'[{p.name}]({folder.name}/{p.name})' for p in figures)}.
     if readme is not None:
         max_drop = (config.get("blob") or {}).get("max_clean_drop", 0.01)
         total = times["wall time (s)"].sum() / 60 if len(times) else float("nan")
-        # a comparison of attacks or RoA sources is summed up by its comparison table
+        # a comparison of attacks, ε or RoA sources is summed up by its comparison table
         # (its claims, one per attack and source, stay on the page)
-        compared = len(t1[["attack", "roa_source"]].drop_duplicates()) > 1
-        body = attack_section(results, dataset, t1, t2, t3) if compared else (
+        body = attack_section(results, dataset, t1, t2, t3) if compares_settings(t1) else (
             f"{defense_section(t2, t3)}\n\n{claims(t1, t2, t3, max_drop)}")
         summary = (f"From [{out}]({out}) ({now}; jobs ran on {trained_on(results, dataset)}; "
                    f"seeds {config.get('seeds')}; the rules' wall times add up to {total:.0f} min there):\n\n{body}")
