@@ -59,3 +59,38 @@ def test_load_model_gives_the_saved_weights_without_initializing_them(tmp_path):
     x = torch.rand(3, 1, 12, 12)
     assert torch.equal(loaded(x), model(x)) and not loaded.training
     assert {t.device.type for t in [*loaded.parameters(), *loaded.buffers()]} == {"cpu"}
+
+
+def test_vgg16_layers_are_torchvision_s_and_a_fresh_model_its_initialization():
+    """Checkpoints load into roiroa's own VGG16 stack (same modules, keys and shapes),
+    and a new VGG16 starts from torchvision's weights: trained numbers do not move."""
+    from torchvision.models import vgg16
+
+    from roiroa.models import LAYER_CFGS, vgg_layers
+
+    reference = vgg16(weights=None).features
+    ours = vgg_layers(LAYER_CFGS["vgg16"])
+    assert repr(ours) == repr(reference)
+    assert {k: v.shape for k, v in ours.state_dict().items()} == {k: v.shape for k, v in reference.state_dict().items()}
+    torch.manual_seed(5)
+    fresh = build_model(ModelSpec(arch="vgg16", input_size=32)).features.state_dict()
+    torch.manual_seed(5)
+    for name, weight in vgg16(weights=None).features.state_dict().items():
+        assert torch.equal(fresh[name], weight), name
+
+
+def test_loading_a_checkpoint_does_not_import_torchvision(tmp_path):
+    """Every job that loads a model (attack_cam, neutralize_reattack, baselines) would
+    pay torchvision's 1.2 s import for nothing."""
+    import subprocess
+
+    from roiroa.models import save_model
+
+    save_model(build_model(ModelSpec(arch="vgg16", input_size=32)), tmp_path / "model.pt")
+    code = (
+        "import sys; from roiroa.models import load_model; import roiroa.defense, roiroa.maps; "
+        f"load_model({str(tmp_path / 'model.pt')!r}); print('torchvision' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         env={"PYTHONPATH": str(ROOT / "src"), "PATH": ""})  # fmt: skip
+    assert out.stdout.strip() == "False"

@@ -15,12 +15,15 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 from torch import nn
-from torchvision.models import vgg16
-from torchvision.models.vgg import make_layers
 
-# Small VGG-style stacks for tests and quick looks; "vgg16" is the paper's model.
-TINY_CFGS = {"tiny_vgg": [16, "M", 32, "M"]}
-ARCHS = ("vgg16", *TINY_CFGS)
+# Convolutional stacks: "vgg16" is the paper's model (configuration D of
+# Simonyan & Zisserman, torchvision's cfgs["D"]); the small one is for tests
+# and quick looks.
+LAYER_CFGS = {
+    "vgg16": [64, 64, "M", 128, 128, "M", 256, 256, 256, "M", 512, 512, 512, "M", 512, 512, 512, "M"],
+    "tiny_vgg": [16, "M", 32, "M"],
+}
+ARCHS = tuple(LAYER_CFGS)
 
 
 @dataclass(frozen=True)
@@ -32,19 +35,39 @@ class ModelSpec:
     dropout: float = 0.5
 
 
-def _features(arch: str) -> nn.Sequential:
-    if arch == "vgg16":
+def vgg_layers(cfg: list) -> nn.Sequential:
+    """torchvision's `make_layers` (no batch norm): the same modules in the same
+    order, hence the same state_dict keys and the same default initialization."""
+    layers: list[nn.Module] = []
+    in_channels = 3
+    for v in cfg:
+        if v == "M":
+            layers.append(nn.MaxPool2d(kernel_size=2, stride=2))
+        else:
+            layers += [nn.Conv2d(in_channels, v, kernel_size=3, padding=1), nn.ReLU(inplace=True)]
+            in_channels = v
+    return nn.Sequential(*layers)
+
+
+def _features(arch: str, initialize: bool) -> nn.Sequential:
+    if arch not in LAYER_CFGS:
+        raise ValueError(f"unknown model arch {arch!r} (known: {', '.join(ARCHS)})")
+    if arch == "vgg16" and initialize:
+        # A fresh VGG16 takes torchvision's initialization and random draws, so that
+        # every model trains as it always has. Imported only here: importing
+        # torchvision costs every job that merely loads a checkpoint 1.2 s
+        # (torchvision.ops imports torch._dynamo).
+        from torchvision.models import vgg16
+
         return vgg16(weights=None).features
-    if arch in TINY_CFGS:
-        return make_layers(TINY_CFGS[arch])
-    raise ValueError(f"unknown model arch {arch!r} (known: {', '.join(ARCHS)})")
+    return vgg_layers(LAYER_CFGS[arch])
 
 
 class BinaryClassifier(nn.Module):
-    def __init__(self, spec: ModelSpec):
+    def __init__(self, spec: ModelSpec, initialize: bool = True):
         super().__init__()
         self.spec = spec
-        self.features = _features(spec.arch)
+        self.features = _features(spec.arch, initialize)
         for module in self.features.modules():
             # in-place ReLUs would overwrite the activations CAM hooks read
             if isinstance(module, nn.ReLU):
@@ -85,8 +108,10 @@ class BinaryClassifier(nn.Module):
         self.std.copy_(x.std(dim=(0, 2, 3)).clamp_min(1e-3).view(1, 3, 1, 1))
 
 
-def build_model(spec: ModelSpec) -> BinaryClassifier:
-    return BinaryClassifier(spec)
+def build_model(spec: ModelSpec, initialize: bool = True) -> BinaryClassifier:
+    """A new model; `initialize=False` (for weights about to be replaced) skips
+    torchvision's VGG16 initialization."""
+    return BinaryClassifier(spec, initialize)
 
 
 def save_model(model: BinaryClassifier, path: str | Path, extra: dict | None = None) -> None:
@@ -109,6 +134,6 @@ def load_model(path: str | Path, device: str | torch.device = "cpu") -> BinaryCl
     # initialization of every weight (about a second for VGG16, paid by every
     # torch job) is skipped; strict loading still requires every weight.
     with torch.device("meta"):
-        model = build_model(ModelSpec(**checkpoint["spec"]))
+        model = build_model(ModelSpec(**checkpoint["spec"]), initialize=False)
     model.load_state_dict(checkpoint["state_dict"], assign=True)
     return model.to(device).eval()
