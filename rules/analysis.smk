@@ -1,5 +1,8 @@
-# Cheap stages: thresholds δ1, δ2 → regions; θ → blob; blob → defense scores;
-# the calibration scores of every θ → the chosen θ → the baselines at that θ.
+# Cheap stages: thresholds δ1, δ2 → regions; every θ → its blob → its defense
+# scores; the calibration scores of every θ → the chosen θ → the baselines at it.
+# blob and neutralize_reattack run every θ of one setting in one job (one file
+# per θ): a θ sweep is two jobs, not two per θ, so that the authors' sweep plans
+# in seconds; a new θ recomputes the θ beside it too (bench/results/plan.txt).
 # Local rules run by the submitting Snakemake, unless profiles/slurm puts them
 # into group `analysis` with the torch rules here (one SLURM job for every θ).
 
@@ -34,49 +37,61 @@ rule regions:
 
 
 rule blob:
-    """The blob of each source class: class-level ŪV ≥ θ (may be empty)."""
+    """The blob of each source class at every θ: class-level ŪV ≥ θ (may be
+    empty); one file per θ."""
     input:
         regions="results/{dataset}/{pair}/seed~{seed}/attack~{attack}/eps~{eps}/cam~{cam}/d1~{d1}/roa~{roa}/d2~{d2}/regions.h5",
     output:
-        blob="results/{dataset}/{pair}/seed~{seed}/attack~{attack}/eps~{eps}/cam~{cam}/d1~{d1}/roa~{roa}/d2~{d2}/theta~{theta}/blob.h5",
+        blobs=every_theta(
+            "results/{dataset}/{pair}/seed~{seed}/attack~{attack}/eps~{eps}/cam~{cam}/d1~{d1}/roa~{roa}/d2~{d2}/theta~{theta}/blob.h5"
+        ),
     log:
-        "results/logs/blob/{dataset}/{pair}/seed~{seed}/attack~{attack}/eps~{eps}/cam~{cam}/d1~{d1}/roa~{roa}/d2~{d2}/theta~{theta}.log",
+        "results/logs/blob/{dataset}/{pair}/seed~{seed}/attack~{attack}/eps~{eps}/cam~{cam}/d1~{d1}/roa~{roa}/d2~{d2}.log",
     benchmark:
-        "results/benchmarks/blob/{dataset}/{pair}/seed~{seed}/attack~{attack}/eps~{eps}/cam~{cam}/d1~{d1}/roa~{roa}/d2~{d2}/theta~{theta}.tsv"
+        "results/benchmarks/blob/{dataset}/{pair}/seed~{seed}/attack~{attack}/eps~{eps}/cam~{cam}/d1~{d1}/roa~{roa}/d2~{d2}.tsv"
     conda:
         "../envs/roiroa.yaml"
     resources:
         **ANALYSIS_RESOURCES,
     params:
-        record=record,
+        records=record_every_theta,
     script:
         "../scripts/blob.py"
 
 
 rule neutralize_reattack:
-    """S_mod (blob set to the fill value), the repeated attack, and the scores of
-    the evaluation part (scores.json) and of the calibration part (calibration.json)."""
+    """At every θ: S_mod (blob set to the fill value), the repeated attack, and the
+    scores of the evaluation part (scores.json) and of the calibration part
+    (calibration.json); one model load for all θ, one folder per θ."""
     input:
         data="results/{dataset}/data.h5",
         model="results/{dataset}/{pair}/seed~{seed}/model.pt",
         maps="results/{dataset}/{pair}/seed~{seed}/attack~{attack}/eps~{eps}/cam~{cam}/maps.h5",
         regions="results/{dataset}/{pair}/seed~{seed}/attack~{attack}/eps~{eps}/cam~{cam}/d1~{d1}/roa~{roa}/d2~{d2}/regions.h5",
-        blob="results/{dataset}/{pair}/seed~{seed}/attack~{attack}/eps~{eps}/cam~{cam}/d1~{d1}/roa~{roa}/d2~{d2}/theta~{theta}/blob.h5",
+        blobs=every_theta(
+            "results/{dataset}/{pair}/seed~{seed}/attack~{attack}/eps~{eps}/cam~{cam}/d1~{d1}/roa~{roa}/d2~{d2}/theta~{theta}/blob.h5"
+        ),
     output:
-        defense="results/{dataset}/{pair}/seed~{seed}/attack~{attack}/eps~{eps}/cam~{cam}/d1~{d1}/roa~{roa}/d2~{d2}/theta~{theta}/fill~{fill}/defense.h5",
-        scores="results/{dataset}/{pair}/seed~{seed}/attack~{attack}/eps~{eps}/cam~{cam}/d1~{d1}/roa~{roa}/d2~{d2}/theta~{theta}/fill~{fill}/scores.json",
-        calibration="results/{dataset}/{pair}/seed~{seed}/attack~{attack}/eps~{eps}/cam~{cam}/d1~{d1}/roa~{roa}/d2~{d2}/theta~{theta}/fill~{fill}/calibration.json",
+        defense=every_theta(
+            "results/{dataset}/{pair}/seed~{seed}/attack~{attack}/eps~{eps}/cam~{cam}/d1~{d1}/roa~{roa}/d2~{d2}/theta~{theta}/fill~{fill}/defense.h5"
+        ),
+        scores=every_theta(
+            "results/{dataset}/{pair}/seed~{seed}/attack~{attack}/eps~{eps}/cam~{cam}/d1~{d1}/roa~{roa}/d2~{d2}/theta~{theta}/fill~{fill}/scores.json"
+        ),
+        calibration=every_theta(
+            "results/{dataset}/{pair}/seed~{seed}/attack~{attack}/eps~{eps}/cam~{cam}/d1~{d1}/roa~{roa}/d2~{d2}/theta~{theta}/fill~{fill}/calibration.json"
+        ),
     log:
-        "results/logs/neutralize_reattack/{dataset}/{pair}/seed~{seed}/attack~{attack}/eps~{eps}/cam~{cam}/d1~{d1}/roa~{roa}/d2~{d2}/theta~{theta}/fill~{fill}.log",
+        "results/logs/neutralize_reattack/{dataset}/{pair}/seed~{seed}/attack~{attack}/eps~{eps}/cam~{cam}/d1~{d1}/roa~{roa}/d2~{d2}/fill~{fill}.log",
     benchmark:
-        "results/benchmarks/neutralize_reattack/{dataset}/{pair}/seed~{seed}/attack~{attack}/eps~{eps}/cam~{cam}/d1~{d1}/roa~{roa}/d2~{d2}/theta~{theta}/fill~{fill}.tsv"
+        "results/benchmarks/neutralize_reattack/{dataset}/{pair}/seed~{seed}/attack~{attack}/eps~{eps}/cam~{cam}/d1~{d1}/roa~{roa}/d2~{d2}/fill~{fill}.tsv"
     conda:
         "../envs/roiroa.yaml"
     threads: TORCH_THREADS
     resources:
-        **ANALYSIS_TORCH_RESOURCES,
+        **EVERY_THETA_TORCH_RESOURCES,
     params:
-        record=record,
+        records=record_every_theta,
         batch_size=config["batch_size"],
         device=config["device"],
     script:

@@ -82,6 +82,10 @@ TORCH_RESOURCES = rcluster.torch_resources(config)
 # another in it, hence runtimes near their work: rcluster.analysis_resources.
 ANALYSIS_RESOURCES = rcluster.analysis_resources(config, torch=False)
 ANALYSIS_TORCH_RESOURCES = rcluster.analysis_resources(config, torch=True)
+# neutralize_reattack evaluates every θ in one job
+EVERY_THETA_TORCH_RESOURCES = rcluster.analysis_resources(
+    config, torch=True, evaluations=len(config["blob"]["theta"])
+)
 
 
 def sweep(*keys):
@@ -138,9 +142,10 @@ def number(value):
     return value if value == "mean" else float(value)
 
 
-def record(wildcards):
-    """The settings that produced an output: stored in it and in the tables."""
-    w = dict(wildcards)
+def record(wildcards, theta=None):
+    """The settings that produced an output: stored in it and in the tables.
+    `theta`: for the outputs of a job that runs every θ (blob, neutralize_reattack)."""
+    w = dict(wildcards) | ({} if theta is None else {"theta": theta})
     out = {"dataset": w["dataset"], "pair": w["pair"], "seed": int(w["seed"])}
     if "attack" in w:
         out |= dict(
@@ -169,6 +174,11 @@ def record(wildcards):
             order=config["neutralize"]["order"],
         )
     return out
+
+
+def record_every_theta(wildcards):
+    """The records of a job's outputs at every θ, in the order of every_theta()."""
+    return [record(wildcards, theta) for theta in sweep("blob", "theta")]
 
 
 def record_selection(wildcards):

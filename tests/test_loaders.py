@@ -339,7 +339,7 @@ def test_paper_config_plans_the_whole_reproduction_without_data(tmp_path):
         assert planned[f"download_{name}"] == 1
     seeds = len(paper["seeds"])
     assert planned["prepare_data"] == 5 and planned["train"] == 5 * seeds
-    assert planned["blob"] == 5 * seeds * len(paper["blob"]["theta"])
+    assert planned["blob"] == planned["neutralize_reattack"] == 5 * seeds  # each for every θ
     assert not (tmp_path / "data").exists()
     targets = snakemake(tmp_path, ROOT / "config" / "paper.yaml", "-n", "download_all")
     assert len(re.findall(r"^rule download_(?!all)", targets.stdout, re.M)) == 5

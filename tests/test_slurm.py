@@ -218,8 +218,9 @@ def test_workflow_runs_under_slurm(slurm, tiny_run, tmp_path):
     # (not the cluster's default) and, for the GPU rules only, a GPU of the model
     assert all(r["Partition"] == "debug" for r in records), records
     # the group job's time limit: its jobs' runtimes added up (they run one at a time):
-    # regions, 2 blob, 4 figures, select_theta; 2 neutralize_reattack, baselines
-    group_minutes = 8 * ANALYSIS_RUNTIME_MIN + 3 * ANALYSIS_TORCH_RUNTIME_MIN
+    # regions, blob, 4 figures, select_theta; neutralize_reattack (its time once per θ), baselines
+    thetas = len(TINY_CONFIG["blob"]["theta"])
+    group_minutes = 7 * ANALYSIS_RUNTIME_MIN + (thetas + 1) * ANALYSIS_TORCH_RUNTIME_MIN
     for record in records:
         tres = record["AllocTRES"].split(",")
         if record["rule"] in torch_rules | {"analysis"}:

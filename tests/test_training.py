@@ -79,9 +79,9 @@ def test_vgg16_layers_are_torchvision_s_and_a_fresh_model_its_initialization():
         assert torch.equal(fresh[name], weight), name
 
 
-def test_loading_a_checkpoint_does_not_import_torchvision(tmp_path):
+def test_loading_a_checkpoint_imports_neither_torchvision_nor_dynamo(tmp_path):
     """Every job that loads a model (attack_cam, neutralize_reattack, baselines) would
-    pay torchvision's 1.2 s import for nothing."""
+    pay 1.2 s for torchvision's import, or 1.1 s for torch._dynamo's, for nothing."""
     import subprocess
 
     from roiroa.models import save_model
@@ -89,8 +89,18 @@ def test_loading_a_checkpoint_does_not_import_torchvision(tmp_path):
     save_model(build_model(ModelSpec(arch="vgg16", input_size=32)), tmp_path / "model.pt")
     code = (
         "import sys; from roiroa.models import load_model; import roiroa.defense, roiroa.maps; "
-        f"load_model({str(tmp_path / 'model.pt')!r}); print('torchvision' in sys.modules)"
+        f"load_model({str(tmp_path / 'model.pt')!r}); "
+        "print(sorted({'torchvision', 'torch._dynamo'} & set(sys.modules)))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                          env={"PYTHONPATH": str(ROOT / "src"), "PATH": ""})  # fmt: skip
-    assert out.stdout.strip() == "False"
+    assert out.stdout.strip() == "[]"
+
+
+def test_feature_size_is_what_the_conv_stack_outputs():
+    from roiroa.models import LAYER_CFGS, feature_size, vgg_layers
+
+    for arch, sizes in {"vgg16": (32, 48, 50, 63, 64), "tiny_vgg": (4, 8, 11, 16)}.items():
+        layers = vgg_layers(LAYER_CFGS[arch])
+        for size in sizes:
+            assert feature_size(arch, size) == layers(torch.zeros(1, 3, size, size)).numel(), (arch, size)

@@ -116,8 +116,9 @@ def test_new_thresholds_rerun_only_downstream(tiny_run, tmp_path):
     result = snakemake(workdir, write_config(workdir, config))
     ran = jobs_run(result)
     assert not {"prepare_data", "train", "attack_cam"} & set(ran), ran
-    # new δ1: one regions job; blobs for (old δ1, new θ) and (new δ1, all three θ)
-    assert ran["regions"] == 1 and ran["blob"] == 4 and ran["neutralize_reattack"] == 4, ran
+    # new δ1: one regions job; every θ of both δ1 (one blob and one neutralize_reattack
+    # job each: a job runs all θ of its δ1)
+    assert ran["regions"] == 1 and ran["blob"] == 2 and ran["neutralize_reattack"] == 2, ran
     # θ is chosen again for both δ1 (the candidates changed), and the baselines follow
     assert ran["select_theta"] == 2 and ran["baselines"] == 2, ran
     tables = read_tables(workdir)

@@ -81,8 +81,11 @@ ANALYSIS_RUNTIME_MIN = 2
 ANALYSIS_MEM_MB = 2000
 
 
-def analysis_resources(config: Mapping, torch: bool, environ: Mapping[str, str] | None = None) -> dict:
-    """`resources:` of the rules of group "analysis"; `torch`: neutralize_reattack, baselines.
+def analysis_resources(
+    config: Mapping, torch: bool, environ: Mapping[str, str] | None = None, evaluations: int = 1
+) -> dict:
+    """`resources:` of the rules of group "analysis"; `torch`: neutralize_reattack, baselines;
+    `evaluations`: how many a job runs (neutralize_reattack: one per θ), each given the time of one.
 
     All of them carry the GPU partition and model of the torch jobs: Snakemake
     requires a string resource to be the same in every job of a group.
@@ -91,7 +94,7 @@ def analysis_resources(config: Mapping, torch: bool, environ: Mapping[str, str] 
     out = {name: value for name, value in gpu_job.items() if isinstance(value, str)}
     out["serial"] = 1
     if torch:
-        out |= {"gpu": gpu_job["gpu"], "runtime": grows_with_attempt(ANALYSIS_TORCH_RUNTIME_MIN),
+        out |= {"gpu": gpu_job["gpu"], "runtime": grows_with_attempt(ANALYSIS_TORCH_RUNTIME_MIN * evaluations),
                 "mem_mb": TORCH_MEM_MB}
     else:
         out |= {"runtime": grows_with_attempt(ANALYSIS_RUNTIME_MIN), "mem_mb": ANALYSIS_MEM_MB}

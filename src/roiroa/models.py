@@ -49,6 +49,19 @@ def vgg_layers(cfg: list) -> nn.Sequential:
     return nn.Sequential(*layers)
 
 
+def feature_size(arch: str, input_size: int) -> int:
+    """Length of the conv stack's flattened output: its 3×3 convolutions (padding 1)
+    keep the side, each 2×2 max-pool halves it, rounding down. Computed, not
+    measured with a forward pass: on the meta device (load_model) that pass
+    imports torch._dynamo, 1.1 s of every job that loads a model."""
+    cfg = LAYER_CFGS[arch]
+    side = input_size // 2 ** cfg.count("M")
+    if side < 1:
+        raise ValueError(f"input_size {input_size} is too small for {arch}: its {cfg.count('M')} max-pools need "
+                         f"at least {2 ** cfg.count('M')}")  # fmt: skip
+    return [v for v in cfg if v != "M"][-1] * side * side
+
+
 def _features(arch: str, initialize: bool) -> nn.Sequential:
     if arch not in LAYER_CFGS:
         raise ValueError(f"unknown model arch {arch!r} (known: {', '.join(ARCHS)})")
@@ -74,11 +87,9 @@ class BinaryClassifier(nn.Module):
                 module.inplace = False
         self.register_buffer("mean", torch.full((1, 3, 1, 1), 0.5))
         self.register_buffer("std", torch.full((1, 3, 1, 1), 0.5))
-        with torch.no_grad():
-            n_features = self.features(torch.zeros(1, 3, spec.input_size, spec.input_size)).numel()
         self.head = nn.Sequential(
             nn.Flatten(),
-            nn.Linear(n_features, spec.hidden),
+            nn.Linear(feature_size(spec.arch, spec.input_size), spec.hidden),
             nn.ReLU(),
             nn.Dropout(spec.dropout),
             nn.Linear(spec.hidden, 2),

@@ -66,7 +66,6 @@ def start_torch_job(
     log_path: str, threads: int, device: str = "auto", seed: int | None = None, outputs: Iterable[str] = ()
 ):
     """start_job, then torch threads (from the rule's `threads:`), device and seed."""
-    import numpy as np
     import torch
 
     start_job(log_path, outputs)
@@ -75,11 +74,19 @@ def start_torch_job(
     torch.backends.cudnn.benchmark = False
     torch.backends.cudnn.deterministic = True
     if seed is not None:
-        torch.manual_seed(seed)
-        np.random.seed(seed)
+        seed_everything(seed)
     resolved = resolve_device(device)
     logging.getLogger("roiroa").info("device %s, %d torch threads", resolved, torch.get_num_threads())
     return resolved
+
+
+def seed_everything(seed: int) -> None:
+    """torch's and numpy's global generators, as at the start of a job."""
+    import numpy as np
+    import torch
+
+    torch.manual_seed(seed)
+    np.random.seed(seed)
 
 
 def resolve_device(name: str = "auto"):
