@@ -1,5 +1,5 @@
 """Planning the authors' full sweep: `snakemake -n` time and memory, jobs per rule,
-SLURM submissions, and the fixed cost of one neutralize_reattack job.
+SLURM submissions, and the fixed cost of one neutralize_reattack job (all θ of a setting).
 
 The sweep is config/paper.yaml with `pairs: all` for MNIST, Fashion-MNIST and
 CIFAR-10 (45 pairs each; cats_vs_dogs and malaria keep their one pair) and
@@ -8,7 +8,8 @@ data. Everything is a dry run in a scratch directory; nothing is trained.
 
 1. planning: wall time, CPU time and peak memory of plain `snakemake -n` on the
    sweep with nothing done yet; then with one θ added after the whole sweep has
-   run (every output of the sweep present, as empty files of one timestamp);
+   run (every output of the sweep present, as empty files, and recorded by
+   `snakemake --touch` as a real run records it);
 2. submissions: the dry run through profiles/slurm (its groups, group-components
    and resource scopes), recording every job Snakemake would hand to SLURM: a
    group job is one submission, local rules none. "Without groups" counts a
@@ -282,6 +283,33 @@ def touch_all(root: Path, paths: list[str]) -> None:
         os.utime(file, (stamp, stamp))
 
 
+def mark_done(workdir: Path, config: dict, name: str) -> dict:
+    """`snakemake --forceall --touch` over the outputs that touch_all() created in
+    workdir/name: Snakemake records every job as finished (inputs, params, code),
+    as a real run does, so that a later plan checks what it checks then (without
+    that record, a job whose output exists is not rerun for a new input, and a θ
+    change looks cheaper than it is). --touch waits 0.1 s a job; here it does not."""
+    configfile = workdir / f"{name}.yaml"
+    configfile.write_text(yaml.safe_dump(config, sort_keys=False))
+    args = ["-s", str(ROOT / "Snakefile"), "-d", str(workdir / name), "--configfile", str(configfile),
+            "--forceall", "--touch", "--cores", "2", "--quiet", "all"]  # fmt: skip
+    start = time.perf_counter()
+    result = subprocess.run([sys.executable, __file__, "--touch-run", "--", *args], capture_output=True, text=True,
+                            env=quiet_env(), cwd=workdir)  # fmt: skip
+    if result.returncode:
+        raise RuntimeError(f"snakemake --touch failed:\n{result.stderr[-5000:]}")
+    return {"wall_s": time.perf_counter() - start}
+
+
+def touch_run(args: list[str]) -> None:
+    from snakemake import cli
+    from snakemake.executors import touch
+
+    touch.Executor.SLEEPING_TIME = 0
+    sys.argv = ["snakemake", *args]
+    cli.main()
+
+
 def read_benchmark(path: Path) -> dict:
     """A Snakemake benchmark file: the job's wall seconds and CPU seconds."""
     header, values = path.read_text().splitlines()[:2]
@@ -308,6 +336,8 @@ def main() -> None:
     parser.add_argument("--out", type=Path, help="also write what it prints here (bench/results/plan.txt)")
     parser.add_argument("--work-tsv", type=Path, nargs="*", default=[],
                         help="benchmark files of real neutralize_reattack jobs, to set the fixed cost against")
+    parser.add_argument("--work-thetas", type=int, default=1,
+                        help="θ per job of the --work-tsv files whose path names no θ (a job runs every θ of its config)")
     args = parser.parse_args()
     if args.out:
         args.out.write_text("")
@@ -347,6 +377,9 @@ def main() -> None:
         # a θ change on the sweep as it is met: everything before it done
         done = work / "theta"
         touch_all(done, probed["outputs"])
+        marked = mark_done(work, config, "theta")
+        say(f"(the full sweep marked as run with its Snakemake records: snakemake --forceall --touch, "
+            f"{marked['wall_s']:.0f} s)")  # fmt: skip
         more = copy.deepcopy(config)
         more["blob"]["theta"] = config["blob"]["theta"] + [round(max(config["blob"]["theta"]) + 0.01, 4)]
         theta = plan_time(work, more, "theta")
@@ -363,11 +396,18 @@ def main() -> None:
               + ", ".join(f"{k[:-2]} {v['wall']:.2f}/{v['cpu']:.2f}" for k, v in cost.items()))
         say(f"  the script's own: {script:.1f} CPU-s; with the Snakemake start that each job of a group job "
               f"pays on a cluster: {cluster:.1f} CPU-s")  # fmt: skip
+        thetas = len(config["blob"]["theta"])
         for tsv in args.work_tsv:
             job = read_benchmark(tsv)
-            out["overhead"].setdefault("jobs", {})[str(tsv)] = job
-            say(f"  against a paper-size job of {job['wall']:.1f} s wall, {job['cpu']:.1f} CPU-s ({tsv}): "
-                  f"{100 * script / job['cpu']:.0f}% / {100 * cluster / job['cpu']:.0f}% of its CPU time")  # fmt: skip
+            # a job of one θ (the path names it) or of every θ of its config (--work-thetas)
+            k = 1 if "/theta~" in str(tsv) else args.work_thetas
+            per_theta = max(job["cpu"] - script, 0) / k  # its work per θ, its fixed cost taken as today's
+            sweep_job = script + thetas * per_theta
+            out["overhead"].setdefault("jobs", {})[str(tsv)] = job | {"thetas": k, "work_per_theta_cpu_s": per_theta}
+            say(f"  against a paper-size job of {k} θ, {job['wall']:.1f} s wall, {job['cpu']:.1f} CPU-s ({tsv}): "
+                  f"{100 * script / job['cpu']:.0f}% / {100 * cluster / job['cpu']:.0f}% of its CPU time; "
+                  f"a job of the sweep's {thetas} θ at {per_theta:.1f} CPU-s of work each: "
+                  f"{100 * script / sweep_job:.1f}% / {100 * cluster / (sweep_job + cluster - script):.1f}%")  # fmt: skip
     if args.json:
         args.json.write_text(json.dumps(out, indent=1) + "\n")
 
@@ -375,5 +415,7 @@ def main() -> None:
 if __name__ == "__main__":
     if len(sys.argv) > 2 and sys.argv[1] == "--probe":
         probe(sys.argv[2], sys.argv[4:] if sys.argv[3] == "--" else sys.argv[3:])
+    elif len(sys.argv) > 2 and sys.argv[1] == "--touch-run":
+        touch_run(sys.argv[3:])
     else:
         main()

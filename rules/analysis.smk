@@ -61,8 +61,9 @@ rule blob:
 
 rule neutralize_reattack:
     """At every θ: S_mod (blob set to the fill value), the repeated attack, and the
-    scores of the evaluation part (scores.json) and of the calibration part
-    (calibration.json); one model load for all θ, one folder per θ."""
+    scores of the evaluation part (scores.json, in the θ's folder); the scores
+    of the calibration part at every θ in one file, beside the θ chosen from
+    them (selected/fill~/calibration.json); one model load for all θ."""
     input:
         data="results/{dataset}/data.h5",
         model="results/{dataset}/{pair}/seed~{seed}/model.pt",
@@ -78,9 +79,7 @@ rule neutralize_reattack:
         scores=every_theta(
             "results/{dataset}/{pair}/seed~{seed}/attack~{attack}/eps~{eps}/cam~{cam}/d1~{d1}/roa~{roa}/d2~{d2}/theta~{theta}/fill~{fill}/scores.json"
         ),
-        calibration=every_theta(
-            "results/{dataset}/{pair}/seed~{seed}/attack~{attack}/eps~{eps}/cam~{cam}/d1~{d1}/roa~{roa}/d2~{d2}/theta~{theta}/fill~{fill}/calibration.json"
-        ),
+        calibration="results/{dataset}/{pair}/seed~{seed}/attack~{attack}/eps~{eps}/cam~{cam}/d1~{d1}/roa~{roa}/d2~{d2}/selected/fill~{fill}/calibration.json",
     log:
         "results/logs/neutralize_reattack/{dataset}/{pair}/seed~{seed}/attack~{attack}/eps~{eps}/cam~{cam}/d1~{d1}/roa~{roa}/d2~{d2}/fill~{fill}.log",
     benchmark:
@@ -91,6 +90,7 @@ rule neutralize_reattack:
     resources:
         **EVERY_THETA_TORCH_RESOURCES,
     params:
+        record=record,
         records=record_every_theta,
         batch_size=config["batch_size"],
         device=config["device"],
@@ -102,10 +102,7 @@ rule select_theta:
     """θ chosen on the calibration part only, by the criterion in roiroa.selection
     (its inputs are calibration scores: no evaluation image is read)."""
     input:
-        calibration=lambda w: expand(
-            "results/{{dataset}}/{{pair}}/seed~{{seed}}/attack~{{attack}}/eps~{{eps}}/cam~{{cam}}/d1~{{d1}}/roa~{{roa}}/d2~{{d2}}/theta~{theta}/fill~{{fill}}/calibration.json",
-            theta=sweep("blob", "theta"),
-        ),
+        calibration="results/{dataset}/{pair}/seed~{seed}/attack~{attack}/eps~{eps}/cam~{cam}/d1~{d1}/roa~{roa}/d2~{d2}/selected/fill~{fill}/calibration.json",
     output:
         selected="results/{dataset}/{pair}/seed~{seed}/attack~{attack}/eps~{eps}/cam~{cam}/d1~{d1}/roa~{roa}/d2~{d2}/selected/fill~{fill}/theta.json",
     log:
@@ -124,17 +121,14 @@ rule select_theta:
 
 rule baselines:
     """Random masks of the blob's size, the RoI complement and no neutralization,
-    at the chosen θ, on the evaluation part."""
+    at the chosen θ, on the evaluation part (the blob at θ computed from
+    regions.h5, as rule blob computes it)."""
     input:
         data="results/{dataset}/data.h5",
         model="results/{dataset}/{pair}/seed~{seed}/model.pt",
         maps="results/{dataset}/{pair}/seed~{seed}/attack~{attack}/eps~{eps}/cam~{cam}/maps.h5",
         regions="results/{dataset}/{pair}/seed~{seed}/attack~{attack}/eps~{eps}/cam~{cam}/d1~{d1}/roa~{roa}/d2~{d2}/regions.h5",
         selected="results/{dataset}/{pair}/seed~{seed}/attack~{attack}/eps~{eps}/cam~{cam}/d1~{d1}/roa~{roa}/d2~{d2}/selected/fill~{fill}/theta.json",
-        blobs=lambda w: expand(
-            "results/{{dataset}}/{{pair}}/seed~{{seed}}/attack~{{attack}}/eps~{{eps}}/cam~{{cam}}/d1~{{d1}}/roa~{{roa}}/d2~{{d2}}/theta~{theta}/blob.h5",
-            theta=sweep("blob", "theta"),
-        ),
     output:
         baselines="results/{dataset}/{pair}/seed~{seed}/attack~{attack}/eps~{eps}/cam~{cam}/d1~{d1}/roa~{roa}/d2~{d2}/selected/fill~{fill}/baselines.json",
     log:
@@ -148,6 +142,7 @@ rule baselines:
         **ANALYSIS_TORCH_RESOURCES,
     params:
         record=record_baselines,
+        blob_mode=config["blob"]["mode"],
         batch_size=config["batch_size"],
         device=config["device"],
     script:

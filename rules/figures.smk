@@ -16,6 +16,7 @@ report: "../report/workflow.rst"
 localrules:
     figures_regions,
     figures_blob,
+    sweep_scores,
     figures_sweep,
     figures_attacks,
     figures_eps,
@@ -154,15 +155,13 @@ rule figures_regions:
 
 
 rule figures_blob:
-    """One direction's blob at every θ: class-level ŪV, the blob, the blob on one
-    image; one figure per θ, in its theta~ folder."""
+    """One direction's blob at every θ: class-level ŪV, the blob (computed from
+    regions.h5 as rule blob computes it), the blob on one image; one figure per
+    θ, in its theta~ folder."""
     input:
         data="results/{dataset}/data.h5",
         maps="results/{dataset}/{pair}/seed~{seed}/attack~{attack}/eps~{eps}/cam~{cam}/maps.h5",
         regions="results/{dataset}/{pair}/seed~{seed}/attack~{attack}/eps~{eps}/cam~{cam}/d1~{d1}/roa~{roa}/d2~{d2}/regions.h5",
-        blobs=every_theta(
-            "results/{dataset}/{pair}/seed~{seed}/attack~{attack}/eps~{eps}/cam~{cam}/d1~{d1}/roa~{roa}/d2~{d2}/theta~{theta}/blob.h5"
-        ),
     output:
         blobs=[
             report(
@@ -195,14 +194,30 @@ rule figures_blob:
         "../scripts/figures_blob.py"
 
 
-rule figures_sweep:
-    """score_mod and score_mod_adv of one direction against θ, δ1 or δ2."""
+rule sweep_scores:
+    """Every scores.json of one pair as one file of rows, which its sweep plots
+    read: each of them listing every setting's file made the plan of the
+    authors' sweep a third longer."""
     input:
         scores=lambda w: expand_sweep(
             "results/{dataset}/{pair}/seed~{seed}/attack~{attack}/eps~{eps}/cam~{cam}/d1~{d1}/roa~{roa}/d2~{d2}/theta~{theta}/fill~{fill}/scores.json",
             dataset=w.dataset,
             pair=w.pair,
         ),
+    output:
+        rows="results/{dataset}/{pair}/sweep_scores.json",
+    log:
+        "results/logs/sweep_scores/{dataset}/{pair}.log",
+    conda:
+        "../envs/roiroa.yaml"
+    script:
+        "../scripts/sweep_scores.py"
+
+
+rule figures_sweep:
+    """score_mod and score_mod_adv of one direction against θ, δ1 or δ2."""
+    input:
+        rows="results/{dataset}/{pair}/sweep_scores.json",
     output:
         plot=report(
             "results/figures/{dataset}/{pair}/{source}-to-{target}/scores_vs_{param}.png",

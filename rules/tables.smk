@@ -4,14 +4,13 @@ localrules:
 
 rule tables:
     """Tables I–III over seeds (CSV and Markdown) and their per-seed rows: the θ
-    sweep, the blob at the θ chosen on the calibration part, and the baselines."""
+    sweep (every scores.json, through each pair's sweep_scores.json), the blob at
+    the θ chosen on the calibration part, and the baselines."""
     input:
         ssim=expand_sweep(
             "results/{dataset}/{pair}/seed~{seed}/attack~{attack}/eps~{eps}/cam~{cam}/d1~{d1}/roa~{roa}/d2~{d2}/ssim.json"
         ),
-        scores=expand_sweep(
-            "results/{dataset}/{pair}/seed~{seed}/attack~{attack}/eps~{eps}/cam~{cam}/d1~{d1}/roa~{roa}/d2~{d2}/theta~{theta}/fill~{fill}/scores.json"
-        ),
+        sweep_scores=expand_sweep("results/{dataset}/{pair}/sweep_scores.json"),
         selected=expand_sweep(
             "results/{dataset}/{pair}/seed~{seed}/attack~{attack}/eps~{eps}/cam~{cam}/d1~{d1}/roa~{roa}/d2~{d2}/selected/fill~{fill}/theta.json"
         ),

@@ -6,21 +6,19 @@ import logging
 from roiroa.baselines import run_baselines
 from roiroa.defense import defense_options
 from roiroa.models import load_model
-from roiroa.config import fmt
 from roiroa.runtime import read_json, start_torch_job, write_json
 
 params = snakemake.params
 record = params.record
 device = start_torch_job(snakemake.log[0], snakemake.threads, params.device, record["seed"], outputs=snakemake.output)
 theta = read_json(snakemake.input.selected)["theta"]
-blob = next(p for p in snakemake.input.blobs if f"/theta~{fmt(theta)}/" in p)
 rows = run_baselines(
     load_model(snakemake.input.model, device),
     snakemake.input.data,
     snakemake.input.maps,
     snakemake.input.regions,
-    blob,
     theta=theta,
+    blob_mode=params.blob_mode,
     draws=record["random_draws"],
     seed=record["seed"],
     **defense_options(record, params.batch_size, device),

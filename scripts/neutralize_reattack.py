@@ -1,5 +1,6 @@
-"""Rule neutralize_reattack: at every θ, blob → S_mod, S_mod-adv → defense.h5,
-scores.json, calibration.json; the model is loaded once."""
+"""Rule neutralize_reattack: at every θ, blob → S_mod, S_mod-adv → defense.h5 and
+scores.json; the calibration part's scores of every θ → one calibration.json;
+the model is loaded once."""
 
 import logging
 
@@ -8,10 +9,11 @@ from roiroa.models import load_model
 from roiroa.runtime import seed_everything, start_torch_job, write_json
 
 params, inputs, outputs = snakemake.params, snakemake.input, snakemake.output
-device = start_torch_job(snakemake.log[0], snakemake.threads, params.device, outputs=outputs)
+device = start_torch_job(snakemake.log[0], snakemake.threads, params.device, outputs=snakemake.output)
 model = load_model(inputs.model, device)
-thetas = zip(inputs.blobs, outputs.defense, outputs.scores, outputs.calibration, params.records, strict=True)
-for i, (blob, defense, scores, calibration, record) in enumerate(thetas, 1):
+calibration = []
+thetas = zip(inputs.blobs, outputs.defense, outputs.scores, params.records, strict=True)
+for i, (blob, defense, scores, record) in enumerate(thetas, 1):
     logging.info("θ=%s (%d of %d)", record["theta"], i, len(params.records))
     # every θ draws the random numbers (random starts of PGD) it would draw in a job of its own
     seed_everything(record["seed"])
@@ -26,4 +28,5 @@ for i, (blob, defense, scores, calibration, record) in enumerate(thetas, 1):
             d["n_images"], d["blob_pixels"],
         )  # fmt: skip
     write_json(scores, {"params": record, "directions": parts["evaluation"]})
-    write_json(calibration, {"params": record, "directions": parts["calibration"]})
+    calibration.append({"params": record, "directions": parts["calibration"]})
+write_json(outputs.calibration, {"params": params.record, "by_theta": calibration})

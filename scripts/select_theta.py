@@ -1,4 +1,4 @@
-"""Rule select_theta: calibration.json of every θ → the θ chosen by roiroa.selection."""
+"""Rule select_theta: calibration.json (scores of every θ) → the θ chosen by roiroa.selection."""
 
 import logging
 
@@ -7,10 +7,7 @@ from roiroa.selection import select_theta
 
 start_job(snakemake.log[0], snakemake.output)
 record = snakemake.params.record
-by_theta = {}
-for path in snakemake.input.calibration:
-    payload = read_json(path)
-    by_theta[payload["params"]["theta"]] = payload["directions"]
+by_theta = {entry["params"]["theta"]: entry["directions"] for entry in read_json(snakemake.input.calibration)["by_theta"]}
 choice = select_theta(by_theta, record["max_clean_drop"])
 logging.info("θ = %s (constraint met: %s)", choice["theta"], choice["meets_constraint"])
-write_json(snakemake.output.selected, {"params": record, "inputs": list(snakemake.input.calibration), **choice})
+write_json(snakemake.output.selected, {"params": record, "inputs": [snakemake.input.calibration], **choice})

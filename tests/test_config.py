@@ -161,7 +161,7 @@ def test_min_input_size_matches_the_models(arch):
 
     smallest = MIN_INPUT_SIZE[arch]
     build_model(ModelSpec(arch=arch, input_size=smallest, hidden=4))
-    with pytest.raises(RuntimeError):
+    with pytest.raises(ValueError, match=f"too small for {arch}: its .* max-pools need at least {smallest}"):
         build_model(ModelSpec(arch=arch, input_size=smallest - 1, hidden=4))
 
 

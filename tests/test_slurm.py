@@ -37,7 +37,7 @@ pytestmark = pytest.mark.workflow
 
 SCRIPTS = Path(__file__).parent / "slurm"
 GPU_TYPE = "fake"  # the type of the fake gres/gpu, requested via ROIROA_SLURM_GPU_MODEL
-LOCAL_RULES = {"tables", "figures_sweep", "figures_tables"}
+LOCAL_RULES = {"tables", "sweep_scores", "figures_sweep", "figures_tables"}
 # profiles/slurm `groups:`: one group job (SLURM job comment rule_analysis_...) for all θ
 ANALYSIS = {"regions", "blob", "neutralize_reattack", "select_theta", "baselines", "figures_regions", "figures_blob"}
 TABLES = ["table1_ssim", "table2_classification", "table3_reattack"]
@@ -416,6 +416,8 @@ def test_slurm_profile_takes_site_settings_from_the_environment(tmp_path):
         assert "gpu=1" in line and "gpu_model=a100" in line, line
         assert "slurm_partition=gpu" in line and "slurm_account=proj-1" in line, line
         minutes = ANALYSIS_TORCH_RUNTIME_MIN if rule in ANALYSIS else TORCH_RUNTIME_MIN  # the workflow's
+        if rule == "neutralize_reattack":  # one job for every θ, the time of one each
+            minutes *= len(config["blob"]["theta"])
         assert f"runtime={minutes}," in line and "mem_mb=8000" in line, line  # first attempt
     assert "slurm_partition=short" in resources["prepare_data"] and "gpu" not in resources["prepare_data"]
     assert "runtime=60" in resources["prepare_data"]

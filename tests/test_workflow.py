@@ -82,8 +82,9 @@ def test_outputs_carry_provenance_and_logs(tiny_run):
     assert "epoch 3/3 done" in train_log
     assert (tiny_run / "results/benchmarks/train/digits/0-1/seed~0.tsv").exists()
     scores = json.loads((tiny_run / REGIONS_DIR / "theta~0.15/fill~0/scores.json").read_text())
-    calib = json.loads((tiny_run / REGIONS_DIR / "theta~0.15/fill~0/calibration.json").read_text())
-    for d, c in zip(scores["directions"], calib["directions"]):
+    by_theta = json.loads((tiny_run / REGIONS_DIR / "selected/fill~0/calibration.json").read_text())["by_theta"]
+    (calib,) = [entry for entry in by_theta if entry["params"]["theta"] == 0.15]
+    for d, c in zip(scores["directions"], calib["directions"], strict=True):
         assert d["part"] == "evaluation" and c["part"] == "calibration"
         assert d["n_images"] + c["n_images"] == (labels == (0 if d["source"] == "0" else 1)).sum()
 
@@ -94,15 +95,19 @@ def test_second_run_does_nothing(tiny_run):
 
 
 def test_theta_selection_reads_only_calibration_scores(tiny_run):
-    """The rule that chooses θ gets only calibration.json files: no evaluation score
-    or image can reach it (checked on the job's inputs, as Snakemake plans them)."""
+    """The rule that chooses θ gets only the calibration part's scores of every θ:
+    no evaluation score or image can reach it (checked on the job's inputs, as
+    Snakemake plans them, and on what that input holds)."""
     result = snakemake(tiny_run, tiny_run / "config.yaml", "-n", "--forcerun", "select_theta")
     text = result.stdout + result.stderr
     blocks = re.findall(r"^(?:local)?rule select_theta:\n((?:    .*\n)+)", text, flags=re.M)
     assert blocks, text[-2000:]
     for block in blocks:
         inputs = re.search(r"^    input: (.*)$", block, flags=re.M).group(1).split(", ")
-        assert len(inputs) == 2 and all(path.endswith("/calibration.json") for path in inputs), inputs
+        assert len(inputs) == 1 and inputs[0].endswith("/selected/fill~0/calibration.json"), inputs
+        calibration = json.loads((tiny_run / inputs[0]).read_text())["by_theta"]
+        assert [entry["params"]["theta"] for entry in calibration] == [0.15, 0.3]
+        assert {d["part"] for entry in calibration for d in entry["directions"]} == {"calibration"}
     chosen = json.loads((tiny_run / REGIONS_DIR / "selected/fill~0/theta.json").read_text())
     assert chosen["theta"] in (0.15, 0.3) and chosen["inputs"] and "criterion" in chosen
 

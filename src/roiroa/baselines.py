@@ -12,7 +12,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from .defense import Attack, direction_scores, evaluate_masks, read_blobs, scored_parts
+from .blob import class_blobs
+from .defense import Attack, direction_scores, evaluate_masks, scored_parts
 from .h5io import check_labels, open_h5, read_dataset
 from .stats import random_mask_like
 
@@ -28,13 +29,16 @@ def baseline_masks(blobs: np.ndarray, roi_representatives: np.ndarray, theta: fl
 
 
 def run_baselines(
-    model, data_path, maps_path, regions_path, blob_path, *, theta: float, draws: int, seed: int,
+    model, data_path, maps_path, regions_path, *, theta: float, blob_mode: str, draws: int, seed: int,
     fill, assign: str, order: str, attack: Attack, batch_size: int, device,
 ) -> list[dict]:
-    """Scores per direction of every baseline (and draw) on the evaluation part."""
-    classes, blobs = read_blobs(blob_path)
+    """Scores per direction of every baseline (and draw) on the evaluation part.
+    The blob at θ is computed from regions.h5 as the blob rule computes it: its
+    file is one of ten per setting, whose listing made the sweep's plan longer."""
     with open_h5(data_path, "prepared data") as data, open_h5(maps_path, "maps") as maps, \
             open_h5(regions_path, "regions") as regions:
+        by_class = class_blobs(regions, theta, blob_mode)
+        classes, blobs = list(by_class), torch.from_numpy(np.stack(list(by_class.values())))
         labels, fit_on = check_labels(read_dataset(maps, "label"), maps_path), str(regions.attrs["fit_on"])
         at = scored_parts(regions["calibration"][:], fit_on)["evaluation"]
         roi = np.stack([regions["representatives"][c]["roi"][:] for c in classes])

@@ -23,16 +23,21 @@ def blob_mask(representatives: dict[str, np.ndarray], theta: float, mode: str = 
     raise ValueError(f"unknown blob mode {mode!r} (known: {', '.join(BLOB_MODES)})")
 
 
+def class_blobs(regions, theta: float, mode: str) -> dict[str, np.ndarray]:
+    """The blob of every class of an open regions.h5, in binary label order."""
+    order = [str(c) for c in regions.attrs["classes"]]
+    return {name: blob_mask({key: ds[:] for key, ds in regions["representatives"][name].items()}, theta, mode)
+            for name in order}  # fmt: skip
+
+
 def run_blob(regions_path, out, *, theta: float, mode: str, params: dict) -> list[dict]:
     """blob.h5 (one mask per source class) from regions.h5; returns blob sizes."""
     sizes = []
     with open_h5(regions_path, "regions") as src, create_h5(out, params, [str(regions_path)]) as dst:
-        order = [str(c) for c in src.attrs["classes"]]  # binary label order
-        for name in order:
-            reps = {key: ds[:] for key, ds in src["representatives"][name].items()}
-            mask = blob_mask(reps, theta, mode)
+        blobs = class_blobs(src, theta, mode)
+        for name, mask in blobs.items():
             dst[f"blob/{name}"] = mask
             sizes.append({"source": name, "blob_pixels": int(mask.sum()), "blob_fraction": float(mask.mean())})
-        dst.attrs["classes"] = order
+        dst.attrs["classes"] = list(blobs)
     return sizes
 

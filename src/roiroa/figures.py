@@ -502,12 +502,6 @@ def read_representatives(regions_path, source: str, target: str) -> tuple[dict[s
         return {k: v[:] for k, v in group.items()}, float(group.attrs["ssim"]), int(fitted.sum())
 
 
-def read_blob(blob_path, source: str, target: str) -> np.ndarray:
-    with h5py.File(blob_path, "r") as f:
-        class_index(f.attrs["classes"], source, target)
-        return f["blob"][source][:]
-
-
 def sweep_groups(rows: list[dict], param: str, source: str) -> dict[str, dict[str, np.ndarray]]:
     """Rows of one direction (tables.load_rows of scores.json) grouped by the other
     swept parameters: {"δ1=0.5, δ2=0.3": {param: [...], "score_mod": [...], ...}}."""

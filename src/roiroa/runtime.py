@@ -101,11 +101,13 @@ def resolve_device(name: str = "auto"):
     return device
 
 
-def write_json(path: str | Path, payload: dict) -> None:
+def write_json(path: str | Path, payload: dict, sort_keys: bool = True) -> None:
+    """`payload` as JSON, renamed into place when complete; `sort_keys=False` keeps
+    the order of every dict (rows whose column order a table keeps)."""
     from .h5io import atomic_path
 
     with atomic_path(path) as tmp:
-        tmp.write_text(json.dumps(payload, indent=2, sort_keys=True) + "\n")
+        tmp.write_text(json.dumps(payload, indent=2, sort_keys=sort_keys) + "\n")
 
 
 def read_json(path: str | Path):

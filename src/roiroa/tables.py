@@ -66,10 +66,10 @@ def settings_text(settings: dict) -> str:
     return " ".join(f"{k}={v}" for k, v in sorted(settings.items()))
 
 
-def defense_rows(score_paths, selected_paths, baseline_paths) -> pd.DataFrame:
+def defense_rows(score_rows: list[dict], selected_paths, baseline_paths) -> pd.DataFrame:
     """Per-seed rows of Tables II/III: the blob at every θ (`blob_sweep`), the blob
     at the θ chosen for the seed (`blob`), and the baselines at that θ."""
-    sweep = pd.DataFrame(load_rows(score_paths)).assign(neutralization="blob_sweep", draw=0)
+    sweep = pd.DataFrame(score_rows).assign(neutralization="blob_sweep", draw=0)
     chosen = pd.DataFrame([_chosen(p) for p in selected_paths])
     join = ["dataset", "pair", "seed", "attack", "eps", "cam", "delta1", "roa_source", "delta2", "fill"]
     blob = sweep.merge(chosen, on=join + ["theta"]).assign(neutralization="blob")
@@ -184,13 +184,14 @@ def to_markdown(frame: pd.DataFrame, title: str, metrics: list[str], digits: int
     return "\n".join(lines) + "\n"
 
 
-def write_tables(ssim_paths, score_paths, selected_paths, baseline_paths, out_dir: str | Path) -> dict[str, pd.DataFrame]:
-    """Tables I–III over seeds (CSV, Markdown) and their per-seed rows (`*_seeds.csv`)."""
+def write_tables(ssim_paths, score_rows, selected_paths, baseline_paths, out_dir: str | Path) -> dict[str, pd.DataFrame]:
+    """Tables I–III over seeds (CSV, Markdown) and their per-seed rows (`*_seeds.csv`);
+    `score_rows`: load_rows() of every scores.json."""
     from .h5io import atomic_path
 
     out_dir = Path(out_dir)
     ssim = pd.DataFrame(load_rows(ssim_paths))
-    defense = defense_rows(score_paths, selected_paths, baseline_paths)
+    defense = defense_rows(score_rows, selected_paths, baseline_paths)
     long = {"table1_ssim": ssim, "table2_classification": defense, "table3_reattack": defense}
     frames = {
         "table1_ssim": summarize_ssim(ssim),
