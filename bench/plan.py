@@ -383,9 +383,14 @@ def main() -> None:
         more = copy.deepcopy(config)
         more["blob"]["theta"] = config["blob"]["theta"] + [round(max(config["blob"]["theta"]) + 0.01, 4)]
         theta = plan_time(work, more, "theta")
+        # the same plan without a description of every job it would run
+        quiet = timed([SNAKEMAKE, *snakemake_args(work / "theta", work / "theta.yaml", "--quiet")], env=quiet_env())
         out["planning"]["theta_added_after_the_sweep"] = theta
+        out["planning"]["theta_added_after_the_sweep_quiet"] = quiet
         say(f"snakemake -n, one θ added after the full sweep ran ({len(probed['outputs'])} outputs present): "
               f"{theta['wall_s']:.1f} s wall, {theta['cpu_s']:.1f} s CPU, peak {theta['maxrss_mib']:.0f} MiB")  # fmt: skip
+        say(f"  the same with --quiet (the same plan, no description of each job it would run): "
+            f"{quiet['wall_s']:.1f} s wall, {quiet['cpu_s']:.1f} s CPU")  # fmt: skip
     if "overhead" in parts:
         cost = job_overhead(work, config)
         # CPU seconds: on a shared machine the wall times above them are mostly waiting
