@@ -104,17 +104,7 @@ def pair_dirs():
 
 
 # The sweep behind each wildcard of a path, in path order.
-SWEEP_OF = {
-    "seed": ("seeds",),
-    "attack": ("attack", "method"),
-    "eps": ("attack", "eps"),
-    "cam": ("cam", "method"),
-    "d1": ("regions", "delta1"),
-    "roa": ("roa", "source"),
-    "d2": ("regions", "delta2"),
-    "theta": ("blob", "theta"),
-    "fill": ("neutralize", "fill"),
-}
+SWEEP_OF = rc.SWEEP_OF
 
 
 def expand_sweep(pattern, **pair):

@@ -115,3 +115,28 @@ def test_page_copies_only_its_own_figures(two_attacks, tmp_path):
     names = sorted(p.name for p in folder.glob("*.png"))
     assert names == ["0-to-1_representatives.png", "0-to-1_scores_vs_theta.png",
                      "1-to-0_representatives.png", "1-to-0_scores_vs_theta.png"], names
+
+
+def test_wall_times_count_only_the_config_s_jobs(tmp_path):
+    """Benchmark files of settings the config does not list (a θ dropped since,
+    another config's ε run in the same results/) stay out of the wall-time table."""
+    from roiroa.publish import rule_times
+
+    bench = tmp_path / "benchmarks"
+    setting = "digits/0-1/seed~0/attack~fgsm/eps~{eps}/cam~gradcam/d1~0.5/roa~perturbation/d2~0.5"
+    files = {
+        "train/digits/0-1/seed~0.tsv": 10.0,
+        "train/digits/0-1/seed~7.tsv": 99.0,  # a seed not in the config
+        f"neutralize_reattack/{setting.format(eps=0.1)}/fill~0.tsv": 3.0,
+        f"neutralize_reattack/{setting.format(eps=0.2)}/fill~0.tsv": 99.0,  # another config's ε
+        f"blob/{setting.format(eps=0.1)}.tsv": 1.0,
+        f"old_rule/{setting.format(eps=0.1)}/theta~0.9/fill~0.tsv": 99.0,  # a θ dropped since
+    }
+    for path, seconds in files.items():
+        (bench / path).parent.mkdir(parents=True, exist_ok=True)
+        (bench / path).write_text(f"s\th:m:s\n{seconds}\t0:00:01\n")
+    config = {"seeds": [0, 1], "attack": {"method": ["fgsm"], "eps": [0.10]}, "blob": {"theta": [0.15]},
+              "neutralize": {"fill": [0]}}
+    times = rule_times(tmp_path, "digits", config).set_index("rule")
+    assert times["wall time (s)"].to_dict() == {"train": 10.0, "neutralize_reattack": 3.0, "blob": 1.0}
+    assert times["jobs"].to_dict() == {"train": 1, "neutralize_reattack": 1, "blob": 1}

@@ -23,6 +23,21 @@ def as_list(value) -> list:
     return list(value) if isinstance(value, (list, tuple)) else [value]
 
 
+# The config sweep behind each `key~value` folder of a result path, in path order
+# (rules/common.smk expands them; the publisher filters benchmark files by them).
+SWEEP_OF = {
+    "seed": ("seeds",),
+    "attack": ("attack", "method"),
+    "eps": ("attack", "eps"),
+    "cam": ("cam", "method"),
+    "d1": ("regions", "delta1"),
+    "roa": ("roa", "source"),
+    "d2": ("regions", "delta2"),
+    "theta": ("blob", "theta"),
+    "fill": ("neutralize", "fill"),
+}
+
+
 def fmt(value) -> str:
     """A parameter value as it appears in a `key~value` path segment.
 

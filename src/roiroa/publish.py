@@ -22,6 +22,7 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
+from .config import SWEEP_OF, fmt
 from .h5io import source_commit
 from .runtime import host_description
 
@@ -41,15 +42,22 @@ def versions() -> str:
 
 def rule_times(results: Path, dataset: str, config: dict) -> pd.DataFrame:
     """Jobs and summed wall time per rule, from the benchmark files of `dataset`
-    (only the θ values of `config`: folders of θ values run before and since
-    dropped from the config are left out)."""
-    thetas = {f"theta~{value:g}" for value in (config.get("blob") or {}).get("theta", [])}
+    that belong to `config`: a file under a `key~value` folder whose value the
+    config does not list (a θ dropped since, another config's attack or ε run
+    in the same results/) is left out."""
+    listed = {}
+    for key, where in SWEEP_OF.items():
+        values = config
+        for name in where:
+            values = (values or {}).get(name) if isinstance(values, dict) else None
+        if values is not None:
+            listed[key] = {fmt(v) for v in (values if isinstance(values, list) else [values])}
     rows = []
     for tsv in sorted((results / "benchmarks").glob(f"*/{dataset}/**/*.tsv")) + sorted(
             (results / "benchmarks").glob(f"*/{dataset}.tsv")):
         parts = tsv.relative_to(results / "benchmarks").parts
-        theta = next((p.removesuffix(".tsv") for p in parts if p.startswith("theta~")), None)
-        if theta is not None and thetas and theta not in thetas:
+        folders = dict(p.removesuffix(".tsv").split("~", 1) for p in parts if "~" in p)
+        if any(key in listed and value not in listed[key] for key, value in folders.items()):
             continue
         rows.append({"rule": parts[0], "s": float(pd.read_csv(tsv, sep="\t")["s"].iloc[0])})
     if not rows:
