@@ -24,7 +24,8 @@ def as_list(value) -> list:
 
 
 # The config sweep behind each `key~value` folder of a result path, in path order
-# (rules/common.smk expands them; the publisher filters benchmark files by them).
+# (normalize_sweeps and check_sweeps read them, rules/common.smk expands them, the
+# publisher filters benchmark files by them).
 SWEEP_OF = {
     "seed": ("seeds",),
     "attack": ("attack", "method"),
@@ -36,6 +37,14 @@ SWEEP_OF = {
     "theta": ("blob", "theta"),
     "fill": ("neutralize", "fill"),
 }
+
+
+def config_value(config: dict, keys: tuple[str, ...]):
+    """config[keys[0]][keys[1]]..., or None where a level is missing."""
+    value = config
+    for key in keys:
+        value = value.get(key) if isinstance(value, dict) else None
+    return value
 
 
 def fmt(value) -> str:
@@ -108,10 +117,8 @@ def check_config(config: dict) -> None:
 def check_sweeps(config: dict) -> None:
     """Two values of a sweep that name the same path folder (0.1 and 0.10) are an error:
     they would run once and fill every table twice."""
-    for keys in SWEEPS:
-        values = config
-        for key in keys:
-            values = values.get(key) if isinstance(values, dict) else None
+    for keys in SWEEP_OF.values():
+        values = config_value(config, keys)
         if not isinstance(values, (list, tuple)):
             continue
         seen: dict[str, int] = {}
@@ -227,18 +234,10 @@ def loader_options(config: dict, dataset: str) -> dict:
 
 
 # Settings that make sweeps: a list runs every value, a scalar is a list of one.
-SWEEPS = (
-    ("seeds",), ("attack", "method"), ("attack", "eps"), ("cam", "method"),
-    ("regions", "delta1"), ("roa", "source"), ("regions", "delta2"), ("blob", "theta"), ("neutralize", "fill"),
-)
-
-
 def normalize_sweeps(config: dict) -> None:
     """Wrap scalar sweep values in lists (in place), before schema validation."""
-    for *parents, key in SWEEPS:
-        values = config
-        for parent in parents:
-            values = values.get(parent) if isinstance(values, dict) else None
+    for *parents, key in SWEEP_OF.values():
+        values = config_value(config, tuple(parents))
         if isinstance(values, dict) and key in values and not isinstance(values[key], (list, tuple)):
             values[key] = [values[key]]
 

@@ -22,7 +22,7 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
-from .config import SWEEP_OF, fmt
+from .config import SWEEP_OF, as_list, config_value, fmt
 from .h5io import source_commit
 from .runtime import host_description
 
@@ -45,13 +45,8 @@ def rule_times(results: Path, dataset: str, config: dict) -> pd.DataFrame:
     that belong to `config`: a file under a `key~value` folder whose value the
     config does not list (a θ dropped since, another config's attack or ε run
     in the same results/) is left out."""
-    listed = {}
-    for key, where in SWEEP_OF.items():
-        values = config
-        for name in where:
-            values = (values or {}).get(name) if isinstance(values, dict) else None
-        if values is not None:
-            listed[key] = {fmt(v) for v in (values if isinstance(values, list) else [values])}
+    listed = {key: {fmt(v) for v in as_list(values)} for key, keys in SWEEP_OF.items()
+              if (values := config_value(config, keys)) is not None}  # fmt: skip
     rows = []
     for tsv in sorted((results / "benchmarks").glob(f"*/{dataset}/**/*.tsv")) + sorted(
             (results / "benchmarks").glob(f"*/{dataset}.tsv")):
