@@ -88,6 +88,40 @@ def test_predicted_class_assignment_uses_the_attacked_image_in_the_attacked_bran
     assert x_mod[0, 0, 0].tolist() == [0.0, 0.5] and x_mod_adv[0, 0, 0].tolist() == [0.5, 0.0]
 
 
+@pytest.mark.parametrize("attack", [FGSM, Attack("pgd_linf", 0.1, AttackSettings(steps=2, random_start=False)),
+                                    Attack("pgd_linf", 0.1, AttackSettings(steps=2), seed=1)])
+@pytest.mark.parametrize("order", ["neutralize_then_attack", "neutralize_attack_neutralize"])
+def test_the_attack_that_starts_at_s_mod_gives_its_probabilities(attack, order):
+    """FGSM (and PGD without a random start) begins with a forward pass at S_mod
+    itself; defend_batch takes S_mod's probabilities from it instead of a pass of
+    its own: the same numbers, one pass fewer. Masks that differ between the two
+    branches (predicted-class assignment) and a random start need their own pass."""
+    torch.manual_seed(0)
+    model = build_model(ModelSpec(arch="tiny_vgg", input_size=16, in_channels=1, hidden=8)).eval()
+    x, y = torch.rand(6, 1, 8, 8), torch.tensor([0, 1, 0, 1, 0, 1])
+    masks = torch.rand(6, 8, 8) > 0.7
+    fill = torch.tensor([0.0])
+    passes = []
+    model.register_forward_hook(lambda *_: passes.append(1))
+    x_mod, x_mod_adv, prob_mod, prob_mod_adv = defend_batch(model, x, x, y, masks, masks, fill, attack, order)
+    attack_passes = 1 if attack.method == "fgsm" else attack.settings.steps
+    reuse = attack.method == "fgsm" or not attack.settings.random_start
+    assert len(passes) == attack_passes + (1 if reuse else 2)  # + S_mod-adv's pass (+ S_mod's)
+    expected_adv = attack(model, neutralize(x, masks, fill), y)
+    if order == "neutralize_attack_neutralize":
+        expected_adv = neutralize(expected_adv, masks, fill)
+    with torch.no_grad():
+        assert torch.equal(prob_mod, torch.softmax(model(neutralize(x, masks, fill)), 1))
+        assert torch.equal(prob_mod_adv, torch.softmax(model(expected_adv), 1))
+    assert torch.equal(x_mod_adv, expected_adv)
+    passes.clear()
+    other = masks.roll(1, 0)
+    _, _, prob_other, _ = defend_batch(model, x, x, y, masks, other, fill, attack, order)
+    assert len(passes) == attack_passes + 2
+    with torch.no_grad():
+        assert torch.equal(prob_other, torch.softmax(model(neutralize(x, masks, fill)), 1))
+
+
 def test_direction_scores_counts_rates_and_paired_tests():
     labels = np.array([0, 0, 0, 0, 1])
     one_hot = lambda classes: np.eye(2)[classes]  # noqa: E731

@@ -154,6 +154,12 @@ def _deepfool(model, x, y, eps, settings, project) -> torch.Tensor:
     return torch.where(over, x, x_adv)
 
 
+def starts_from_gradient(method: str, settings: AttackSettings) -> bool:
+    """Whether the attack's first step uses ∂loss/∂x at x itself (FGSM; PGD
+    without a random start), the gradient a caller may pass as `grad`."""
+    return method == "fgsm" or (method in ("pgd_linf", "pgd_l2") and not settings.random_start)
+
+
 def _apply(project: Projection | None, x: torch.Tensor) -> torch.Tensor:
     return x if project is None else project(x.detach())
 
