@@ -52,6 +52,7 @@ def run_stage(stage: str, work: Path) -> dict:
 
     from roiroa.blob import run_blob
     from roiroa.defense import Attack, run_defense
+    from roiroa.h5io import create_h5
     from roiroa.maps import run_map_stage
     from roiroa.models import load_model
     from roiroa.regions import run_regions
@@ -70,10 +71,11 @@ def run_stage(stage: str, work: Path) -> dict:
     elif stage == "blob":
         run_blob(work / "regions.h5", work / "blob.h5", theta=0.15, mode="ubar_v", params={})
     elif stage == "neutralize_reattack":
-        run_defense(load_model(work / "model.pt"), work / "data.h5", work / "maps.h5", work / "regions.h5",
-                    work / "blob.h5", work / "defense.h5", fill=0, assign="true_class",
-                    order="neutralize_then_attack", attack=Attack("fgsm", 0.1), batch_size=256, device=device,
-                    params={})  # fmt: skip
+        with create_h5(work / "defense.h5", {}) as defense:
+            run_defense(load_model(work / "model.pt"), work / "data.h5", work / "maps.h5", work / "regions.h5",
+                        work / "blob.h5", defense.create_group("theta~0.15"), fill=0, assign="true_class",
+                        order="neutralize_then_attack", attack=Attack("fgsm", 0.1), batch_size=256, device=device,
+                        params={})  # fmt: skip
     return {"stage": stage, "after_imports_mb": baseline, "peak_mb": peak_rss_mb(),
             "seconds": time.perf_counter() - start}
 

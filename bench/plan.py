@@ -139,7 +139,7 @@ def probe(out: str, args: list[str]) -> None:
 
     def describe(job) -> dict:
         rules = collections.Counter(j.rule.name for j in job.jobs)
-        keys = sorted({tuple(j.wildcards_dict.get(k, "") for k in GROUP_KEY) for j in job.jobs})
+        keys = sorted({group_key(j.wildcards_dict) for j in job.jobs})
         try:  # sized as for a cluster (a dry run sizes it as for a local run)
             res = GroupResources.basic_layered(toposorted_jobs=job.toposorted, constraints=job.global_resources,
                                                run_local=False, additive_resources=["runtime"], sortby=["runtime"])  # fmt: skip
@@ -173,6 +173,13 @@ def probe(out: str, args: list[str]) -> None:
     atexit.register(write)
     sys.argv = ["snakemake", *args]
     cli.main()
+
+
+def group_key(wildcards: dict) -> tuple:
+    """A job's GROUP_KEY values; the figure jobs of both directions name the pair {first}-{second}."""
+    if "first" in wildcards:
+        wildcards = wildcards | {"pair": f"{wildcards['first']}-{wildcards['second']}"}
+    return tuple(wildcards.get(k, "") for k in GROUP_KEY)
 
 
 def plain(resources) -> dict:
@@ -259,7 +266,7 @@ def job_overhead(workdir: Path, config: dict, images: int = 2000) -> dict:
     configfile = workdir / "start.yaml"
     configfile.write_text(yaml.safe_dump(config, sort_keys=False))
     target = ("results/mnist/0-1/seed~0/attack~fgsm/eps~0.1/cam~gradcam/d1~0.5/roa~perturbation/d2~0.5/"
-              "theta~0.1/fill~0/scores.json")
+              "selected/fill~0/evaluation.json")
     start = timed([SNAKEMAKE, *snakemake_args(workdir / "start", configfile, target)], env=quiet_env())
     out = {f"{name}_s": {"wall": wall, "cpu": cpu} for name, (wall, cpu) in best.items()}
     out["snakemake_start_full_sweep_s"] = {"wall": start["wall_s"], "cpu": start["cpu_s"]}

@@ -49,6 +49,7 @@ rule blob:
         "results/logs/blob/{dataset}/{pair}/seed~{seed}/attack~{attack}/eps~{eps}/cam~{cam}/d1~{d1}/roa~{roa}/d2~{d2}.log",
     benchmark:
         "results/benchmarks/blob/{dataset}/{pair}/seed~{seed}/attack~{attack}/eps~{eps}/cam~{cam}/d1~{d1}/roa~{roa}/d2~{d2}.tsv"
+    priority: GATES_BASELINES
     conda:
         "../envs/roiroa.yaml"
     resources:
@@ -61,9 +62,12 @@ rule blob:
 
 rule neutralize_reattack:
     """At every θ: S_mod (blob set to the fill value), the repeated attack, and the
-    scores of the evaluation part (scores.json, in the θ's folder); the scores
-    of the calibration part at every θ in one file, beside the θ chosen from
-    them (selected/fill~/calibration.json); one model load for all θ."""
+    scores of each part. One file of each for every θ, beside the θ chosen from
+    them: selected/fill~/defense.h5 (a group per θ), calibration.json
+    (select_theta's only input) and evaluation.json (the sweep's rows). No file
+    per θ: Snakemake would not rerun the job for a new θ once these exist (a new
+    output has no record to compare), and listing them made the plan of the
+    authors' sweep a third longer. One model load for all θ."""
     input:
         data="results/{dataset}/data.h5",
         model="results/{dataset}/{pair}/seed~{seed}/model.pt",
@@ -73,17 +77,14 @@ rule neutralize_reattack:
             "results/{dataset}/{pair}/seed~{seed}/attack~{attack}/eps~{eps}/cam~{cam}/d1~{d1}/roa~{roa}/d2~{d2}/theta~{theta}/blob.h5"
         ),
     output:
-        defense=every_theta(
-            "results/{dataset}/{pair}/seed~{seed}/attack~{attack}/eps~{eps}/cam~{cam}/d1~{d1}/roa~{roa}/d2~{d2}/theta~{theta}/fill~{fill}/defense.h5"
-        ),
-        scores=every_theta(
-            "results/{dataset}/{pair}/seed~{seed}/attack~{attack}/eps~{eps}/cam~{cam}/d1~{d1}/roa~{roa}/d2~{d2}/theta~{theta}/fill~{fill}/scores.json"
-        ),
+        defense="results/{dataset}/{pair}/seed~{seed}/attack~{attack}/eps~{eps}/cam~{cam}/d1~{d1}/roa~{roa}/d2~{d2}/selected/fill~{fill}/defense.h5",
         calibration="results/{dataset}/{pair}/seed~{seed}/attack~{attack}/eps~{eps}/cam~{cam}/d1~{d1}/roa~{roa}/d2~{d2}/selected/fill~{fill}/calibration.json",
+        evaluation="results/{dataset}/{pair}/seed~{seed}/attack~{attack}/eps~{eps}/cam~{cam}/d1~{d1}/roa~{roa}/d2~{d2}/selected/fill~{fill}/evaluation.json",
     log:
         "results/logs/neutralize_reattack/{dataset}/{pair}/seed~{seed}/attack~{attack}/eps~{eps}/cam~{cam}/d1~{d1}/roa~{roa}/d2~{d2}/fill~{fill}.log",
     benchmark:
         "results/benchmarks/neutralize_reattack/{dataset}/{pair}/seed~{seed}/attack~{attack}/eps~{eps}/cam~{cam}/d1~{d1}/roa~{roa}/d2~{d2}/fill~{fill}.tsv"
+    priority: GATES_BASELINES
     conda:
         "../envs/roiroa.yaml"
     threads: TORCH_THREADS
@@ -109,6 +110,7 @@ rule select_theta:
         "results/logs/select_theta/{dataset}/{pair}/seed~{seed}/attack~{attack}/eps~{eps}/cam~{cam}/d1~{d1}/roa~{roa}/d2~{d2}/fill~{fill}.log",
     benchmark:
         "results/benchmarks/select_theta/{dataset}/{pair}/seed~{seed}/attack~{attack}/eps~{eps}/cam~{cam}/d1~{d1}/roa~{roa}/d2~{d2}/fill~{fill}.tsv"
+    priority: GATES_BASELINES
     conda:
         "../envs/roiroa.yaml"
     resources:
@@ -135,6 +137,7 @@ rule baselines:
         "results/logs/baselines/{dataset}/{pair}/seed~{seed}/attack~{attack}/eps~{eps}/cam~{cam}/d1~{d1}/roa~{roa}/d2~{d2}/fill~{fill}.log",
     benchmark:
         "results/benchmarks/baselines/{dataset}/{pair}/seed~{seed}/attack~{attack}/eps~{eps}/cam~{cam}/d1~{d1}/roa~{roa}/d2~{d2}/fill~{fill}.tsv"
+    priority: BEFORE_FIGURES
     conda:
         "../envs/roiroa.yaml"
     threads: TORCH_THREADS

@@ -43,9 +43,10 @@ except rc.ConfigError as err:
 
 # ---- paths -------------------------------------------------------------------
 # Every result-changing parameter is one `key~value` folder level, in pipeline
-# order: results/{dataset}/{pair}/seed~/attack~/eps~/cam~/d1~/roa~/d2~/theta~/fill~;
-# the θ chosen on the calibration part and the baselines at it sit beside the
-# θ folders, in d2~/selected/fill~/.
+# order: results/{dataset}/{pair}/seed~/attack~/eps~/cam~/d1~/roa~/d2~/theta~ (the blob);
+# what spans every θ (the neutralized images and the scores of each part at
+# every θ, the θ chosen on the calibration part, the baselines at it) sits
+# beside the θ folders, in d2~/selected/fill~/.
 # The rules spell their paths out in full; logs mirror them under results/logs.
 TABLE_NAMES = ["table1_ssim", "table2_classification", "table3_reattack"]
 TABLES = expand(
@@ -82,6 +83,12 @@ TORCH_RESOURCES = rcluster.torch_resources(config)
 # another in it, hence runtimes near their work: rcluster.analysis_resources.
 ANALYSIS_RESOURCES = rcluster.analysis_resources(config, torch=False)
 ANALYSIS_TORCH_RESOURCES = rcluster.analysis_resources(config, torch=True)
+# Snakemake priorities after the map stage (others 0): on a few cores,
+# blob → neutralize_reattack → select_theta go first, as they gate baselines,
+# the longest job; then baselines; figures fill the gaps. Otherwise a figure or
+# one seed's baselines can hold up the chain of another (bench/rerun.py).
+GATES_BASELINES = 2
+BEFORE_FIGURES = 1
 # neutralize_reattack evaluates every θ in one job
 EVERY_THETA_TORCH_RESOURCES = rcluster.analysis_resources(
     config, torch=True, evaluations=len(config["blob"]["theta"])
@@ -132,10 +139,12 @@ def number(value):
     return value if value == "mean" else float(value)
 
 
-def record(wildcards, theta=None):
+def record(wildcards, theta=None, pair=None):
     """The settings that produced an output: stored in it and in the tables.
-    `theta`: for the outputs of a job that runs every θ (blob, neutralize_reattack)."""
+    `theta`: for the outputs of a job that runs every θ (blob, neutralize_reattack);
+    `pair`: for a job whose wildcards name the pair's classes ({first}-{second})."""
     w = dict(wildcards) | ({} if theta is None else {"theta": theta})
+    w |= {} if pair is None else {"pair": pair}
     out = {"dataset": w["dataset"], "pair": w["pair"], "seed": int(w["seed"])}
     if "attack" in w:
         out |= dict(
@@ -179,3 +188,30 @@ def record_selection(wildcards):
 def record_baselines(wildcards):
     """What the baselines stage records: its settings and the number of draws."""
     return record(wildcards) | {"random_draws": config["baselines"]["random_draws"]}
+
+
+# ---- figures (rules/figures.smk) ----
+# report labels of the δ-level figures: the parameters behind them
+PARAMETERS = "{attack} ε={eps} {cam} δ1={d1} δ2={d2}"
+# A job of both directions names its pair {first}-{second}: its outputs are the
+# figures of first→second, then those of second→first.
+DIRECTIONS = (("{first}", "{second}"), ("{second}", "{first}"))
+PAIR_SETTING = "results/{dataset}/{first}-{second}/seed~{seed}/attack~{attack}/eps~{eps}/cam~{cam}/d1~{d1}/roa~{roa}/d2~{d2}"
+
+
+def both_directions(path, caption, figure, parameters=PARAMETERS):
+    """`path` ({source}-to-{target} in it) for both directions of the pair, as report items."""
+    items = []
+    for source, target in DIRECTIONS:
+        items.append(report(
+            path.replace("{source}", source).replace("{target}", target),
+            caption=caption,
+            category="{dataset}",
+            subcategory=f"{source} → {target}",
+            labels={"figure": figure, "parameters": parameters},
+        ))  # fmt: skip
+    return items
+
+
+def pair_of(wildcards):
+    return f"{wildcards.first}-{wildcards.second}"

@@ -3,9 +3,10 @@
 # local jobs (on SLURM, profiles/slurm runs those of regions and blob in the job
 # of their δ1, δ2: group `analysis`). A figure lives under the first output it
 # depends on, one folder per direction: d1~/d2~/figures/{source}-to-{target}/
-# for the δ-level figures, theta~/figures/{source}-to-{target}/ for the blob
-# (one job draws a direction's blob at every θ; a new θ redraws only the blob);
-# sweep plots sit above the sweeps, in results/figures/{dataset}/{pair}/.
+# for the δ-level figures, theta~/figures/{source}-to-{target}/ for the blob;
+# sweep plots sit above the sweeps, in results/figures/{dataset}/{pair}/. One
+# job draws both directions of a pair (and the blob at every θ, every sweep
+# plot): three jobs per setting fewer in the plan of the authors' sweep.
 
 import itertools
 
@@ -20,12 +21,13 @@ localrules:
     figures_sweep,
     figures_attacks,
     figures_eps,
-    figures_tables,
 
 
 wildcard_constraints:
     source=r"[a-z0-9_]+",
     target=r"[a-z0-9_]+",
+    first=r"[a-z0-9_]+",
+    second=r"[a-z0-9_]+",
     param="theta|delta1|delta2",
 
 
@@ -50,11 +52,6 @@ FIGURE_PATTERNS = [
     "results/{dataset}/{pair}/seed~{seed}/attack~{attack}/eps~{eps}/cam~{cam}/d1~{d1}/roa~{roa}/d2~{d2}/theta~{theta}/figures/{source}-to-{target}/blob.png",
     "results/figures/{dataset}/{pair}/{source}-to-{target}/scores_vs_{param}.png",
 ]
-TABLE_PAGES = {
-    "table1_ssim": "Table I: SSIM of RoI and RoA",
-    "table2_classification": "Table II: neutralization and accuracy",
-    "table3_reattack": "Table III: neutralization and a repeated attack",
-}
 FIGURES = [
     path
     for base in pair_dirs()
@@ -81,108 +78,74 @@ FIGURES += [
     for source, target in itertools.permutations(base["pair"].split("-"))
     for name in COMPARISONS
 ]
-# report labels of the δ-level figures: the parameters behind them
-PARAMETERS = "{attack} ε={eps} {cam} δ1={d1} δ2={d2}"
 
 
 rule figures_regions:
-    """One direction's RoI and RoA (one image and the class), and the four regions."""
+    """Both directions' RoI and RoA (one image and the class), and the four regions."""
     input:
         data="results/{dataset}/data.h5",
-        maps="results/{dataset}/{pair}/seed~{seed}/attack~{attack}/eps~{eps}/cam~{cam}/maps.h5",
-        regions="results/{dataset}/{pair}/seed~{seed}/attack~{attack}/eps~{eps}/cam~{cam}/d1~{d1}/roa~{roa}/d2~{d2}/regions.h5",
+        maps="results/{dataset}/{first}-{second}/seed~{seed}/attack~{attack}/eps~{eps}/cam~{cam}/maps.h5",
+        regions=f"{PAIR_SETTING}/regions.h5",
     output:
-        roi_individual=report(
-            "results/{dataset}/{pair}/seed~{seed}/attack~{attack}/eps~{eps}/cam~{cam}/d1~{d1}/roa~{roa}/d2~{d2}/figures/{source}-to-{target}/roi_individual.png",
-            caption="../report/roi_individual.rst",
-            category="{dataset}",
-            subcategory="{source} → {target}",
-            labels={
-                "figure": "a) RoI of one image (Fig. 6)",
-                "parameters": PARAMETERS,
-            },
+        roi_individual=both_directions(
+            f"{PAIR_SETTING}/figures/{{source}}-to-{{target}}/roi_individual.png",
+            "../report/roi_individual.rst",
+            "a) RoI of one image (Fig. 6)",
         ),
-        roa_individual=report(
-            "results/{dataset}/{pair}/seed~{seed}/attack~{attack}/eps~{eps}/cam~{cam}/d1~{d1}/roa~{roa}/d2~{d2}/figures/{source}-to-{target}/roa_individual.png",
-            caption="../report/roa_individual.rst",
-            category="{dataset}",
-            subcategory="{source} → {target}",
-            labels={
-                "figure": "b) RoA of one image (Fig. 7)",
-                "parameters": PARAMETERS,
-            },
+        roa_individual=both_directions(
+            f"{PAIR_SETTING}/figures/{{source}}-to-{{target}}/roa_individual.png",
+            "../report/roa_individual.rst",
+            "b) RoA of one image (Fig. 7)",
         ),
-        representatives=report(
-            "results/{dataset}/{pair}/seed~{seed}/attack~{attack}/eps~{eps}/cam~{cam}/d1~{d1}/roa~{roa}/d2~{d2}/figures/{source}-to-{target}/representatives.png",
-            caption="../report/representatives.rst",
-            category="{dataset}",
-            subcategory="{source} → {target}",
-            labels={
-                "figure": "c) class RoI and RoA (Figs. 8, 9)",
-                "parameters": PARAMETERS,
-            },
+        representatives=both_directions(
+            f"{PAIR_SETTING}/figures/{{source}}-to-{{target}}/representatives.png",
+            "../report/representatives.rst",
+            "c) class RoI and RoA (Figs. 8, 9)",
         ),
-        regions_individual=report(
-            "results/{dataset}/{pair}/seed~{seed}/attack~{attack}/eps~{eps}/cam~{cam}/d1~{d1}/roa~{roa}/d2~{d2}/figures/{source}-to-{target}/regions_individual.png",
-            caption="../report/regions_individual.rst",
-            category="{dataset}",
-            subcategory="{source} → {target}",
-            labels={
-                "figure": "d) four regions of one image",
-                "parameters": PARAMETERS,
-            },
+        regions_individual=both_directions(
+            f"{PAIR_SETTING}/figures/{{source}}-to-{{target}}/regions_individual.png",
+            "../report/regions_individual.rst",
+            "d) four regions of one image",
         ),
-        regions_representatives=report(
-            "results/{dataset}/{pair}/seed~{seed}/attack~{attack}/eps~{eps}/cam~{cam}/d1~{d1}/roa~{roa}/d2~{d2}/figures/{source}-to-{target}/regions_representatives.png",
-            caption="../report/regions_representatives.rst",
-            category="{dataset}",
-            subcategory="{source} → {target}",
-            labels={
-                "figure": "e) four regions of the class",
-                "parameters": PARAMETERS,
-            },
+        regions_representatives=both_directions(
+            f"{PAIR_SETTING}/figures/{{source}}-to-{{target}}/regions_representatives.png",
+            "../report/regions_representatives.rst",
+            "e) four regions of the class",
         ),
     log:
-        "results/logs/figures_regions/{dataset}/{pair}/seed~{seed}/attack~{attack}/eps~{eps}/cam~{cam}/d1~{d1}/roa~{roa}/d2~{d2}/{source}-to-{target}.log",
+        "results/logs/figures_regions/{dataset}/{first}-{second}/seed~{seed}/attack~{attack}/eps~{eps}/cam~{cam}/d1~{d1}/roa~{roa}/d2~{d2}.log",
     conda:
         "../envs/roiroa.yaml"
     resources:
         **ANALYSIS_RESOURCES,
     params:
-        record=record,
+        record=lambda w: record(w, pair=pair_of(w)),
     script:
         "../scripts/figures_regions.py"
 
 
 rule figures_blob:
-    """One direction's blob at every θ: class-level ŪV, the blob (computed from
+    """Both directions' blob at every θ: class-level ŪV, the blob (computed from
     regions.h5 as rule blob computes it), the blob on one image; one figure per
-    θ, in its theta~ folder."""
+    direction and θ, in its theta~ folder (first→second at every θ, then second→first).
+    """
     input:
         data="results/{dataset}/data.h5",
-        maps="results/{dataset}/{pair}/seed~{seed}/attack~{attack}/eps~{eps}/cam~{cam}/maps.h5",
-        regions="results/{dataset}/{pair}/seed~{seed}/attack~{attack}/eps~{eps}/cam~{cam}/d1~{d1}/roa~{roa}/d2~{d2}/regions.h5",
+        maps="results/{dataset}/{first}-{second}/seed~{seed}/attack~{attack}/eps~{eps}/cam~{cam}/maps.h5",
+        regions=f"{PAIR_SETTING}/regions.h5",
     output:
         blobs=[
-            report(
-                path,
-                caption="../report/blob.rst",
-                category="{dataset}",
-                subcategory="{source} → {target}",
-                labels={
-                    "figure": "f) blob (Fig. 10)",
-                    "parameters": f"{PARAMETERS} θ={theta}",
-                },
-            )
-            for path, theta in zip(
-                every_theta(
-                    "results/{dataset}/{pair}/seed~{seed}/attack~{attack}/eps~{eps}/cam~{cam}/d1~{d1}/roa~{roa}/d2~{d2}/theta~{theta}/figures/{source}-to-{target}/blob.png"
-                ),
-                SWEPT["theta"],
+            figure
+            for theta in SWEPT["theta"]
+            for figure in both_directions(
+                f"{PAIR_SETTING}/theta~{theta}/figures/{{source}}-to-{{target}}/blob.png",
+                "../report/blob.rst",
+                "f) blob (Fig. 10)",
+                f"{PARAMETERS} θ={theta}",
             )
         ],
     log:
-        "results/logs/figures_blob/{dataset}/{pair}/seed~{seed}/attack~{attack}/eps~{eps}/cam~{cam}/d1~{d1}/roa~{roa}/d2~{d2}/{source}-to-{target}.log",
+        "results/logs/figures_blob/{dataset}/{first}-{second}/seed~{seed}/attack~{attack}/eps~{eps}/cam~{cam}/d1~{d1}/roa~{roa}/d2~{d2}.log",
     conda:
         "../envs/roiroa.yaml"
     resources:
@@ -195,12 +158,13 @@ rule figures_blob:
 
 
 rule sweep_scores:
-    """Every scores.json of one pair as one file of rows, which its sweep plots
-    read: each of them listing every setting's file made the plan of the
-    authors' sweep a third longer."""
+    """The evaluation scores of every setting and θ of one pair as one file of
+    rows, which its sweep plots and `tables` read (from each setting's
+    evaluation.json, not the scores.json of every θ: listing those made the plan
+    of the authors' sweep a third longer)."""
     input:
         scores=lambda w: expand_sweep(
-            "results/{dataset}/{pair}/seed~{seed}/attack~{attack}/eps~{eps}/cam~{cam}/d1~{d1}/roa~{roa}/d2~{d2}/theta~{theta}/fill~{fill}/scores.json",
+            "results/{dataset}/{pair}/seed~{seed}/attack~{attack}/eps~{eps}/cam~{cam}/d1~{d1}/roa~{roa}/d2~{d2}/selected/fill~{fill}/evaluation.json",
             dataset=w.dataset,
             pair=w.pair,
         ),
@@ -215,49 +179,28 @@ rule sweep_scores:
 
 
 rule figures_sweep:
-    """score_mod and score_mod_adv of one direction against θ, δ1 or δ2."""
+    """score_mod and score_mod_adv against θ (and δ1, δ2 when swept), both directions."""
     input:
-        rows="results/{dataset}/{pair}/sweep_scores.json",
+        rows="results/{dataset}/{first}-{second}/sweep_scores.json",
     output:
-        plot=report(
-            "results/figures/{dataset}/{pair}/{source}-to-{target}/scores_vs_{param}.png",
-            caption="../report/scores_sweep.rst",
-            category="{dataset}",
-            subcategory="{source} → {target}",
-            labels=lambda w: {
-                "figure": f"g) scores against {SYMBOLS[w.param]}",
-                "parameters": "every value in the config",
-            },
-        ),
-    log:
-        "results/logs/figures_sweep/{dataset}/{pair}/{source}-to-{target}/scores_vs_{param}.log",
-    conda:
-        "../envs/roiroa.yaml"
-    script:
-        "../scripts/figures_sweep.py"
-
-
-rule figures_tables:
-    """Tables I–III as HTML pages, ours beside the paper's, for the report."""
-    input:
-        tables=[f"results/tables/{name}.csv" for name in TABLE_PAGES],
-    output:
-        [
-            report(
-                f"results/tables/{name}.html",
-                caption=f"../report/{name}.rst",
-                category="Tables I–III",
-                subcategory="all datasets",
-                labels={"table": title},
+        plots=[
+            figure
+            for param in SWEEP_PLOTS
+            for figure in both_directions(
+                f"results/figures/{{dataset}}/{{first}}-{{second}}/{{source}}-to-{{target}}/scores_vs_{param}.png",
+                "../report/scores_sweep.rst",
+                f"g) scores against {SYMBOLS[param]}",
+                "every value in the config",
             )
-            for name, title in TABLE_PAGES.items()
         ],
     log:
-        "results/logs/figures_tables.log",
+        "results/logs/figures_sweep/{dataset}/{first}-{second}.log",
     conda:
         "../envs/roiroa.yaml"
+    params:
+        params=SWEEP_PLOTS,
     script:
-        "../scripts/figures_tables.py"
+        "../scripts/figures_sweep.py"
 
 
 rule figures_attacks:

@@ -2,10 +2,18 @@ localrules:
     tables,
 
 
+TABLE_PAGES = {
+    "table1_ssim": "Table I: SSIM of RoI and RoA",
+    "table2_classification": "Table II: neutralization and accuracy",
+    "table3_reattack": "Table III: neutralization and a repeated attack",
+}
+
+
 rule tables:
     """Tables I–III over seeds (CSV and Markdown) and their per-seed rows: the θ
     sweep (every scores.json, through each pair's sweep_scores.json), the blob at
-    the θ chosen on the calibration part, and the baselines."""
+    the θ chosen on the calibration part, and the baselines; and each table as
+    an HTML page for the report, ours beside the paper's."""
     input:
         ssim=expand_sweep(
             "results/{dataset}/{pair}/seed~{seed}/attack~{attack}/eps~{eps}/cam~{cam}/d1~{d1}/roa~{roa}/d2~{d2}/ssim.json"
@@ -18,7 +26,17 @@ rule tables:
             "results/{dataset}/{pair}/seed~{seed}/attack~{attack}/eps~{eps}/cam~{cam}/d1~{d1}/roa~{roa}/d2~{d2}/selected/fill~{fill}/baselines.json"
         ),
     output:
-        TABLES,
+        tables=TABLES,
+        pages=[
+            report(
+                f"results/tables/{name}.html",
+                caption=f"../report/{name}.rst",
+                category="Tables I–III",
+                subcategory="all datasets",
+                labels={"table": title},
+            )
+            for name, title in TABLE_PAGES.items()
+        ],
     log:
         "results/logs/tables.log",
     conda:

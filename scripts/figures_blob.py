@@ -1,18 +1,24 @@
-"""Rule figures_blob: one direction's blob at every θ beside the class-level ŪV it comes from."""
+"""Rule figures_blob: both directions' blob at every θ beside the class-level ŪV it comes from."""
 
 from roiroa import figures as fg
 from roiroa.blob import blob_mask
 from roiroa.runtime import start_job
 
 start_job(snakemake.log[0], snakemake.output)
-w = snakemake.wildcards
-example = fg.read_example(snakemake.input.data, snakemake.input.maps, snakemake.input.regions, w.source, w.target)
-reps, _, n_images = fg.read_representatives(snakemake.input.regions, w.source, w.target)
-for theta, png in zip(snakemake.params.thetas, snakemake.output.blobs, strict=True):
-    mask = blob_mask(reps, theta, snakemake.params.mode)  # as rule blob computes it
-    fg.save(fg.blob(
-        reps["ubar_v"], mask, example.image, theta=theta, mode=snakemake.params.mode,
-        title=f"{w.dataset} {w.source}→{w.target}: blob of class {w.source} "
-        f"(from {n_images} images; image #{example.index} is the first of the class)",
-        image_label=f"test image #{example.index}",
-    ), png)
+w, inputs, params = snakemake.wildcards, snakemake.input, snakemake.params
+directions = [(w.first, w.second), (w.second, w.first)]
+pngs = iter(snakemake.output.blobs)  # at every θ: first→second, then second→first
+read = {
+    (source, target): (fg.read_example(inputs.data, inputs.maps, inputs.regions, source, target),
+                       fg.read_representatives(inputs.regions, source, target))
+    for source, target in directions
+}  # fmt: skip
+for theta in params.thetas:
+    for (source, target), (example, (reps, _, n_images)) in read.items():
+        mask = blob_mask(reps, theta, params.mode)  # as rule blob computes it
+        fg.save(fg.blob(
+            reps["ubar_v"], mask, example.image, theta=theta, mode=params.mode,
+            title=f"{w.dataset} {source}→{target}: blob of class {source} "
+            f"(from {n_images} images; image #{example.index} is the first of the class)",
+            image_label=f"test image #{example.index}",
+        ), next(pngs))

@@ -1,13 +1,17 @@
-"""Rule figures_sweep: one direction's score_mod and score_mod_adv against θ, δ1 or δ2."""
+"""Rule figures_sweep: both directions' score_mod and score_mod_adv against θ (and δ1, δ2 when swept)."""
 
 from roiroa import figures as fg
 from roiroa.runtime import read_json, start_job
 
 start_job(snakemake.log[0], snakemake.output)
 w = snakemake.wildcards
-rows = [row for row in read_json(snakemake.input.rows)["rows"] if str(row["source"]) == w.source]
-fg.save(fg.score_sweep(
-    fg.sweep_groups(rows, w.param, w.source), w.param,
-    title=f"{w.dataset} {w.source}→{w.target}: scores against {fg.SYMBOLS[w.param]}\n"
-    f"{fg.fixed_settings(rows, w.param)}",
-), snakemake.output.plot)
+every_row = read_json(snakemake.input.rows)["rows"]
+pngs = iter(snakemake.output.plots)  # for each parameter: first→second, then second→first
+for param in snakemake.params.params:
+    for source, target in [(w.first, w.second), (w.second, w.first)]:
+        rows = [row for row in every_row if str(row["source"]) == source]
+        fg.save(fg.score_sweep(
+            fg.sweep_groups(rows, param, source), param,
+            title=f"{w.dataset} {source}→{target}: scores against {fg.SYMBOLS[param]}\n"
+            f"{fg.fixed_settings(rows, param)}",
+        ), next(pngs))

@@ -1,4 +1,4 @@
-"""Rule sweep_scores: every scores.json of a pair → one file of rows (tables.load_rows)."""
+"""Rule sweep_scores: every evaluation.json of a pair (the scores of every θ) → one file of rows (tables.load_rows)."""
 
 from roiroa.runtime import start_job, write_json
 from roiroa.tables import load_rows

@@ -292,8 +292,10 @@ def test_new_theta_redraws_only_the_blob_and_the_sweep(tiny_run, tmp_path):
     config["blob"]["theta"] = [0.15, 0.4]
     ran = jobs_run(snakemake(workdir, write_config(workdir, config), "-n"))
     assert "figures_regions" not in ran, ran
-    assert ran["figures_blob"] == 2 and ran["figures_sweep"] == 2, ran  # new θ, both directions
-    assert ran["sweep_scores"] == 1, ran  # the rows they read: every scores.json of the pair
+    assert ran["figures_blob"] == 1 and ran["figures_sweep"] == 1, ran  # new θ: one job draws both directions
+    assert ran["sweep_scores"] == 1, ran  # the rows they read: every evaluation.json of the pair
+    # which the new θ rewrites: its files of every θ exist, yet their record names the old θ
+    assert ran["blob"] == ran["neutralize_reattack"] == 1, ran
     # the δ-level figures folder, wherever the path's key~value levels put it (seed~, roa~, ...)
     (figures,) = [p for p in (workdir / "results/digits/0-1").rglob("figures") if p.parent.name == "d2~0.5"]
     assert figures.relative_to(workdir / "results/digits/0-1").parts[0] == "seed~0"

@@ -69,8 +69,10 @@ def test_the_sweep_has_the_structure_of_the_authors(planned):
     assert jobs["blob"] == n["keys"]
     assert jobs["neutralize_reattack"] == n["keys"] * n["fills"]
     assert jobs["select_theta"] == jobs["baselines"] == n["keys"] * n["fills"]
-    # figures: first seed only, both directions, one blob figure job for all θ
-    assert jobs["figures_blob"] == jobs["figures_regions"] == n["keys"] // n["seeds"] * 2
+    # figures: first seed only, one job for both directions (and for every θ)
+    assert jobs["figures_blob"] == jobs["figures_regions"] == n["keys"] // n["seeds"]
+    # the sweep plots: one job per pair (both directions, every swept parameter)
+    assert jobs["figures_sweep"] == jobs["sweep_scores"] == n["pairs"]
 
 
 def test_the_work_after_the_map_stage_is_bundled(planned):

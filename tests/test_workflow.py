@@ -81,12 +81,22 @@ def test_outputs_carry_provenance_and_logs(tiny_run):
     train_log = (tiny_run / "results/logs/train/digits/0-1/seed~0.log").read_text()
     assert "epoch 3/3 done" in train_log
     assert (tiny_run / "results/benchmarks/train/digits/0-1/seed~0.tsv").exists()
-    scores = json.loads((tiny_run / REGIONS_DIR / "theta~0.15/fill~0/scores.json").read_text())
-    by_theta = json.loads((tiny_run / REGIONS_DIR / "selected/fill~0/calibration.json").read_text())["by_theta"]
-    (calib,) = [entry for entry in by_theta if entry["params"]["theta"] == 0.15]
-    for d, c in zip(scores["directions"], calib["directions"], strict=True):
-        assert d["part"] == "evaluation" and c["part"] == "calibration"
-        assert d["n_images"] + c["n_images"] == (labels == (0 if d["source"] == "0" else 1)).sum()
+    evaluation = json.loads((tiny_run / REGIONS_DIR / "selected/fill~0/evaluation.json").read_text())["by_theta"]
+    calibration_scores = json.loads((tiny_run / REGIONS_DIR / "selected/fill~0/calibration.json").read_text())["by_theta"]
+    assert [e["params"]["theta"] for e in evaluation] == [e["params"]["theta"] for e in calibration_scores] == [0.15, 0.3]
+    for scores, calib in zip(evaluation, calibration_scores, strict=True):
+        for d, c in zip(scores["directions"], calib["directions"], strict=True):
+            assert d["part"] == "evaluation" and c["part"] == "calibration"
+            assert d["n_images"] + c["n_images"] == (labels == (0 if d["source"] == "0" else 1)).sum()
+    # S_mod and S_mod-adv of every θ: one group each in the setting's defense.h5, with the θ's parameters
+    with h5py.File(tiny_run / REGIONS_DIR / "selected/fill~0/defense.h5") as defense:
+        assert sorted(defense) == ["theta~0.15", "theta~0.3"]
+        for name, entry in zip(["theta~0.15", "theta~0.3"], evaluation, strict=True):
+            assert json.loads(defense[name].attrs["params"]) == entry["params"]
+            assert defense[name]["x_mod"].shape == defense[name]["x_mod_adv"].shape == (len(labels), 1, 8, 8)
+    # the sweep's rows: each θ's evaluation scores, one row per direction
+    rows = json.loads((tiny_run / "results/digits/0-1/sweep_scores.json").read_text())["rows"]
+    assert [(row["theta"], row["part"]) for row in rows] == [(t, "evaluation") for t in (0.15, 0.3) for _ in (0, 1)]
 
 
 def test_second_run_does_nothing(tiny_run):

@@ -19,7 +19,7 @@ import torch.nn.functional as F
 
 from .attacks import AttackSettings, L2_ATTACKS, loss_gradient, run_attack, starts_from_gradient
 from .data import read_rows
-from .h5io import blocks, check_labels, check_rows, create_h5, create_stream, open_h5, read_dataset
+from .h5io import blocks, check_labels, check_rows, create_stream, open_h5, provenance, read_dataset
 from .stats import mcnemar_exact, paired_counts
 
 log = logging.getLogger(__name__)
@@ -194,15 +194,16 @@ def read_blobs(blob_path) -> tuple[list[str], torch.Tensor]:
 
 
 def run_defense(
-    model, data_path, maps_path, regions_path, blob_path, out, *,
+    model, data_path, maps_path, regions_path, blob_path, dst: h5py.Group, *,
     fill, assign: str, order: str, attack: Attack, batch_size: int, device, params: dict,
 ) -> dict[str, list[dict]]:
-    """defense.h5 (S_mod, S_mod-adv and their probabilities, every image) and the
-    scores per direction of each part: {'evaluation': [...], 'calibration': [...]}."""
+    """Into `dst` (a group of defense.h5, one per θ): S_mod, S_mod-adv and their
+    probabilities, every image, with the θ's provenance; returns the scores per
+    direction of each part: {'evaluation': [...], 'calibration': [...]}."""
     classes, blobs = read_blobs(blob_path)
-    inputs = [str(p) for p in (data_path, maps_path, regions_path, blob_path)]
+    dst.attrs.update(provenance(params, [str(p) for p in (data_path, maps_path, regions_path, blob_path)]))
     with open_h5(data_path, "prepared data") as data, open_h5(maps_path, "maps") as maps, \
-            open_h5(regions_path, "regions") as regions, create_h5(out, params, inputs) as dst:
+            open_h5(regions_path, "regions") as regions:
         labels, calibration = check_labels(read_dataset(maps, "label"), maps_path), read_dataset(regions, "calibration")
         check_rows(maps, ["index", "x_adv", "prob_clean", "prob_adv", "pred_clean", "pred_adv"], len(labels))
         check_rows(regions, ["calibration"], len(labels))

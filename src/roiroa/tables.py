@@ -48,16 +48,18 @@ TABLES = {
 
 
 def load_rows(paths: list[str | Path]) -> list[dict]:
-    """One row per direction: the run's parameters plus the direction's numbers."""
+    """One row per direction: the run's parameters plus the direction's numbers;
+    a file of every θ (`by_theta`: evaluation.json) gives the rows of each θ."""
     from .runtime import read_json  # a truncated or corrupt file is named
 
     rows = []
     for path in paths:
         payload = read_json(path)
-        params = dict(payload["params"])
-        params["attack_settings"] = settings_text(params.get("attack_settings") or {})
-        for direction in payload["directions"]:
-            rows.append({**params, **direction})
+        for entry in payload.get("by_theta", [payload]):
+            params = dict(entry["params"])
+            params["attack_settings"] = settings_text(params.get("attack_settings") or {})
+            for direction in entry["directions"]:
+                rows.append({**params, **direction})
     return rows
 
 
@@ -186,7 +188,7 @@ def to_markdown(frame: pd.DataFrame, title: str, metrics: list[str], digits: int
 
 def write_tables(ssim_paths, score_rows, selected_paths, baseline_paths, out_dir: str | Path) -> dict[str, pd.DataFrame]:
     """Tables I–III over seeds (CSV, Markdown) and their per-seed rows (`*_seeds.csv`);
-    `score_rows`: load_rows() of every scores.json."""
+    `score_rows`: load_rows() of every evaluation.json (the scores.json of every θ)."""
     from .h5io import atomic_path
 
     out_dir = Path(out_dir)
