@@ -201,3 +201,14 @@ def test_docs_count_every_bad_config_tested():
     text = (ROOT / "docs" / "bad_inputs.md").read_text()
     tested = len(BAD) + len(BAD_IN_PROCESS) + 1  # + the folder dataset's test_fraction
     assert f"## Configs ({tested})" in text, f"docs/bad_inputs.md: update the config cases to {tested}"
+
+
+def test_the_digits_class_counts_the_config_checks_use_are_scikit_learns():
+    """The checks read DIGITS_CLASS_COUNTS instead of importing scikit-learn (a
+    second at every Snakemake start); they must be the data's counts."""
+    import numpy as np
+    from sklearn.datasets import load_digits
+
+    from roiroa.datasets import DIGITS_CLASS_COUNTS
+
+    assert list(DIGITS_CLASS_COUNTS) == np.bincount(load_digits().target).tolist()

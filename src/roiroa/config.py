@@ -11,7 +11,7 @@ import itertools
 import re
 from pathlib import Path
 
-from .datasets import get_dataset
+from .datasets import DIGITS_CLASS_COUNTS, get_dataset
 
 
 class ConfigError(ValueError):
@@ -162,10 +162,7 @@ def known_class_counts(dataset: str, settings: dict) -> list[int] | None:
     digits from scikit-learn, folder datasets by counting the files already in place
     (an upper bound: unreadable files are skipped later). None: unknown or official split."""
     if dataset == "digits":
-        import numpy as np
-        from sklearn.datasets import load_digits
-
-        return np.bincount(load_digits().target).tolist()
+        return list(DIGITS_CLASS_COUNTS)
     from .loaders import SOURCES
 
     source = SOURCES.get(dataset)

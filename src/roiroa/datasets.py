@@ -83,6 +83,12 @@ def get_dataset(name: str) -> DatasetSpec:
         ) from None
 
 
+# Images per class of scikit-learn's digits (fixed data; tests/test_config.py checks
+# it against load_digits): config checks read it at every Snakemake start, where
+# importing scikit-learn would cost a second.
+DIGITS_CLASS_COUNTS = (178, 182, 177, 183, 181, 182, 181, 179, 174, 180)
+
+
 def _load_digits(options: dict) -> LoadedData:
     """scikit-learn's handwritten digits: 1797 real 8×8 images, 17 grey levels."""
     from sklearn.datasets import load_digits
