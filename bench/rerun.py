@@ -1,11 +1,15 @@
 """Cost of an incremental rerun: change θ in the default config and rerun.
 
 Runs the default workflow once in a scratch directory (or reuses --workdir),
-then reruns it with a new θ and reports the wall time of that rerun,
-Snakemake's own start-up included, and the jobs that ran.
+then reruns it with a new θ, --repeats times (a θ not run before each time),
+and reports the wall time of each rerun, Snakemake's own start-up included,
+their median, and the jobs that ran. --baseline REV does the same with the
+workflow of commit REV (a git worktree) in the same run, its reruns
+interleaved with ours, and reports the ratio of the medians: this machine is
+shared and its speed drifts by a fifth within an hour.
 
     .venv/bin/python bench/rerun.py
-    .venv/bin/python bench/rerun.py --workdir /tmp/roiroa-bench --theta 0.3
+    .venv/bin/python bench/rerun.py --baseline 4a35a1d --repeats 5 --out bench/results/rerun.txt
 """
 
 from __future__ import annotations
@@ -13,7 +17,9 @@ from __future__ import annotations
 import argparse
 import collections
 import os
+import platform
 import re
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -27,8 +33,8 @@ SNAKEMAKE = str(Path(sys.executable).with_name("snakemake"))
 UPSTREAM = {"prepare_data", "train", "attack_cam", "regions"}
 
 
-def run(workdir: Path, configfile: Path) -> tuple[float, collections.Counter]:
-    cmd = [SNAKEMAKE, "-s", str(ROOT / "Snakefile"), "-d", str(workdir), "--configfile", str(configfile),
+def run(root: Path, workdir: Path, configfile: Path) -> tuple[float, collections.Counter]:
+    cmd = [SNAKEMAKE, "-s", str(root / "Snakefile"), "-d", str(workdir), "--configfile", str(configfile),
            "--cores", "all"]
     start = time.perf_counter()
     result = subprocess.run(cmd, capture_output=True, text=True)
@@ -49,11 +55,20 @@ def job_seconds(workdir: Path, since: float) -> dict[str, list[float]]:
     return {rule: sorted(times) for rule, times in out.items()}
 
 
+def baseline_checkout(rev: str, where: Path) -> Path:
+    """The workflow of commit `rev`, checked out in a git worktree (removed at the end)."""
+    subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "--detach", "-f", str(where), rev],
+                   check=True, capture_output=True)  # fmt: skip
+    return where
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--workdir", type=Path, help="reuse (or create) this run directory")
-    parser.add_argument("--theta", type=float, help="the new θ (default: the old one + 0.05)")
+    parser.add_argument("--workdir", type=Path, help="reuse (or create) this directory for the run directories")
+    parser.add_argument("--theta", type=float, help="the first new θ (default: the old one + 0.05)")
     parser.add_argument("--out", type=Path, help="also write what it prints here (bench/results/rerun.txt)")
+    parser.add_argument("--repeats", type=int, default=5, help="reruns, each with a new θ (this machine is shared)")
+    parser.add_argument("--baseline", metavar="REV", help="also measure the workflow of this commit, interleaved")
     args = parser.parse_args()
     lines = []
 
@@ -63,8 +78,6 @@ def main():
         if args.out:
             args.out.write_text("\n".join(lines) + "\n")
 
-    import platform
-
     import snakemake
     import torch
 
@@ -72,29 +85,53 @@ def main():
         f"{os.cpu_count()} CPUs, Snakemake {snakemake.__version__}, torch {torch.__version__}, "
         f"load average {os.getloadavg()[0]:.1f} at the start")  # fmt: skip
     say("# " + " ".join(["python bench/rerun.py", *sys.argv[1:]]))
-    workdir = args.workdir or Path(tempfile.mkdtemp(prefix="roiroa-rerun-"))
-    workdir.mkdir(parents=True, exist_ok=True)
+    scratch = args.workdir or Path(tempfile.mkdtemp(prefix="roiroa-rerun-"))
+    scratch.mkdir(parents=True, exist_ok=True)
+    head = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"], capture_output=True,
+                          text=True).stdout.strip()  # fmt: skip
+    checkouts = {f"this checkout ({head or 'no git'})": ROOT}
+    if args.baseline:
+        checkouts[f"baseline {args.baseline}"] = baseline_checkout(args.baseline, scratch / "baseline-src")
     config = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
-    base = workdir / "config.yaml"
-    base.write_text(yaml.safe_dump(config))
-    first, jobs = run(workdir, base)
-    say(f"initial run: {first:.1f} s, {sum(jobs.values())} jobs")
-
     old = config["blob"]["theta"]
-    config["blob"]["theta"] = [args.theta if args.theta is not None else round(old[0] + 0.05, 4)]
-    changed = workdir / "config_theta.yaml"
-    changed.write_text(yaml.safe_dump(config))
-    started = time.time()
-    seconds, jobs = run(workdir, changed)
-    say(f"rerun after θ {old} → {config['blob']['theta']}: {seconds:.1f} s wall (target < 20 s), "
-          f"{config['threads']} torch thread(s) a job, {os.cpu_count()} cores")  # fmt: skip
-    say("jobs: " + ", ".join(f"{rule} ×{n}" for rule, n in sorted(jobs.items())))
-    say("their wall seconds (Snakemake benchmark files, rules that write one): " + ", ".join(
-        f"{rule} {' '.join(f'{s:.1f}' for s in times)}" for rule, times in sorted(job_seconds(workdir, started).items())))
-    upstream = UPSTREAM & set(jobs)
-    say("upstream jobs: " + (", ".join(sorted(upstream)) if upstream else "none"))
-    base.unlink()
-    changed.unlink()
+    first = args.theta if args.theta is not None else round(old[0] + 0.05, 4)
+    workdirs = {name: scratch / f"run{i}" for i, name in enumerate(checkouts)}
+    walls = {name: [] for name in checkouts}
+    try:
+        for name, root in checkouts.items():
+            workdirs[name].mkdir(exist_ok=True)
+            base = workdirs[name] / "config.yaml"
+            base.write_text(yaml.safe_dump(config))
+            seconds, jobs = run(root, workdirs[name], base)
+            say(f"{name}: initial run {seconds:.1f} s, {sum(jobs.values())} jobs")
+        for i in range(args.repeats):
+            # each rerun a θ not run before in its directory: the same jobs every time
+            theta = [round(first + 0.001 * i, 4)]
+            order = list(checkouts) if i % 2 == 0 else list(reversed(checkouts))  # neither always first
+            for name in order:
+                changed = workdirs[name] / "config_theta.yaml"
+                changed.write_text(yaml.safe_dump(config | {"blob": config["blob"] | {"theta": theta}}))
+                started = time.time()
+                seconds, jobs = run(checkouts[name], workdirs[name], changed)
+                walls[name].append(seconds)
+                upstream = UPSTREAM & set(jobs)
+                say(f"{name}: rerun {i + 1} of {args.repeats}, θ {old} → {theta}: {seconds:.1f} s wall, "
+                    f"{config['threads']} torch thread(s) a job, {os.cpu_count()} cores; upstream jobs: "
+                    + (", ".join(sorted(upstream)) if upstream else "none"))  # fmt: skip
+                say("  jobs: " + ", ".join(f"{rule} ×{n}" for rule, n in sorted(jobs.items())))
+                say("  their wall seconds (Snakemake benchmark files, rules that write one): " + ", ".join(
+                    f"{rule} {' '.join(f'{s:.1f}' for s in times)}"
+                    for rule, times in sorted(job_seconds(workdirs[name], started).items())))
+    finally:
+        if args.baseline:
+            subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(scratch / "baseline-src")],
+                           capture_output=True)  # fmt: skip
+    for name, times in walls.items():
+        say(f"{name}: rerun wall time, median of {len(times)}: {statistics.median(times):.1f} s (target < 20 s); "
+            f"range {min(times):.1f}–{max(times):.1f} s")  # fmt: skip
+    if args.baseline:
+        ours, theirs = (statistics.median(times) for times in walls.values())
+        say(f"ratio of the medians, this checkout / baseline {args.baseline}: {ours / theirs:.2f}")
 
 
 if __name__ == "__main__":
