@@ -114,11 +114,11 @@ def test_truncated_json_names_the_file(tmp_path):
         read_json(path)
 
 
-def test_tables_name_a_truncated_scores_file(tmp_path):
+def test_the_sweep_rows_name_a_truncated_evaluation_file(tmp_path):
     from roiroa.tables import load_rows
 
-    path = tmp_path / "scores.json"
-    path.write_text('{"params": {"dataset": "digits"}, "direct')
+    path = tmp_path / "evaluation.json"
+    path.write_text('{"params": {"dataset": "digits"}, "by_theta": [{"params": {"theta": 0.1}, "direct')
     with pytest.raises(InputFileError, match=f"{path}: not valid JSON"):
         load_rows([path])
 
