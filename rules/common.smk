@@ -215,3 +215,12 @@ def both_directions(path, caption, figure, parameters=PARAMETERS):
 
 def pair_of(wildcards):
     return f"{wildcards.first}-{wildcards.second}"
+
+
+def directions_of(wildcards):
+    """(source, target) of a both-directions job, in the order of its outputs (DIRECTIONS)."""
+    names = dict(first=wildcards.first, second=wildcards.second)
+    return [
+        (source.format(**names), target.format(**names))
+        for source, target in DIRECTIONS
+    ]

@@ -120,6 +120,7 @@ rule figures_regions:
         **ANALYSIS_RESOURCES,
     params:
         record=lambda w: record(w, pair=pair_of(w)),
+        directions=directions_of,
     script:
         "../scripts/figures_regions.py"
 
@@ -151,6 +152,7 @@ rule figures_blob:
     resources:
         **ANALYSIS_RESOURCES,
     params:
+        directions=directions_of,
         thetas=[float(theta) for theta in SWEPT["theta"]],
         mode=config["blob"]["mode"],
     script:
@@ -198,7 +200,8 @@ rule figures_sweep:
     conda:
         "../envs/roiroa.yaml"
     params:
-        params=SWEEP_PLOTS,
+        directions=directions_of,
+        plotted=SWEEP_PLOTS,
     script:
         "../scripts/figures_sweep.py"
 

@@ -11,7 +11,7 @@ TABLE_PAGES = {
 
 rule tables:
     """Tables I–III over seeds (CSV and Markdown) and their per-seed rows: the θ
-    sweep (every scores.json, through each pair's sweep_scores.json), the blob at
+    sweep (every evaluation.json, through each pair's sweep_scores.json), the blob at
     the θ chosen on the calibration part, and the baselines; and each table as
     an HTML page for the report, ours beside the paper's."""
     input:

@@ -6,12 +6,11 @@ from roiroa.runtime import start_job
 
 start_job(snakemake.log[0], snakemake.output)
 w, inputs, params = snakemake.wildcards, snakemake.input, snakemake.params
-directions = [(w.first, w.second), (w.second, w.first)]
-pngs = iter(snakemake.output.blobs)  # at every θ: first→second, then second→first
+pngs = iter(snakemake.output.blobs)  # at every θ: each direction, in the order of params.directions
 read = {
     (source, target): (fg.read_example(inputs.data, inputs.maps, inputs.regions, source, target),
                        fg.read_representatives(inputs.regions, source, target))
-    for source, target in directions
+    for source, target in params.directions
 }  # fmt: skip
 for theta in params.thetas:
     for (source, target), (example, (reps, _, n_images)) in read.items():

@@ -4,9 +4,9 @@ from roiroa import figures as fg
 from roiroa.runtime import start_job
 
 start_job(snakemake.log[0], snakemake.output)
-w, record, out, inputs = snakemake.wildcards, snakemake.params.record, snakemake.output, snakemake.input
-classes = [w.first, w.second]
-for i, (source, target) in enumerate([(w.first, w.second), (w.second, w.first)]):  # each output: both, in this order
+w, params, out, inputs = snakemake.wildcards, snakemake.params, snakemake.output, snakemake.input
+record, classes = params.record, [w.first, w.second]
+for i, (source, target) in enumerate(params.directions):  # each output lists both directions, in this order
     example = fg.read_example(inputs.data, inputs.maps, inputs.regions, source, target)
     reps, rep_ssim, n_images = fg.read_representatives(inputs.regions, source, target)
     image = f"test image #{example.index} (the first of class {source})"

@@ -6,9 +6,10 @@ from roiroa.runtime import read_json, start_job
 start_job(snakemake.log[0], snakemake.output)
 w = snakemake.wildcards
 every_row = read_json(snakemake.input.rows)["rows"]
-pngs = iter(snakemake.output.plots)  # for each parameter: first→second, then second→first
-for param in snakemake.params.params:
-    for source, target in [(w.first, w.second), (w.second, w.first)]:
+params = snakemake.params
+pngs = iter(snakemake.output.plots)  # for each parameter: each direction, in the order of params.directions
+for param in params.plotted:
+    for source, target in params.directions:
         rows = [row for row in every_row if str(row["source"]) == source]
         fg.save(fg.score_sweep(
             fg.sweep_groups(rows, param, source), param,
