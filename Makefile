@@ -4,7 +4,7 @@ PY := $(VENV)/bin/python
 CORES ?= all
 
 .PHONY: run test lint clean slurm-profile paper-fmnist publish-digits publish-digits-attacks \
-	fmnist-data publish-fmnist-attacks publish-digits-eps
+	fmnist-data publish-fmnist-attacks publish-digits-eps overview
 
 # Reinstall when the project's dependencies change.
 $(VENV)/.installed: pyproject.toml
@@ -60,6 +60,12 @@ publish-digits-eps: $(VENV)/.installed
 publish-digits: run
 	$(PY) -m roiroa.publish --dataset digits --config config/config.yaml \
 	  --command "make publish-digits" --out docs/results/digits.md --readme README.md
+
+# README's overview of the verdicts (claims × datasets × threat models) from the
+# published pages' verdicts.json; run after any publish-* / paper-* target.
+OVERVIEW_PAGES := $(wildcard docs/results/digits.md docs/results/fashion_mnist.md docs/results/mnist.md)
+overview: $(VENV)/.installed
+	$(PY) -m roiroa.publish --overview README.md --pages $(OVERVIEW_PAGES) --command "make overview"
 
 test: $(VENV)/.installed
 	$(VENV)/bin/pytest

@@ -117,4 +117,4 @@ def test_whole_chain_on_the_real_files(debian_copy, tmp_path):
     t3 = pd.read_csv(tmp_path / "results/tables/table3_reattack.csv", dtype={"theta": str})
     assert set(t3["source"]) == {"trouser", "pullover"}
     assert t3["score_mod_adv (paper)"].notna().all()  # the paper's values sit beside ours
-    assert (t3["n_images"] == 30).all()  # the evaluation half of 60 per class
+    assert (t3["images per seed"] == 30).all()  # the evaluation half of 60 per class

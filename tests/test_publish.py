@@ -8,7 +8,7 @@ import shutil
 import pytest
 
 from conftest import TINY_CONFIG, snakemake, write_config
-from roiroa.publish import publish
+from roiroa.publish import publish as publish_checked
 from roiroa.runtime import host_description
 
 
@@ -23,6 +23,12 @@ def two_attacks(tiny_run, tmp_path_factory):
     configfile = write_config(workdir, config)
     snakemake(workdir, configfile, "results/tables/table1_ssim.csv")
     return workdir, configfile
+
+
+def publish(*args, **kwargs):
+    """A page of the tiny run, which ran from this checkout, modified or not (the
+    refusal of modified code has its own test)."""
+    return publish_checked(*args, allow_dirty=True, **kwargs)
 
 
 def table_rows(page: str, heading: str) -> list[list[str]]:
@@ -42,7 +48,7 @@ def test_page_names_attack_and_source_on_every_row(two_attacks, tmp_path):
     out = publish("digits", configfile, "make test", workdir / "results", tmp_path / "page.md")
     page = out.read_text()
     header = next(line for line in page.split("## Tables II and III", 1)[1].splitlines() if line.startswith("|"))
-    assert "| attack | RoA | neutralization |" in header
+    assert "| attack | RoA | re-attack (threat model) | neutralization |" in header
     defense = table_rows(page, "## Tables II and III")
     # 2 directions × 2 attacks × 2 sources × (blob, random mask, RoI complement, none)
     assert len(defense) == 2 * 2 * 2 * 4
@@ -140,3 +146,56 @@ def test_wall_times_count_only_the_config_s_jobs(tmp_path):
     times = rule_times(tmp_path, "digits", config).set_index("rule")
     assert times["wall time (s)"].to_dict() == {"train": 10.0, "neutralize_reattack": 3.0, "blob": 1.0}
     assert times["jobs"].to_dict() == {"train": 1, "neutralize_reattack": 1, "blob": 1}
+
+
+def test_page_refuses_results_of_modified_code(two_attacks, tmp_path):
+    """A job that recorded a modified checkout (`+dirty`) makes the page unpublishable
+    unless the diff is recorded beside it."""
+    import h5py
+
+    workdir, configfile = two_attacks
+    copied = tmp_path / "results"
+    shutil.copytree(workdir / "results", copied, symlinks=True)
+    maps = next((copied / "digits").glob("*/seed~0/**/maps.h5"))
+    with h5py.File(maps, "r+") as f:
+        f.attrs["source_commit"] = "0123abc+dirty"
+    with pytest.raises(SystemExit, match=r"modified code \(.*0123abc\+dirty"):
+        publish_checked("digits", configfile, "make test", copied, tmp_path / "page.md")
+    page = publish_checked("digits", configfile, "make test", copied, tmp_path / "page.md", allow_dirty=True)
+    assert "with the uncommitted changes in [page.diff](page.diff)" in page.read_text()
+    assert (tmp_path / "page.diff").exists()
+
+
+def test_page_has_every_seed_and_the_verdicts(two_attacks, tmp_path):
+    """Per-seed rows (what a rerun of one seed is compared with) as CSV beside the page
+    and in it, and the verdicts as JSON for the README's overview."""
+    import json
+
+    workdir, configfile = two_attacks
+    page = publish("digits", configfile, "make test", workdir / "results", tmp_path / "page.md").read_text()
+    folder = tmp_path / "page"
+    for name in ("table1_ssim", "table2_classification", "table3_reattack"):
+        assert (folder / f"{name}_seeds.csv").read_text() == (workdir / "results" / "tables" / f"{name}_seeds.csv").read_text()
+    seeds = table_rows(page, "## Every seed")
+    assert len(seeds) == 2 * 2 * 2  # directions × attacks × RoA sources, one seed
+    verdicts = json.loads((folder / "verdicts.json").read_text())["verdicts"]
+    assert {v["claim"] for v in verdicts} == {"a", "b", "c"}
+    assert all(v["verdict"] in ("yes", "no", "undecided", "not testable") and v["reason"] for v in verdicts)
+
+
+def test_readme_overview_from_the_pages_verdicts(two_attacks, tmp_path):
+    """The README's overview: one row per page from its verdicts.json, and the paper's
+    datasets that cannot be run here, marked as such."""
+    from roiroa.publish import main
+
+    workdir, configfile = two_attacks
+    page = publish("digits", configfile, "make test", workdir / "results", tmp_path / "page.md")
+    readme = tmp_path / "README.md"
+    readme.write_text("a\n<!-- BEGIN generated: overview -->\n<!-- END generated: overview -->\nb\n")
+    main(["--overview", str(readme), "--pages", str(page)])
+    rows = table_rows(readme.read_text(), "<!-- BEGIN generated: overview -->")
+    assert [row[0] for row in rows] == [f"[digits]({page})", "Cats vs Dogs", "Malaria",
+                                        "CIFAR-10 (named in the paper, not tabulated)"]
+    assert all(row[1] == "not run: data not reachable offline" for row in rows[1:])
+    clean_kept = rows[0][4]
+    assert clean_kept.count("**") == 2 * 2 * 2 * 2  # both directions × 2 attacks × 2 RoA sources, bold

@@ -8,7 +8,11 @@ import pytest
 from roiroa.selection import select_theta
 from roiroa.stats import (
     calibration_split,
+    format_p,
     mcnemar_exact,
+    mcnemar_exact_log10,
+    paired_difference_interval,
+    t_interval,
     mean_sd,
     paired_counts,
     random_mask_like,
@@ -35,6 +39,38 @@ def test_mcnemar_exact_by_hand():
     assert mcnemar_exact(0, 6) == pytest.approx(2 / 64)
     assert mcnemar_exact(3, 3) == 1.0  # the two-sided sum exceeds 1 and is capped
     assert mcnemar_exact(0, 1) == 1.0
+
+
+def test_mcnemar_p_in_log_space_never_underflows_to_zero():
+    """Fashion-MNIST pullover → trouser printed p = 0 (1,180 discordant pairs, none the other way)."""
+    assert mcnemar_exact(0, 1180) == 0.0  # the float itself underflows
+    log10_p = mcnemar_exact_log10(0, 1180)
+    assert log10_p == pytest.approx(math.log10(2) - 1180 * math.log10(2))
+    assert format_p(log10_p) == "< 1e-300"
+    assert format_p(mcnemar_exact_log10(1, 5)) == "0.22" and format_p(0.0) == "1"
+    assert mcnemar_exact_log10(4.4, 0.6) == mcnemar_exact_log10(4, 1)  # means over draws: whole pairs
+
+
+def test_t_interval_by_hand():
+    # mean 0.7, sd 0.2, t(0.975, 2) = 4.3027: half-width 4.3027 · 0.2 / √3 = 0.4968
+    low, high = t_interval([0.5, 0.7, 0.9])
+    assert low == pytest.approx(0.7 - 0.49683, abs=1e-4) and high == pytest.approx(0.7 + 0.49683, abs=1e-4)
+    assert all(math.isnan(v) for v in t_interval([0.5]))
+
+
+def test_paired_difference_interval():
+    # large n: Newcombe's interval meets the Wald interval of paired proportions
+    n, b, c = 10000, 500, 300
+    diff, low, high = paired_difference_interval(8000, 7800, b, c, n)
+    wald = 1.959963984540054 * math.sqrt((b + c) / n - ((b - c) / n) ** 2) / math.sqrt(n)
+    assert diff == pytest.approx(0.02) and low == pytest.approx(diff - wald, abs=2e-4)
+    assert high == pytest.approx(diff + wald, abs=2e-4)
+    # no discordant pair at 10/10: the interval still has width, and stays inside [-1, 1]
+    diff, low, high = paired_difference_interval(10, 10, 0, 0, 10)
+    assert diff == 0 and -1 <= low < 0 < high <= 1
+    # every image lost: the difference is 1 and the interval reaches it
+    diff, low, high = paired_difference_interval(10, 0, 10, 0, 10)
+    assert diff == 1 and high == 1 and 0.5 < low < 1
 
 
 def test_paired_counts():

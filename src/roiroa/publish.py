@@ -14,6 +14,7 @@ import argparse
 import json
 import platform
 import shutil
+import subprocess
 from datetime import datetime, timezone
 from functools import lru_cache
 from importlib import metadata
@@ -24,6 +25,8 @@ import yaml
 
 from .config import SWEEP_OF, as_list, config_value, fmt
 from .h5io import source_commit
+from .stats import format_p, mcnemar_exact_log10
+from . import tables, verdicts
 from .runtime import host_description
 
 PACKAGES = ("torch", "torchvision", "numpy", "h5py", "scikit-image", "pandas", "snakemake", "matplotlib")
@@ -69,8 +72,13 @@ def _fmt(value, digits: int = 4) -> str:
     return f"{value:.{digits}f}" if isinstance(value, float) else str(value)
 
 
-def _interval(row, column: str) -> str:
-    return f"{row[column]:.4f} [{row[column + ' 95% low']:.3f}, {row[column + ' 95% high']:.3f}]"
+def _interval(row, column: str, signed: bool = False) -> str:
+    """'value [low, high]' of a column and its 95% interval columns ('' when absent)."""
+    if column not in row or pd.isna(row[column]):
+        return ""
+    number = "+.4f" if signed else ".4f"
+    bound = "+.3f" if signed else ".3f"
+    return f"{row[column]:{number}} [{row[column + ' 95% low']:{bound}}, {row[column + ' 95% high']:{bound}}]"
 
 
 def markdown_table(frame: pd.DataFrame) -> str:
@@ -83,7 +91,8 @@ def merged_tables(t2: pd.DataFrame, t3: pd.DataFrame) -> pd.DataFrame:
     """Tables II and III side by side, one row per setting and neutralization (joined
     on the columns that name a row, not on the scores or the per-table counts)."""
     on = [c for c in t2.columns if c in t3.columns and not c.startswith(("score_", "p ", "paper"))
-          and c not in ("blob_pixels", "n_images", "seeds")]
+          and not c.startswith(("random draws", "log10 p", "θ met")) and c not in (
+              "blob_pixels", "n_images", "seeds", tables.PER_SEED, tables.POOLED)]
     return t2.merge(t3, on=on, suffixes=("", "_t3"))
 
 
@@ -104,34 +113,58 @@ def ssim_section(t1: pd.DataFrame) -> str:
     for _, r in t1.iterrows():
         rows.append({
             "direction": f"{r['source']} → {r['target']}", "RoA": r["roa_source"], "attack": _attack(r),
-            "SSIM samples (mean ± sd over seeds)": f"{r['SSIM value (mean of samples)']:.4f} ± "
-            f"{r['SSIM value (mean of samples) sd']:.4f}",
+            "seeds": r["seeds"], "images per seed": f"{r[tables.PER_SEED]:.0f}",
+            "SSIM samples (mean ± sd over seeds)": _mean_sd(r, "SSIM value (mean of samples)"),
             "paper": _fmt(r.get("SSIM value (mean of samples) (paper)")),
-            "shuffled pairs (null)": f"{r['SSIM, shuffled pairs (null)']:.4f} ± {r['SSIM, shuffled pairs (null) sd']:.4f}",
-            "SSIM representatives": f"{r['SSIM value (representatives)']:.4f} ± {r['SSIM value (representatives) sd']:.4f}",
+            "shuffled pairs (null)": _mean_sd(r, "SSIM, shuffled pairs (null)"),
+            "true − shuffled (paired) [95%]": _interval(r, tables.PAIRED_SSIM, signed=True),
+            "random masks, same sizes": _mean_sd(r, "SSIM, random masks of the same sizes"),
+            "SSIM representatives": _mean_sd(r, "SSIM value (representatives)"),
             "paper ": _fmt(r.get("SSIM value (representatives) (paper)")),
         })
     return markdown_table(pd.DataFrame(rows))
 
 
+def _mean_sd(row, column: str) -> str:
+    if column not in row or pd.isna(row[column]):
+        return ""
+    sd = row.get(column + " sd")
+    return f"{row[column]:.4f}" + (f" ± {sd:.4f}" if pd.notna(sd) else "")
+
+
 def defense_section(t2: pd.DataFrame, t3: pd.DataFrame) -> str:
-    """Tables II and III at the θ chosen on the calibration part, with the baselines."""
+    """Tables II and III at the θ chosen on the calibration part, with the baselines,
+    one row per threat model of the re-attack."""
     both = merged_tables(t2, t3)
     both = both[both["neutralization"].isin(CHOSEN)]
+    drop, gain = tables.DIFFERENCES["table2_classification"][0], tables.DIFFERENCES["table3_reattack"][0]
     rows = []
     for _, r in both.iterrows():
         rows.append({
             "direction": f"{r['source']} → {r['target']}", "attack": _attack(r), "RoA": r["roa_source"],
+            "re-attack (threat model)": r.get("order", ""),
             "neutralization": r["neutralization"],
-            "θ per seed": r["theta"], "pixels": f"{r['blob_pixels']:.0f}", "n": r["n_images"],
+            "θ per seed": r["theta"] + _constraint_note(r), "pixels": f"{r['blob_pixels']:.0f}",
+            "images per seed": f"{r[tables.PER_SEED]:.0f}", "seeds": r["seeds"],
             "score_clean": _interval(r, "score_clean"), "score_mod": _interval(r, "score_mod"),
             "paper score_mod": _fmt(r.get("score_mod (paper)")),
+            "drop (clean − mod)": _interval(r, drop, signed=True),
             "score_adv": _interval(r, "score_adv"), "score_mod_adv": _interval(r, "score_mod_adv"),
             "paper score_mod_adv": _fmt(r.get("score_mod_adv (paper)")),
+            "gain (mod_adv − adv)": _interval(r, gain, signed=True),
             "asr_mod": _fmt(r["asr_mod"]),
-            "p (adv vs mod_adv)": f"{r['p McNemar (adv vs mod_adv)']:.2g}",
+            "p (adv vs mod_adv)": format_p(r.get("log10 p McNemar (adv vs mod_adv)")),
         })
     return markdown_table(pd.DataFrame(rows))
+
+
+def _constraint_note(row) -> str:
+    """' (constraint met in 2 of 3 seeds)' where some seed's θ did not meet the clean-loss constraint."""
+    met = row.get("θ met the clean-loss constraint (seeds)")
+    if not isinstance(met, str):
+        return ""
+    done, total = met.split(" of ")
+    return "" if done == total else f" (clean-loss constraint met in {met} seeds; otherwise the least bad θ)"
 
 
 def sweep_section(t2: pd.DataFrame, t3: pd.DataFrame) -> str:
@@ -199,7 +232,7 @@ def attack_section(results: Path, dataset: str, t1: pd.DataFrame, t2: pd.DataFra
             f"{ssim['SSIM, shuffled pairs (null)']:.3f}",
             "blob pixels": f"{r['blob_pixels']:.0f}", "score_adv": f"{r['score_adv']:.4f}",
             "score_mod": _interval(r, "score_mod"), "score_mod_adv": _interval(r, "score_mod_adv"),
-            "p (adv vs mod_adv)": f"{r['p McNemar (adv vs mod_adv)']:.2g}",
+            "p (adv vs mod_adv)": format_p(r.get("log10 p McNemar (adv vs mod_adv)")),
         })
         ious.append(blob_iou(results, dataset, r, theta))
     table = pd.DataFrame(rows)
@@ -253,48 +286,115 @@ def copy_figures(results: Path, dataset: str, folder: Path, t1: pd.DataFrame) ->
     return copied
 
 
-def claims(t1: pd.DataFrame, t2: pd.DataFrame, t3: pd.DataFrame, max_clean_drop: float) -> str:
-    """The paper's three claims, judged from the tables by stated rules, per direction
-    and attack (blob at the chosen θ, evaluation part, pooled over seeds)."""
-    lines = []
+# The re-attack's threat models (docs/attacks.md): who the attacker is in each order.
+THREAT_MODELS = {
+    "neutralize_then_attack": "as in the paper: the attack re-run on S_mod, free to write into the blob "
+                              "(not a deployable defense)",
+    "attack_then_neutralize": "post-hoc: the blob blanked out of the adversarial image "
+                              "(the attacker ignores the defense)",
+    "adaptive": "adaptive: the attacker knows the blob and attacks through it",
+    "neutralize_attack_neutralize": "the attack on S_mod, then the blob blanked again",
+}
+# Orders claim (c) is judged on: a defense is judged where it could be deployed.
+DEPLOYABLE = ("attack_then_neutralize", "adaptive")
+
+
+def threat_model(order: str) -> str:
+    return THREAT_MODELS.get(order, order)
+
+
+def claim_records(t1: pd.DataFrame, t2: pd.DataFrame, t3: pd.DataFrame, margin: float) -> list[dict]:
+    """The paper's three claims judged by the rules of roiroa.verdicts, per direction,
+    attack, RoA source and (claim c) threat model: blob at the chosen θ, evaluation
+    part, intervals over seeds. One record per verdict: claim, direction, setting,
+    threat model, answer, reason, key number."""
+    records = []
     for _, r in t1.iterrows():
-        true, null = r["SSIM value (mean of samples)"], r["SSIM, shuffled pairs (null)"]
-        spread = 2 * max(r["SSIM value (mean of samples) sd"], r["SSIM, shuffled pairs (null) sd"], 1e-4)
-        paper = r.get("SSIM value (mean of samples) (paper)")
-        lines.append(
-            f"- (a) {r['source']} → {r['target']}, {_attack(r)}, RoA from {r['roa_source']}: per-image SSIM "
-            f"{true:.3f} ± {r['SSIM value (mean of samples) sd']:.3f}"
-            + (f" (paper {paper:.3f})" if pd.notna(paper) else "")
-            + f"; shuffled-pair null {null:.3f}. Low (< 0.3): **{'yes' if true < 0.3 else 'no'}**; "
-            f"image-specific (differs from the null by more than 2 sd): **{'yes' if abs(true - null) > spread else 'no'}**."
-        )
+        where = {"direction": f"{r['source']} → {r['target']}", "attack": _attack(r), "roa": r["roa_source"]}
+        ssim, sd = r["SSIM value (mean of samples)"], r["SSIM value (mean of samples) sd"]
+        ssim_low, ssim_high = _seed_t(ssim, sd, len(str(r["seeds"]).split()))
+        low = verdicts.low_similarity(ssim_low, ssim_high, r.get(tables.SSIM_COLUMNS["ssim_random_masks_mean"]))
+        specific = verdicts.image_specific(r.get(tables.PAIRED_SSIM + tables.LOW), r.get(tables.PAIRED_SSIM + tables.HIGH))
+        records.append({"claim": "a", "test": "low", **where, "threat": "", "verdict": low, "number": f"SSIM {ssim:.3f}"})
+        records.append({"claim": "a", "test": "image-specific", **where, "threat": "", "verdict": specific,
+                        "number": f"true − shuffled {_fmt(r.get(tables.PAIRED_SSIM), 4)}"})
     merged = merged_tables(t2, t3)
-    for (source, target, _, _, roa), group in merged.groupby(["source", "target", "attack", "eps", "roa_source"],
-                                                              sort=False):
-        attack = _attack(group.iloc[0])
-        by = group.set_index("neutralization")
-        if "blob, chosen θ" not in by.index:
+    group_by = ["source", "target", "attack", "eps", "roa_source"]
+    for _, group in merged.groupby(group_by, sort=False):
+        chosen = group[group["neutralization"] == "blob, chosen θ"]
+        if chosen.empty:
             continue
-        blob = by.loc["blob, chosen θ"]
-        drop = blob["score_clean"] - blob["score_mod"]
-        kept = drop <= max_clean_drop or blob["p McNemar (clean vs mod)"] >= 0.05
-        lines.append(
-            f"- (b) {source} → {target}, {attack}, RoA from {roa}: score_mod {_interval(blob, 'score_mod')} against score_clean "
-            f"{blob['score_clean']:.4f} (p = {blob['p McNemar (clean vs mod)']:.2g}, θ per seed {blob['theta']}, "
-            f"{blob['blob_pixels']:.0f} pixels). Clean accuracy kept: **{'yes' if kept else 'no'}**."
-        )
-        gain = blob["score_mod_adv"] - blob["score_adv"]
-        raised = gain > 0 and blob["p McNemar (adv vs mod_adv)"] < 0.05
-        text = (f"- (c) {source} → {target}, {attack}, RoA from {roa}: score_mod_adv {_interval(blob, 'score_mod_adv')} against "
-                f"score_adv {blob['score_adv']:.4f} (p = {blob['p McNemar (adv vs mod_adv)']:.2g}); "
-                f"accuracy under the repeated attack raised: **{'yes' if raised else 'no'}**")
-        if "random mask of the blob's size" in by.index:
-            random = by.loc["random mask of the blob's size"]
-            better = blob["score_mod_adv 95% low"] > random["score_mod_adv"]
-            text += (f"; a random mask of the same size gives {random['score_mod_adv']:.4f}: the blob does "
-                     f"better than chance placement: **{'yes' if better else 'no'}**")
-        lines.append(text + ".")
+        first = chosen.iloc[0]
+        where = {"direction": f"{first['source']} → {first['target']}", "attack": _attack(first),
+                 "roa": first["roa_source"]}
+        drop = tables.DIFFERENCES["table2_classification"][0]
+        kept = verdicts.clean_accuracy_kept(first[drop + tables.LOW], first[drop + tables.HIGH], margin)
+        records.append({"claim": "b", "test": "clean accuracy kept", **where, "threat": "",
+                        "verdict": kept, "number": f"drop {first[drop]:+.4f}"})
+        gain = tables.DIFFERENCES["table3_reattack"][0]
+        for _, row in chosen.iterrows():
+            order = row.get("order", "neutralize_then_attack")
+            raised = verdicts.attack_accuracy_raised(row[gain + tables.LOW], row[gain + tables.HIGH],
+                                                     int(row["attack flips (images × seeds)"]))
+            random = _random_draw_scores(group, row)
+            records.append({"claim": "c", "test": "accuracy under the repeated attack raised", **where,
+                            "threat": order, "deployable": order in DEPLOYABLE, "verdict": raised,
+                            "number": f"gain {row[gain]:+.4f}"})
+            if random is not None:
+                records.append({"claim": "c", "test": "blob better than random placement", **where, "threat": order,
+                                "deployable": order in DEPLOYABLE,
+                                "verdict": verdicts.better_than_random(row["score_mod_adv"], random),
+                                "number": f"score_mod_adv {row['score_mod_adv']:.4f}"})
+    return records
+
+
+def _seed_t(mean: float, sd: float, k: int) -> tuple[float, float]:
+    """A t-interval from a mean and sd over k seeds (NaN for one seed)."""
+    from scipy.stats import t
+
+    if k < 2 or pd.isna(sd):
+        return float("nan"), float("nan")
+    half = float(t.ppf(0.975, k - 1)) * sd / k**0.5
+    return mean - half, mean + half
+
+
+def _random_draw_scores(group: pd.DataFrame, row) -> list[float] | None:
+    """Each random draw's score_mod_adv (mean over seeds) for a chosen-θ row's threat
+    model, from the `random_draws_mod_adv` column tables writes; None without draws."""
+    random = group[(group["neutralization"] == "random mask of the blob's size")
+                   & (group.get("order", "") == row.get("order", ""))]
+    if random.empty or "random draws score_mod_adv" not in random or pd.isna(random.iloc[0]["random draws score_mod_adv"]):
+        return None
+    return [float(v) for v in str(random.iloc[0]["random draws score_mod_adv"]).split()]
+
+
+def claims(t1: pd.DataFrame, t2: pd.DataFrame, t3: pd.DataFrame, margin: float) -> str:
+    """The verdicts of claim_records as a list, with the rules they follow."""
+    lines = []
+    for rec in claim_records(t1, t2, t3, margin):
+        threat = ""
+        if rec["threat"]:
+            label = "judged" if rec["deployable"] else "reported, not judged"
+            threat = f" [{threat_model(rec['threat'])}; {label}]"
+        lines.append(f"- ({rec['claim']}) {rec['direction']}, {rec['attack']}, RoA from {rec['roa']}{threat}: "
+                     f"{rec['test']}: {rec['verdict']}; {rec['number']}.")
     return "\n".join(lines)
+
+
+CLAIM_RULES = f"""Rules (`roiroa.verdicts`; every interval is a 95% interval over seeds and images,
+`roiroa.stats.seed_level_interval`):
+
+- (a) *low*: the per-image SSIM of RoI and RoA (t-interval over seeds) against the SSIM of
+  random masks of the same sizes; *image-specific*: the per-image paired difference of the
+  true pairing and shuffled pairings of the same class, its interval over seeds excludes 0.
+- (b) non-inferiority: *kept* when the upper end of the interval for the drop
+  (score_clean − score_mod, the same images) is at most the margin (`blob.max_clean_drop`);
+  *not kept* when its lower end exceeds the margin; else *undecided*.
+- (c) *raised* when the lower end of the interval for the gain (score_mod_adv − score_adv)
+  is above 0; *not testable* when the attack flips no image. Judged on the deployable
+  threat models ({', '.join(DEPLOYABLE)}); the paper's order is reported beside them. The blob
+  *beats random placement* when its score_mod_adv is at or above the 95th percentile of the
+  same-size random masks (at least {verdicts.MIN_DRAWS_FOR_PERCENTILE} draws)."""
 
 
 def replace_block(path: Path, block: str, body: str, command: str) -> None:
@@ -309,32 +409,145 @@ def replace_block(path: Path, block: str, body: str, command: str) -> None:
     path.write_text(f"{head}{begin}\n{note}\n\n{body}\n\n{end}{tail}")
 
 
+def seeds_section(results: Path, dataset: str) -> str:
+    """Every seed's own numbers (what a rerun of one seed is compared with): Table I,
+    and Tables II/III of the blob at the θ chosen for the seed, per threat model."""
+    ssim = _seed_rows(results, "table1_ssim", dataset)
+    defense = _seed_rows(results, "table2_classification", dataset)
+    rows = []
+    for _, r in ssim.iterrows():
+        rows.append({"direction": f"{r['source']} → {r['target']}", "attack": _attack(r), "RoA": r["roa_source"],
+                     "seed": r["seed"], "images": r["n_images"], "SSIM samples": _fmt(r["ssim_mean_of_samples"]),
+                     "shuffled": _fmt(r["ssim_shuffled_mean"]),
+                     "SSIM representatives": _fmt(r["ssim_representatives"])})
+    text = markdown_table(pd.DataFrame(rows))
+    blob = defense[defense["neutralization"] == "blob"]
+    rows = []
+    for _, r in blob.iterrows():
+        met = r.get("theta_met_constraint")
+        rows.append({"direction": f"{r['source']} → {r['target']}", "attack": _attack(r), "RoA": r["roa_source"],
+                     "re-attack": r.get("order", ""), "seed": r["seed"],
+                     "θ": f"{r['theta']:g}" + ("" if met in (True, "True", None) or pd.isna(met) else " (constraint not met)"),
+                     "pixels": r["blob_pixels"], "images": r["n_images"],
+                     "score_clean": _fmt(r["score_clean"]), "score_mod": _fmt(r["score_mod"]),
+                     "score_adv": _fmt(r["score_adv"]), "score_mod_adv": _fmt(r["score_mod_adv"]),
+                     "p (adv vs mod_adv)": format_p(mcnemar_exact_log10(r["adv_vs_mod_adv_only_first"],
+                                                                        r["adv_vs_mod_adv_only_second"]))})
+    return f"{text}\n\n{markdown_table(pd.DataFrame(rows))}"
+
+
+def _seed_rows(results: Path, name: str, dataset: str) -> pd.DataFrame:
+    frame = pd.read_csv(results / "tables" / f"{name}_seeds.csv", dtype={"source": str, "target": str})
+    return frame[frame["dataset"] == dataset].reset_index(drop=True)
+
+
+def job_hosts(results: Path, dataset: str) -> str:
+    """Each machine the jobs of `dataset` recorded (train.json; the JSON outputs'
+    `host`), with the jobs that ran there."""
+    counts: dict[str, int] = {}
+    for path in sorted((results / dataset).glob("**/*.json")):
+        try:
+            record = json.loads(path.read_text())
+        except (OSError, ValueError):
+            continue
+        host = _host_of(record) if isinstance(record, dict) else None
+        if host:
+            counts[host] = counts.get(host, 0) + 1
+    return "; ".join(f"{host} ({n} files)" for host, n in sorted(counts.items())) or trained_on(results, dataset)
+
+
+def _host_of(record: dict) -> str | None:
+    host = record.get("host") or (record.get("params") or {}).get("host")
+    if not host:
+        return None
+    threads = record.get("torch_threads") or (record.get("params") or {}).get("torch_threads")
+    torch = (record.get("versions") or {}).get("torch")
+    return f"{host}" + (f", {threads} torch threads" if threads else "") + (f", torch {torch}" if torch else "")
+
+
+def job_commits(results: Path, dataset: str) -> set[str]:
+    """The roiroa commits the jobs of `dataset` recorded (HDF5 root attributes, train.json)."""
+    import h5py
+
+    commits = set()
+    for path in (results / dataset).glob("**/*.h5"):
+        try:
+            with h5py.File(path, "r") as f:
+                commit = f.attrs.get("source_commit")
+        except OSError:
+            continue
+        if commit is not None:
+            commits.add(str(commit))
+    for path in (results / dataset).glob("*/seed~*/train.json"):
+        commit = json.loads(path.read_text()).get("source_commit")
+        if commit:
+            commits.add(commit)
+    return commits
+
+
+def check_clean(results: Path, dataset: str, allow_dirty: bool, out: Path) -> str:
+    """The commit line of a page. A page is published from a clean tree whose jobs ran
+    from clean commits, or (allow_dirty) with the uncommitted diff written beside it."""
+    here = source_commit()
+    dirty = sorted(c for c in job_commits(results, dataset) | {here} if c.endswith("+dirty"))
+    if not dirty:
+        return f"roiroa commit {here}; jobs ran from {', '.join(sorted(job_commits(results, dataset))) or 'unrecorded commits'}"
+    if not allow_dirty:
+        raise SystemExit(f"not published: the jobs or this checkout ran from modified code ({', '.join(dirty)}). "
+                         f"Commit, rerun the changed jobs and publish again, or pass --allow-dirty to publish "
+                         f"with the diff recorded beside the page.")
+    diff = subprocess.run(["git", "diff", "HEAD"], capture_output=True, text=True, cwd=Path(__file__).parents[2]).stdout
+    patch = out.with_suffix(".diff")
+    patch.write_text(diff)
+    return f"roiroa commit {here} with the uncommitted changes in [{patch.name}]({patch.name})"
+
+
+def write_verdicts(path: Path, dataset: str, page: Path, records: list[dict]) -> None:
+    """The page's verdicts as JSON, for the README's overview (`--overview`)."""
+    path.write_text(json.dumps({"dataset": dataset, "page": str(page), "verdicts": [
+        {k: (v.answer if isinstance(v, verdicts.Verdict) else v) for k, v in r.items()}
+        | {"reason": r["verdict"].reason} for r in records]}, indent=2, ensure_ascii=False) + "\n")
+
+
 def publish(dataset: str, config_path: Path, command: str, results: Path, out: Path,
-            readme: Path | None = None, block: str | None = None) -> Path:
+            readme: Path | None = None, block: str | None = None, allow_dirty: bool = False) -> Path:
     config = yaml.safe_load(config_path.read_text())
-    tables = {name: pd.read_csv(results / "tables" / f"{name}.csv", dtype={"source": str, "target": str, "theta": str})
+    frames = {name: pd.read_csv(results / "tables" / f"{name}.csv", dtype={"source": str, "target": str, "theta": str})
               for name in ("table1_ssim", "table2_classification", "table3_reattack")}
-    tables = {name: frame[frame["dataset"] == dataset].reset_index(drop=True) for name, frame in tables.items()}
-    if any(frame.empty for frame in tables.values()):
+    frames = {name: frame[frame["dataset"] == dataset].reset_index(drop=True) for name, frame in frames.items()}
+    if any(frame.empty for frame in frames.values()):
         raise SystemExit(f"results/tables holds no {dataset} rows: run the workflow with {config_path} first")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    commit_line = check_clean(results, dataset, allow_dirty, out)
     folder = out.with_suffix("")
-    for name, frame in tables.items():
-        folder.mkdir(parents=True, exist_ok=True)
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, frame in frames.items():
         frame.to_csv(folder / f"{name}.csv", index=False)
-    figures = copy_figures(results, dataset, folder, tables["table1_ssim"])
+        _seed_rows(results, name, dataset).to_csv(folder / f"{name}_seeds.csv", index=False)
+    figures = copy_figures(results, dataset, folder, frames["table1_ssim"])
     times = rule_times(results, dataset, config)
-    t1, t2, t3 = tables.values()
+    t1, t2, t3 = frames.values()
+    margin = (config.get("blob") or {}).get("max_clean_drop", 0.01)
+    records = claim_records(t1, t2, t3, margin)
+    write_verdicts(folder / "verdicts.json", dataset, out, records)
     chosen = t2[t2["neutralization"] == "blob, chosen θ"]
     now = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    orders = sorted(set(t3.get("order", pd.Series(dtype=str)).dropna()))
     text = f"""# Results: {dataset}
 
 Generated by `python -m roiroa.publish` (run by `{command}`) from `{results}/` on {now}.
 Do not edit by hand: rerun the command. Config: `{config_path}` (seeds {config.get('seeds')}).
 
-- Jobs ran on: {trained_on(results, dataset)}
-- Published on: {host_description()} with {versions()}; roiroa commit {source_commit()}
+- Jobs ran on: {job_hosts(results, dataset)}
+- Published on: {host_description()} with {versions()}; {commit_line}
 - Blob fitted on: {', '.join(sorted(set(t2['fit_on'])))}; θ chosen per seed on the calibration part
   (criterion: `roiroa.selection`); the chosen θ per seed: {', '.join(sorted(set(chosen['theta'])))}.
+
+## The paper's claims, judged by stated rules
+
+{claims(t1, t2, t3, margin)}
+
+{CLAIM_RULES}
 
 ## Models
 
@@ -344,20 +557,25 @@ Do not edit by hand: rerun the command. Config: `{config_path}` (seeds {config.g
 
 {ssim_section(t1)}
 
-The shuffled-pair null pairs each RoI with the RoA of a random other image of its
-class: where it equals the true pairing, the SSIM is not specific to the image.
+The shuffled-pair null pairs each RoI with the RoA of random other images of its class
+(the paired column: per image, true minus shuffled, 95% interval over seeds); random
+masks have the sizes of each image's RoI and RoA, placed anywhere: the reference for "low".
 
 ## Tables II and III at the chosen θ, with baselines
 
-Accuracy with a 95% Wilson interval on the counts pooled over seeds (n = images × seeds);
-`asr_mod` = share of the images still right after neutralization that the repeated attack
-flips; p = exact McNemar test of score_adv against score_mod_adv on the same images.
+Accuracy: mean over seeds [95% interval over seeds and images: the wider of a t-interval
+over the seeds' scores and a Wilson interval on the counts pooled over seeds]. drop and gain:
+the paired difference on the same images [the same kind of interval, with Newcombe's paired
+interval in place of Wilson's]. `asr_mod` = share of the images still right after
+neutralization that the repeated attack flips; p = exact McNemar test of score_adv against
+score_mod_adv, stratified by seed (the discordant pairs of every seed). The re-attack's
+threat models: {'; '.join(f'`{o}` = {threat_model(o)}' for o in orders)}.
 
 {defense_section(t2, t3)}
 
-## The paper's claims, judged by stated rules
+## Every seed
 
-{claims(t1, t2, t3, (config.get('blob') or {{}}).get('max_clean_drop', 0.01))}
+{seeds_section(results, dataset)}
 
 ## Attacks and RoA sources
 
@@ -374,34 +592,86 @@ flips; p = exact McNemar test of score_adv against score_mod_adv on the same ima
 ## Files
 
 Tables: {', '.join(f'[{p.name}]({folder.name}/{p.name})' for p in sorted(folder.glob('*.csv')))}.
+Verdicts: [verdicts.json]({folder.name}/verdicts.json).
 Figures: {', '.join(f'[{p.name}]({folder.name}/{p.name})' for p in figures)}.
 """
-    out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(text)
     if readme is not None:
-        max_drop = (config.get("blob") or {}).get("max_clean_drop", 0.01)
         total = times["wall time (s)"].sum() / 60 if len(times) else float("nan")
         # a comparison of attacks, ε or RoA sources is summed up by its comparison table
         # (its claims, one per attack and source, stay on the page)
         body = attack_section(results, dataset, t1, t2, t3) if compares_settings(t1) else (
-            f"{defense_section(t2, t3)}\n\n{claims(t1, t2, t3, max_drop)}")
-        summary = (f"From [{out}]({out}) ({now}; jobs ran on {trained_on(results, dataset)}; "
+            f"{defense_section(t2, t3)}\n\n{claims(t1, t2, t3, margin)}")
+        summary = (f"From [{out}]({out}) ({now}; jobs ran on {job_hosts(results, dataset)}; "
                    f"seeds {config.get('seeds')}; the rules' wall times add up to {total:.0f} min there):\n\n{body}")
         replace_block(readme, block or dataset, summary, command)
     return out
 
 
+# The paper's datasets this machine cannot fetch: their overview row says so, with the command.
+NOT_RUN = {
+    "cats_vs_dogs": "Cats vs Dogs",
+    "malaria": "Malaria",
+    "cifar10": "CIFAR-10 (named in the paper, not tabulated)",
+}
+NOT_RUN_COMMAND = ("snakemake download_all --cores 1 --configfile config/paper.yaml; "
+                   "snakemake --cores 8 --configfile config/paper.yaml")
+OVERVIEW_COLUMNS = [  # (claim, test, threat model or "", column title)
+    ("a", "low", "", "(a) low SSIM"),
+    ("a", "image-specific", "", "(a) image-specific"),
+    ("b", "clean accuracy kept", "", "(b) clean accuracy kept"),
+    ("c", "accuracy under the repeated attack raised", "attack_then_neutralize", "(c) raised: post-hoc"),
+    ("c", "accuracy under the repeated attack raised", "adaptive", "(c) raised: adaptive"),
+    ("c", "accuracy under the repeated attack raised", "neutralize_then_attack", "(c) raised: paper's order (not judged)"),
+]
+
+
+def overview(pages: list[Path]) -> str:
+    """The README's overview: one row per published page (its verdicts.json) and per
+    paper dataset not run here; per claim and threat model, each direction's verdict
+    with its key number."""
+    rows = []
+    for page in pages:
+        record = json.loads((page.with_suffix("") / "verdicts.json").read_text())
+        found = record["verdicts"]
+        row = {"dataset": f"[{record['dataset']}]({page})",
+               "setting": "; ".join(sorted({f"{v['attack']}, RoA {v['roa']}" for v in found}))}
+        for claim, test, threat, title in OVERVIEW_COLUMNS:
+            cells = [f"{v['direction']}: **{v['verdict']}** ({v['number']})" for v in found
+                     if v["claim"] == claim and v["test"] == test and (v.get("threat") or "") == threat]
+            row[title] = "<br>".join(cells) or "—"
+        rows.append(row)
+    for name, title in NOT_RUN.items():
+        rows.append({"dataset": title, "setting": "not run: data not reachable offline",
+                     **{c[-1]: "—" for c in OVERVIEW_COLUMNS}})
+    return (markdown_table(pd.DataFrame(rows)) + "\n\n"
+            f"Rules: `roiroa.verdicts` (each page states them). Not run here: `{NOT_RUN_COMMAND}` "
+            "on a machine with internet (docs/datasets.md).")
+
+
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--dataset", required=True)
-    parser.add_argument("--config", required=True, type=Path)
-    parser.add_argument("--command", required=True, help="the command that produced the results (for the page)")
+    parser.add_argument("--overview", type=Path, metavar="README",
+                        help="only rewrite this file's overview block from the --pages' verdicts")
+    parser.add_argument("--pages", type=Path, nargs="*", default=[], help="published pages (with --overview)")
+    parser.add_argument("--dataset")
+    parser.add_argument("--config", type=Path)
+    parser.add_argument("--command", help="the command that produced the results (for the page)")
     parser.add_argument("--results", default=Path("results"), type=Path)
-    parser.add_argument("--out", required=True, type=Path)
+    parser.add_argument("--out", type=Path)
     parser.add_argument("--readme", type=Path, help="also rewrite this file's generated block of the dataset")
     parser.add_argument("--block", help="the name of that block (default: the dataset)")
+    parser.add_argument("--allow-dirty", action="store_true",
+                        help="publish from modified code, with the diff written beside the page")
     args = parser.parse_args(argv)
-    print(publish(args.dataset, args.config, args.command, args.results, args.out, args.readme, args.block))
+    if args.overview:
+        replace_block(args.overview, "overview", overview(args.pages), args.command or "make overview")
+        print(args.overview)
+        return
+    if not (args.dataset and args.config and args.command and args.out):
+        parser.error("--dataset, --config, --command and --out are required to publish a page")
+    print(publish(args.dataset, args.config, args.command, args.results, args.out, args.readme, args.block,
+                  args.allow_dirty))
 
 
 if __name__ == "__main__":

@@ -1,7 +1,17 @@
 """The statistics behind every published number: intervals, paired tests,
 held-out splits and the null models a reviewer asks for.
 
-Pure numpy and the standard library; each function has hand-computed tests.
+Pure numpy, scipy's distributions and the standard library; each function has
+hand-computed tests.
+
+Intervals over seeds: a score of a setting is a mean over training seeds, and the
+seeds disagree far more than the images within a seed do (and the evaluation
+halves of different seeds overlap), so an interval on counts pooled over seeds
+overstates what is known. `seed_level_interval` is the interval every published
+score carries: the wider of a t-interval over the seeds' values (the
+seed-to-seed spread, k − 1 degrees of freedom) and the interval on the pooled
+counts (image sampling; it keeps an interval honest where every seed happens to
+give the same value).
 """
 
 from __future__ import annotations
@@ -29,18 +39,38 @@ def wilson_interval(successes: int, n: int, z: float = Z95) -> tuple[float, floa
 
 
 def mcnemar_exact(only_first: int, only_second: int) -> float:
-    """Two-sided exact McNemar p-value from the discordant pair counts.
+    """Two-sided exact McNemar p-value (see `mcnemar_exact_log10`; may underflow to 0)."""
+    return 10 ** mcnemar_exact_log10(only_first, only_second)
+
+
+def mcnemar_exact_log10(only_first: int | float, only_second: int | float) -> float:
+    """log10 of the two-sided exact McNemar p-value, computed in log space so that
+    thousands of discordant pairs never give p = 0 (counts averaged over random
+    draws are rounded to whole pairs).
 
     only_first: pairs right in the first condition and wrong in the second;
     only_second: the reverse. Under H0 each discordant pair falls either way
     with probability 1/2; concordant pairs carry no information. All ties
     (no discordant pair) give p = 1."""
-    n = only_first + only_second
+    from scipy.special import logsumexp
+    from scipy.stats import binom
+
+    b, c = int(round(only_first)), int(round(only_second))
+    n = b + c
     if n == 0:
-        return 1.0
-    k = min(only_first, only_second)
-    tail = sum(math.comb(n, i) for i in range(k + 1)) / 2**n
-    return min(1.0, 2 * tail)
+        return 0.0
+    # the tail as a sum of log-probabilities: binom.logcdf underflows to -inf
+    log_p = math.log(2) + float(logsumexp(binom.logpmf(np.arange(min(b, c) + 1), n, 0.5)))
+    return min(0.0, log_p / math.log(10))
+
+
+def format_p(log10_p: float) -> str:
+    """A p-value for a page: two significant digits, never '0'."""
+    if log10_p is None or math.isnan(log10_p):
+        return ""
+    if log10_p < -300:
+        return "< 1e-300"
+    return f"{10 ** log10_p:.2g}"
 
 
 def calibration_split(labels: np.ndarray, fraction: float, seed: int) -> np.ndarray:
@@ -98,3 +128,59 @@ def mean_sd(values) -> tuple[float, float]:
     if len(values) == 0:
         return float("nan"), float("nan")
     return float(values.mean()), float(values.std(ddof=1)) if len(values) > 1 else float("nan")
+
+
+def t_interval(values) -> tuple[float, float]:
+    """95% t-interval of the mean of `values` (one per seed; k − 1 degrees of
+    freedom); NaN with fewer than two values."""
+    from scipy.stats import t
+
+    values = np.asarray([v for v in values if v is not None and not np.isnan(v)], float)
+    if len(values) < 2:
+        return float("nan"), float("nan")
+    mean, sd = values.mean(), values.std(ddof=1)
+    half = float(t.ppf(0.975, len(values) - 1)) * sd / math.sqrt(len(values))
+    return float(mean - half), float(mean + half)
+
+
+def seed_level_interval(per_seed, pooled: tuple[float, float], bounds=(0.0, 1.0)) -> tuple[float, float]:
+    """95% interval of a mean over seeds that includes the seed-to-seed variance:
+    the union of the t-interval over the seeds' values and `pooled` (the interval
+    on the counts pooled over seeds), clipped to `bounds`. With one seed it is
+    `pooled` alone (the seed-to-seed spread is then not measured: say so)."""
+    low, high = t_interval(per_seed)
+    lows = [v for v in (low, pooled[0]) if not math.isnan(v)]
+    highs = [v for v in (high, pooled[1]) if not math.isnan(v)]
+    if not lows or not highs:
+        return float("nan"), float("nan")
+    return max(bounds[0], min(lows)), min(bounds[1], max(highs))
+
+
+def paired_difference_interval(first: float, second: float, only_first: float, only_second: float,
+                               n: float, z: float = Z95) -> tuple[float, float, float]:
+    """(p_first − p_second, 95% low, 95% high) for two accuracies on the same n
+    images: Newcombe's hybrid score interval for paired proportions (method 10 of
+    Newcombe 1998, Stat Med 17:2635), built from the Wilson intervals of the two
+    accuracies and their correlation. `first`/`second`: images right in each
+    condition; only_first/only_second: the discordant pairs."""
+    if n <= 0:
+        return float("nan"), float("nan"), float("nan")
+    both = first - only_first
+    neither = n - first - only_second
+    p1, p2 = first / n, second / n
+    l1, u1 = _wilson_fraction(p1, n, z)
+    l2, u2 = _wilson_fraction(p2, n, z)
+    denominator = first * (n - first) * second * (n - second)
+    phi = (both * neither - only_first * only_second) / math.sqrt(denominator) if denominator > 0 else 0.0
+    below = math.sqrt(max(0.0, (p1 - l1) ** 2 - 2 * phi * (p1 - l1) * (u2 - p2) + (u2 - p2) ** 2))
+    above = math.sqrt(max(0.0, (u1 - p1) ** 2 - 2 * phi * (u1 - p1) * (p2 - l2) + (p2 - l2) ** 2))
+    diff = p1 - p2
+    return diff, max(-1.0, diff - below), min(1.0, diff + above)
+
+
+def _wilson_fraction(p: float, n: float, z: float) -> tuple[float, float]:
+    """Wilson interval of a proportion p over n (n may be a mean over draws)."""
+    denom = 1 + z * z / n
+    centre = (p + z * z / (2 * n)) / denom
+    half = z * math.sqrt(max(0.0, p * (1 - p)) / n + z * z / (4 * n * n)) / denom
+    return max(0.0, centre - half), min(1.0, centre + half)

@@ -15,7 +15,8 @@ import pandas as pd
 
 from .paper import DELTA, PAPER, ROW, add_paper_columns, comparison_columns
 
-from .stats import mcnemar_exact, mean_sd, wilson_interval
+from .stats import (mcnemar_exact_log10, mean_sd, paired_difference_interval, seed_level_interval,
+                    wilson_interval)
 
 # Columns that identify a row: dataset, direction, then each stage's parameters.
 KEYS = ["dataset", "source", "target", "attack", "eps", "attack_settings", "cam", "cam_target",
@@ -33,12 +34,21 @@ NEUTRALIZATIONS = {
 SD, LOW, HIGH = " sd", " 95% low", " 95% high"
 IMAGE_SETS = {"table2_classification": ("clean", "mod"), "table3_reattack": ("adv", "mod_adv")}
 PAIRED = {"table2_classification": "clean_vs_mod", "table3_reattack": "adv_vs_mod_adv"}
+# The paired difference each table's claim is about, on the same images: the clean
+# accuracy neutralization costs (claim b), the accuracy it wins back under the
+# repeated attack (claim c). sign: +1 = first − second, −1 = second − first.
+DIFFERENCES = {"table2_classification": ("drop (clean − mod)", +1),
+               "table3_reattack": ("gain (mod_adv − adv)", -1)}
+# What a count column counts: images of one seed's evaluation part, or those summed over seeds.
+PER_SEED, POOLED = "images per seed", "n (images × seeds)"
 SSIM_COLUMNS = {
     "roa_fraction": "RoA fraction",
     "ssim_mean_of_samples": "SSIM value (mean of samples)",
     "ssim_shuffled_mean": "SSIM, shuffled pairs (null)",
+    "ssim_random_masks_mean": "SSIM, random masks of the same sizes",
     "ssim_representatives": "SSIM value (representatives)",
 }
+PAIRED_SSIM = "SSIM true − shuffled (paired)"
 
 TABLES = {
     "table1_ssim": {"paper": "I", "title": "Table I: structural similarity of RoI and RoA"},
@@ -70,53 +80,83 @@ def settings_text(settings: dict) -> str:
 
 def defense_rows(score_rows: list[dict], selected_paths, baseline_paths) -> pd.DataFrame:
     """Per-seed rows of Tables II/III: the blob at every θ (`blob_sweep`), the blob
-    at the θ chosen for the seed (`blob`), and the baselines at that θ."""
+    at the θ chosen for the seed (`blob`), and the baselines at that θ. Rows at the
+    chosen θ carry `theta_met_constraint` (whether any θ met the clean-loss
+    constraint on the calibration part, or the least bad one was taken)."""
     sweep = pd.DataFrame(score_rows).assign(neutralization="blob_sweep", draw=0)
     chosen = pd.DataFrame([_chosen(p) for p in selected_paths])
-    join = ["dataset", "pair", "seed", "attack", "eps", "cam", "delta1", "roa_source", "delta2", "fill"]
-    blob = sweep.merge(chosen, on=join + ["theta"]).assign(neutralization="blob")
+    blob = sweep.merge(chosen, on=CHOSEN_JOIN + ["theta"]).assign(neutralization="blob")
     frames = [blob, sweep]
     if baseline_paths:
-        frames.insert(1, pd.DataFrame(load_rows(baseline_paths)))
+        baselines = pd.DataFrame(load_rows(baseline_paths))
+        met = chosen.drop(columns="theta")
+        frames.insert(1, baselines.drop(columns="theta_met_constraint", errors="ignore").merge(met, on=CHOSEN_JOIN))
     return pd.concat(frames, ignore_index=True)
+
+
+CHOSEN_JOIN = ["dataset", "pair", "seed", "attack", "eps", "cam", "delta1", "roa_source", "delta2", "fill"]
 
 
 def _chosen(path) -> dict:
     from .runtime import read_json
 
     payload = read_json(path)
-    keep = ["dataset", "pair", "seed", "attack", "eps", "cam", "delta1", "roa_source", "delta2", "fill"]
-    return {k: payload["params"][k] for k in keep} | {"theta": payload["theta"]}
+    return ({k: payload["params"][k] for k in CHOSEN_JOIN}
+            | {"theta": payload["theta"], "theta_met_constraint": bool(payload["meets_constraint"])})
 
 
 def summarize_defense(name: str, rows: pd.DataFrame) -> pd.DataFrame:
-    """Table II or III: one row per direction, parameter set and neutralization;
-    mean and sd over seeds, a Wilson interval on the pooled counts and an exact
-    McNemar test on the pooled discordant pairs (random masks: draws averaged
-    within each seed first, so n counts images, not draws)."""
+    """Table II or III: one row per direction, parameter set (the re-attack's order
+    among them) and neutralization. Per score: the mean and sd over seeds and the
+    seed-level 95% interval (stats.seed_level_interval: t over the seeds' scores ∪
+    Wilson on the pooled counts). The table's paired difference (DIFFERENCES) gets
+    the same kind of interval (t over the seeds' differences ∪ Newcombe's paired
+    interval on the pooled counts). p: the exact McNemar test stratified by seed
+    (each seed's discordant pairs, summed: the conditional test of matched pairs).
+    Random masks: draws are averaged within each seed first, so counts are images,
+    not draws."""
     first, second = IMAGE_SETS[name]
     paired = PAIRED[name]
+    difference, sign = DIFFERENCES[name]
     keys = [k for k in KEYS + DEFENSE_KEYS if k in rows.columns]
     rows = _theta_as_text(rows, keys)
+    rows = rows.assign(theta_met_constraint=rows.get("theta_met_constraint", pd.Series(dtype=float)).astype(float))
     numeric = [c for c in rows.columns if c.startswith(("correct_", "score_", "asr_", "clean_vs_mod_", "adv_vs_mod_adv_"))
-               or c in ("n_images", "blob_pixels")]
+               or c in ("n_images", "blob_pixels", "theta_met_constraint")]
     seeds = rows.groupby(keys + ["seed"], dropna=False, sort=False)[numeric].mean().reset_index()
+    draws = _draw_scores(rows[rows["neutralization"] == "random_mask"], keys, f"score_{second}")
     out = []
     for key, group in seeds.groupby(keys, dropna=False, sort=False):
         row = dict(zip(keys, key))
-        n = int(round(group["n_images"].sum()))
-        row |= {"seeds": " ".join(str(s) for s in sorted(group["seed"])), "n_images": n,
-                "blob_pixels": group["blob_pixels"].mean()}
+        if key in draws:
+            row[f"random draws score_{second}"] = draws[key]
+        n = float(group["n_images"].sum())
+        row |= {"seeds": " ".join(str(s) for s in sorted(group["seed"])), PER_SEED: group["n_images"].mean(),
+                POOLED: int(round(n)), "blob_pixels": group["blob_pixels"].mean()}
         for s in (first, second):
             mean, sd = mean_sd(group[f"score_{s}"])
-            low, high = wilson_interval(int(round(group[f"correct_{s}"].sum())), n)
+            pooled = wilson_interval(int(round(group[f"correct_{s}"].sum())), int(round(n)))
+            low, high = seed_level_interval(group[f"score_{s}"], pooled)
             row |= {f"score_{s}": mean, f"score_{s}{SD}": sd, f"score_{s}{LOW}": low, f"score_{s}{HIGH}": high}
+        only_first, only_second = group[f"{paired}_only_first"], group[f"{paired}_only_second"]
+        per_seed = sign * (only_first - only_second) / group["n_images"]
+        diff, low, high = paired_difference_interval(
+            group[f"correct_{first}"].sum(), group[f"correct_{second}"].sum(), only_first.sum(), only_second.sum(), n)
+        if sign < 0:
+            diff, low, high = -diff, -high, -low
+        low, high = seed_level_interval(per_seed, (low, high), bounds=(-1.0, 1.0))
+        row |= {difference: per_seed.mean(), difference + LOW: low, difference + HIGH: high}
         if name == "table3_reattack":
             for asr in ("asr_adv", "asr_mod"):
                 flipped, of = group[f"{asr}_flipped"].sum(), group[f"{asr}_of"].sum()
                 row[asr] = flipped / of if of else float("nan")
-        row[f"p McNemar ({first} vs {second})"] = mcnemar_exact(
-            int(round(group[f"{paired}_only_first"].sum())), int(round(group[f"{paired}_only_second"].sum())))
+            row["attack flips (images × seeds)"] = int(round(group["asr_adv_flipped"].sum()))
+        elif group["theta_met_constraint"].notna().any():
+            row["θ met the clean-loss constraint (seeds)"] = (
+                f"{int(group['theta_met_constraint'].sum())} of {group['theta_met_constraint'].notna().sum()}")
+        log10_p = mcnemar_exact_log10(only_first.sum(), only_second.sum())
+        row[f"p McNemar ({first} vs {second})"] = 10**log10_p
+        row[f"log10 p McNemar ({first} vs {second})"] = log10_p
         out.append(row)
     frame = pd.DataFrame(out)
     frame["neutralization"] = pd.Categorical(frame["neutralization"], list(NEUTRALIZATIONS), ordered=True)
@@ -127,16 +167,33 @@ def summarize_defense(name: str, rows: pd.DataFrame) -> pd.DataFrame:
     return add_paper_columns(frame, TABLES[name]["paper"], metrics)
 
 
+def _draw_scores(rows: pd.DataFrame, keys: list[str], score: str) -> dict[tuple, str]:
+    """{row key: each random draw's score, averaged over seeds, space-separated}: the
+    distribution a blob's placement is ranked in (roiroa.verdicts.better_than_random)."""
+    return {key: " ".join(f"{v:.4f}" for v in group.groupby("draw")[score].mean())
+            for key, group in rows.groupby(keys, dropna=False, sort=False)}
+
+
 def summarize_ssim(rows: pd.DataFrame) -> pd.DataFrame:
     """Table I: mean and sd over seeds of the per-image SSIM, its shuffled-pair
-    null and the representatives' SSIM."""
+    null, the SSIM of random masks of the same sizes and the representatives'
+    SSIM; and claim (a)'s paired comparison of the true pairing with shuffled
+    pairings of the same class (per image, within each seed): the mean
+    difference with a seed-level 95% interval (t over the seeds' mean differences
+    ∪ the mean of the seeds' own intervals) and the largest per-seed p."""
     keys = [k for k in KEYS if k in rows.columns]
     out = []
     for key, group in rows.groupby(keys, dropna=False, sort=True):
         row = dict(zip(keys, key))
-        row |= {"seeds": " ".join(str(s) for s in sorted(group["seed"])), "n_images": group["n_images"].mean()}
+        row |= {"seeds": " ".join(str(s) for s in sorted(group["seed"])), PER_SEED: group["n_images"].mean()}
         for column, title in SSIM_COLUMNS.items():
             row[title], row[title + SD] = mean_sd(group[column]) if column in group else (float("nan"),) * 2
+        if "ssim_paired_diff_mean" in group:
+            within = (group["ssim_paired_diff_low"].mean(), group["ssim_paired_diff_high"].mean())
+            low, high = seed_level_interval(group["ssim_paired_diff_mean"], within, bounds=(-1.0, 1.0))
+            row |= {PAIRED_SSIM: group["ssim_paired_diff_mean"].mean(), PAIRED_SSIM + LOW: low,
+                    PAIRED_SSIM + HIGH: high, "largest p per seed (true vs shuffled)": group["ssim_paired_p"].max(),
+                    "paired test": "; ".join(sorted(set(group["ssim_paired_test"].astype(str))))}
         out.append(row)
     metrics = {"ssim_mean_of_samples": SSIM_COLUMNS["ssim_mean_of_samples"],
                "ssim_representatives": SSIM_COLUMNS["ssim_representatives"]}
@@ -163,7 +220,8 @@ def _without(keys: list[str], *drop: str) -> list[str]:
 
 def metric_columns(frame: pd.DataFrame) -> list[str]:
     """The columns of a summary table that hold numbers to print with fixed decimals."""
-    keys = set(KEYS + DEFENSE_KEYS + ["seeds", "n_images", "pair", "seed", "draw", "part", "source", "target", ROW])
+    keys = set(KEYS + DEFENSE_KEYS + ["seeds", "n_images", "paired test", PER_SEED, POOLED, "attack flips (images × seeds)",
+                                      "pair", "seed", "draw", "part", "source", "target", ROW])
     return [c for c in frame.columns if c not in keys and pd.api.types.is_numeric_dtype(frame[c])]
 
 
