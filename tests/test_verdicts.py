@@ -94,9 +94,11 @@ def test_image_specific_uses_the_paired_difference_not_the_spread_of_seeds():
 
 
 def test_low_similarity_is_judged_against_random_masks():
-    """"Low (< 0.3)" had no reference: 0.25 is low against random masks at 0.30, not
-    against masks that score 0.05."""
-    assert low_similarity(0.20, 0.25, 0.30).answer == "yes"
-    assert low_similarity(0.20, 0.25, 0.05).answer == "no"
-    assert low_similarity(0.20, 0.35, 0.30).answer == "undecided"
-    assert low_similarity(0.20, 0.25, float("nan")).answer == "not testable"
+    """"Low (< 0.3)" had no reference: an SSIM of 0.25 is low next to unrelated masks of
+    the same sizes at 0.30, not next to masks that score 0.05 (paired per image)."""
+    assert 0.25 < 0.3  # the old rule: low, whatever the masks' sizes
+    assert low_similarity(0.25 - 0.30 - 0.02, 0.25 - 0.30 + 0.02).answer == "yes"
+    verdict = low_similarity(0.25 - 0.05 - 0.02, 0.25 - 0.05 + 0.02)
+    assert verdict.answer == "no" and "more alike than unrelated masks" in verdict.reason
+    assert low_similarity(-0.01, 0.02).answer == "yes"  # as alike as unrelated masks
+    assert low_similarity(float("nan"), float("nan")).answer == "not testable"

@@ -48,7 +48,12 @@ SSIM_COLUMNS = {
     "ssim_random_masks_mean": "SSIM, random masks of the same sizes",
     "ssim_representatives": "SSIM value (representatives)",
 }
+# Claim (a)'s paired per-image comparisons (ssim.json fields {prefix}_diff_mean/low/high, _p, _test):
+# the true RoI/RoA pairing against shuffled pairings of the class, and against random masks
+# of the same sizes.
 PAIRED_SSIM = "SSIM true − shuffled (paired)"
+PAIRED_RANDOM = "SSIM true − random masks (paired)"
+PAIRED_SSIM_COLUMNS = {"ssim_paired": PAIRED_SSIM, "ssim_random": PAIRED_RANDOM}
 
 TABLES = {
     "table1_ssim": {"paper": "I", "title": "Table I: structural similarity of RoI and RoA"},
@@ -180,7 +185,8 @@ def summarize_ssim(rows: pd.DataFrame) -> pd.DataFrame:
     SSIM; and claim (a)'s paired comparison of the true pairing with shuffled
     pairings of the same class (per image, within each seed): the mean
     difference with a seed-level 95% interval (t over the seeds' mean differences
-    ∪ the mean of the seeds' own intervals) and the largest per-seed p."""
+    ∪ the mean of the seeds' own intervals) and the largest per-seed p; the same
+    against random masks of each image's RoI and RoA sizes."""
     keys = [k for k in KEYS if k in rows.columns]
     out = []
     for key, group in rows.groupby(keys, dropna=False, sort=True):
@@ -188,12 +194,14 @@ def summarize_ssim(rows: pd.DataFrame) -> pd.DataFrame:
         row |= {"seeds": " ".join(str(s) for s in sorted(group["seed"])), PER_SEED: group["n_images"].mean()}
         for column, title in SSIM_COLUMNS.items():
             row[title], row[title + SD] = mean_sd(group[column]) if column in group else (float("nan"),) * 2
-        if "ssim_paired_diff_mean" in group:
-            within = (group["ssim_paired_diff_low"].mean(), group["ssim_paired_diff_high"].mean())
-            low, high = seed_level_interval(group["ssim_paired_diff_mean"], within, bounds=(-1.0, 1.0))
-            row |= {PAIRED_SSIM: group["ssim_paired_diff_mean"].mean(), PAIRED_SSIM + LOW: low,
-                    PAIRED_SSIM + HIGH: high, "largest p per seed (true vs shuffled)": group["ssim_paired_p"].max(),
-                    "paired test": "; ".join(sorted(set(group["ssim_paired_test"].astype(str))))}
+        for prefix, title in PAIRED_SSIM_COLUMNS.items():
+            if f"{prefix}_diff_mean" not in group:
+                continue
+            within = (group[f"{prefix}_diff_low"].mean(), group[f"{prefix}_diff_high"].mean())
+            low, high = seed_level_interval(group[f"{prefix}_diff_mean"], within, bounds=(-1.0, 1.0))
+            row |= {title: group[f"{prefix}_diff_mean"].mean(), title + LOW: low, title + HIGH: high,
+                    f"largest p per seed ({title})": group[f"{prefix}_p"].max()}
+            row["paired test"] = "; ".join(sorted(set(group[f"{prefix}_test"].astype(str))))
         out.append(row)
     metrics = {"ssim_mean_of_samples": SSIM_COLUMNS["ssim_mean_of_samples"],
                "ssim_representatives": SSIM_COLUMNS["ssim_representatives"]}

@@ -5,8 +5,8 @@ Every rule reads 95% intervals that include the seed-to-seed spread
 "undecided" or "not testable" rather than guess:
 
 - (a) RoI and RoA are not spatially similar: "low" compares the per-image
-  SSIM with the SSIM of random masks of the same sizes (no reference, no
-  "low"); "image-specific" asks whether the true pairing differs from shuffled
+  SSIM with the SSIM of random masks of the same sizes, per image (no
+  reference, no "low"); "image-specific" asks whether the true pairing differs from shuffled
   pairings of the same class, per image, within each seed.
 - (b) neutralization keeps clean accuracy: a non-inferiority claim. Kept when
   the upper end of the interval for the drop (clean − mod, the same images) is
@@ -84,20 +84,19 @@ def better_than_random(blob_score: float, random_scores: list[float]) -> Verdict
     return Verdict(YES if percentile >= 95 else NO, text)
 
 
-def low_similarity(ssim_low: float, ssim_high: float, random_reference: float) -> Verdict:
-    """Claim (a), "low": the per-image SSIM of RoI and RoA against the SSIM of
-    random masks of the same sizes (unrelated regions): low when the SSIM's
-    interval reaches no higher than the reference."""
-    if _missing(random_reference):
+def low_similarity(diff_low: float, diff_high: float) -> Verdict:
+    """Claim (a), "low": the per-image SSIM of RoI and RoA against the SSIM of random
+    masks of the same sizes (unrelated regions), paired per image; low unless the
+    interval of the difference (true − random) lies above 0, i.e. unless RoI and
+    RoA overlap more than unrelated masks of their sizes would."""
+    if _missing(diff_low, diff_high):
         return Verdict(NOT_TESTABLE, "no random-mask reference was computed")
-    if _missing(ssim_low, ssim_high):
-        return Verdict(NOT_TESTABLE, "no interval for the SSIM")
-    text = f"SSIM interval [{ssim_low:.3f}, {ssim_high:.3f}] against {random_reference:.3f} for random masks"
-    if ssim_high <= random_reference:
-        return Verdict(YES, f"{text}: no more similar than unrelated masks")
-    if ssim_low > random_reference:
-        return Verdict(NO, f"{text}: more similar than unrelated masks of the same sizes")
-    return Verdict(UNDECIDED, f"{text}: the interval includes the reference")
+    text = f"true − random-mask SSIM interval [{diff_low:+.4f}, {diff_high:+.4f}]"
+    if diff_low > 0:
+        return Verdict(NO, f"{text}: RoI and RoA are more alike than unrelated masks of their sizes")
+    if diff_high < 0:
+        return Verdict(YES, f"{text}: less alike than unrelated masks of their sizes")
+    return Verdict(YES, f"{text}: as alike as unrelated masks of their sizes")
 
 
 def image_specific(diff_low: float, diff_high: float) -> Verdict:
