@@ -199,3 +199,31 @@ def test_readme_overview_from_the_pages_verdicts(two_attacks, tmp_path):
     assert all(row[1] == "not run: data not reachable offline" for row in rows[1:])
     clean_kept = rows[0][4]
     assert clean_kept.count("**") == 2 * 2 * 2 * 2  # both directions × 2 attacks × 2 RoA sources, bold
+
+
+def test_stability_names_the_seeds_a_verdict_needed(tmp_path):
+    """Two seeds that gain and a third that loses: "raised" with seeds 0–1, undecided
+    with 0–2, so the verdict is stable only from three seeds."""
+    import pandas as pd
+
+    from roiroa.publish import stability_section
+    from test_tables import PARAMS, row
+
+    results = tmp_path / "results"
+    (results / "tables").mkdir(parents=True)
+    defense = []
+    for seed, (adv, mod_adv) in enumerate([(50, 90), (50, 85), (50, 30)]):
+        r = row(seed, "blob", clean=100, mod=100, only_first=0, only_second=0, n=100)
+        r |= {"pair": "0-1", "correct_adv": adv, "score_adv": adv / 100, "correct_mod_adv": mod_adv,
+              "score_mod_adv": mod_adv / 100, "asr_adv_flipped": 100 - adv,
+              "adv_vs_mod_adv_only_first": max(adv - mod_adv, 0), "adv_vs_mod_adv_only_second": max(mod_adv - adv, 0)}
+        defense.append(r)
+    pd.DataFrame(defense).to_csv(results / "tables" / "table2_classification_seeds.csv", index=False)
+    ssim = [{k: v for k, v in PARAMS.items() if k not in ("blob_mode", "fill", "assign", "order", "theta")}
+            | {"seed": s, "n_images": 100, "ssim_mean_of_samples": 0.1, "ssim_shuffled_mean": 0.1,
+               "ssim_representatives": 0.1} for s in range(3)]
+    pd.DataFrame(ssim).to_csv(results / "tables" / "table1_ssim_seeds.csv", index=False)
+    table = stability_section(results, "digits", margin=0.01)
+    raised = next(line for line in table.splitlines() if "repeated attack raised" in line)
+    cells = [c.strip() for c in raised.strip("|").split("|")]
+    assert cells[-3:] == ["yes", "undecided", "3 seeds"], cells

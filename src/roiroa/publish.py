@@ -426,6 +426,39 @@ def seeds_section(results: Path, dataset: str) -> str:
     return f"{text}\n\n{markdown_table(pd.DataFrame(rows))}"
 
 
+def stability_section(results: Path, dataset: str, margin: float) -> str:
+    """How many seeds a verdict needed: every verdict recomputed from the first k
+    seeds (k = 2 … all), from the per-seed rows; a verdict is stable from the
+    smallest k after which it no longer changes."""
+    ssim = _seed_rows(results, "table1_ssim", dataset)
+    defense = _seed_rows(results, "table2_classification", dataset)
+    seeds = sorted(set(defense["seed"]))
+    if len(seeds) < 2:
+        return f"One seed ({seeds[0] if seeds else 'none'}): the verdicts' dependence on the seeds is not measured."
+    answers: dict[tuple, list[str]] = {}
+    for k in range(2, len(seeds) + 1):
+        use = set(seeds[:k])
+        t1 = tables.summarize_ssim(ssim[ssim["seed"].isin(use)])
+        part = defense[defense["seed"].isin(use)]
+        t2 = tables.summarize_defense("table2_classification", part)
+        t3 = tables.summarize_defense("table3_reattack", part)
+        for rec in claim_records(_as_published(t1), _as_published(t2), _as_published(t3), margin):
+            key = (rec["claim"], rec["test"], rec["direction"], rec["attack"], rec["roa"], rec["threat"])
+            answers.setdefault(key, []).append(rec["verdict"].answer)
+    rows = []
+    for (claim, test, direction, attack, roa, threat), found in answers.items():
+        stable = next(k for k in range(2, len(seeds) + 1) if len(set(found[k - 2:])) == 1)
+        rows.append({"claim": f"({claim}) {test}", "direction": direction, "attack": attack, "RoA": roa,
+                     "re-attack": threat, **{f"seeds {seeds[0]}–{seeds[k - 1]}": a for k, a in zip(range(2, 99), found)},
+                     "stable from": f"{stable} seeds"})
+    return markdown_table(pd.DataFrame(rows))
+
+
+def _as_published(frame: pd.DataFrame) -> pd.DataFrame:
+    """A summary table as publish reads it back from CSV (classes and θ as text)."""
+    return frame.astype({c: str for c in ("source", "target", "theta") if c in frame.columns})
+
+
 def _seed_rows(results: Path, name: str, dataset: str) -> pd.DataFrame:
     frame = pd.read_csv(results / "tables" / f"{name}_seeds.csv", dtype={"source": str, "target": str})
     return frame[frame["dataset"] == dataset].reset_index(drop=True)
@@ -492,6 +525,14 @@ def check_clean(results: Path, dataset: str, allow_dirty: bool, out: Path) -> st
     return f"roiroa commit {here} with the uncommitted changes in [{patch.name}]({patch.name})"
 
 
+def _verify_link(page: Path) -> str:
+    """The page's rerun check (roiroa.verify writes PAGE_verify.md beside it), if one was run."""
+    check = page.with_name(f"{page.stem}_verify.md")
+    if check.exists():
+        return f"[{check.name}]({check.name}) (one seed rerun from scratch, compared with this page)"
+    return f"none run yet (`python -m roiroa.verify --page {page}` reruns one seed and compares)"
+
+
 def write_verdicts(path: Path, dataset: str, page: Path, records: list[dict]) -> None:
     """The page's verdicts as JSON, for the README's overview (`--overview`)."""
     path.write_text(json.dumps({"dataset": dataset, "page": str(page), "verdicts": [
@@ -530,6 +571,7 @@ Do not edit by hand: rerun the command. Config: `{config_path}` (seeds {config.g
 
 - Jobs ran on: {job_hosts(results, dataset)}
 - Published on: {host_description()} with {versions()}; {commit_line}
+- Rerun check: {_verify_link(out)}
 - Blob fitted on: {', '.join(sorted(set(t2['fit_on'])))}; θ chosen per seed on the calibration part
   (criterion: `roiroa.selection`); the chosen θ per seed: {', '.join(sorted(set(chosen['theta'])))}.
 
@@ -566,6 +608,12 @@ threat models: {'; '.join(f'`{o}` = {threat_model(o)}' for o in orders)}.
 ## Every seed
 
 {seeds_section(results, dataset)}
+
+## How many seeds the verdicts needed
+
+Each verdict recomputed from the first k seeds by the same rules.
+
+{stability_section(results, dataset, margin)}
 
 ## Attacks and RoA sources
 
@@ -622,7 +670,14 @@ def overview(pages: list[Path]) -> str:
     with its key number."""
     rows = []
     for page in pages:
-        record = json.loads((page.with_suffix("") / "verdicts.json").read_text())
+        judged = page.with_suffix("") / "verdicts.json"
+        if not judged.exists():  # a page of an earlier publisher: its verdicts followed older rules
+            rows.append({"dataset": f"[{page.stem}]({page})",
+                         "setting": "published before the current rules (no verdicts.json): "
+                                    "not judged here until its make target is rerun",
+                         **{c[-1]: "—" for c in OVERVIEW_COLUMNS}})
+            continue
+        record = json.loads(judged.read_text())
         found = record["verdicts"]
         row = {"dataset": f"[{record['dataset']}]({page})",
                "setting": "; ".join(sorted({f"{v['attack']}, RoA {v['roa']}" for v in found}))}

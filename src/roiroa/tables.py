@@ -133,8 +133,8 @@ def summarize_defense(name: str, rows: pd.DataFrame) -> pd.DataFrame:
     out = []
     for key, group in seeds.groupby(keys, dropna=False, sort=False):
         row = dict(zip(keys, key))
-        if key in draws:
-            row[f"random draws score_{second}"] = draws[key]
+        if _hashable(key) in draws:
+            row[f"random draws score_{second}"] = draws[_hashable(key)]
         n = float(group["n_images"].sum())
         row |= {"seeds": " ".join(str(s) for s in sorted(group["seed"])), PER_SEED: group["n_images"].mean(),
                 POOLED: int(round(n)), "blob_pixels": group["blob_pixels"].mean()}
@@ -175,8 +175,14 @@ def summarize_defense(name: str, rows: pd.DataFrame) -> pd.DataFrame:
 def _draw_scores(rows: pd.DataFrame, keys: list[str], score: str) -> dict[tuple, str]:
     """{row key: each random draw's score, averaged over seeds, space-separated}: the
     distribution a blob's placement is ranked in (roiroa.verdicts.better_than_random)."""
-    return {key: " ".join(f"{v:.4f}" for v in group.groupby("draw")[score].mean())
+    return {_hashable(key): " ".join(f"{v:.4f}" for v in group.groupby("draw")[score].mean())
             for key, group in rows.groupby(keys, dropna=False, sort=False)}
+
+
+def _hashable(key: tuple) -> tuple:
+    """A group key that compares equal to itself: NaN (an empty cell read back from a
+    CSV) as None, since NaN != NaN."""
+    return tuple(None if isinstance(v, float) and math.isnan(v) else v for v in key)
 
 
 def summarize_ssim(rows: pd.DataFrame) -> pd.DataFrame:
