@@ -268,3 +268,103 @@ def test_write_json_is_atomic_and_readable(tmp_path):
     path = tmp_path / "x.json"
     write_json(path, {"a": [1, 2]})
     assert json.loads(path.read_text()) == {"a": [1, 2]} and not stale_tmp_files(path)
+
+
+# ---- damaged files named by their checked readers (issue 20) ---------------------
+
+
+def saved_model(path: Path) -> Path:
+    import torch  # noqa: F401
+
+    from roiroa.models import ModelSpec, build_model, save_model
+
+    save_model(build_model(ModelSpec(arch="tiny_vgg", input_size=16, hidden=8)), path)
+    return path
+
+
+def test_a_model_cut_in_half_is_named(tmp_path):
+    from roiroa.models import load_model
+
+    path = saved_model(tmp_path / "model.pt")
+    path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+    with pytest.raises(InputFileError, match=rf"{path}: cannot read the model checkpoint \(.*\); it is truncated "
+                                             r"or corrupt .*delete it and run the workflow again"):
+        load_model(path)
+
+
+def test_a_model_replaced_by_another_file_is_named_without_unsafe_advice(tmp_path):
+    import pickle
+
+    import torch
+
+    from roiroa.models import load_model
+
+    path = tmp_path / "model.pt"
+    for other in (
+        lambda: torch.save({"spec": {}, "state_dict": {}, "where": tmp_path}, path),  # an object: not weights only
+        lambda: path.write_bytes(pickle.dumps([1, 2])),  # a plain pickle, no torch file
+        lambda: path.write_text('{"seed": 0}\n'),  # another stage's JSON copied over it
+    ):
+        other()
+        with pytest.raises(InputFileError) as err:
+            load_model(path)
+        assert str(err.value).startswith(f"{path}: "), str(err.value)
+        assert "weights_only" not in str(err.value) and "delete it and run the workflow again" in str(err.value)
+    torch.save([1, 2], path)  # weights only, but not a checkpoint
+    with pytest.raises(InputFileError, match=rf"{path}: a torch file, but not a model checkpoint .*found list"):
+        load_model(path)
+
+
+def regions_like(path: Path) -> Path:
+    """A file in the shape figures read from regions.h5: classes, labels, and the
+    class representatives of each source class."""
+    rng = np.random.default_rng(0)
+    with create_h5(path, {"what": "test"}) as f:
+        f.attrs["classes"] = ["0", "1"]
+        write_array(f, "label", np.array([0, 1, 0, 1]))
+        for source in ("0", "1"):
+            group = f.create_group(f"representatives/{source}")
+            group.attrs["ssim"] = 0.5
+            for name in ("roi", "roa", "ubar_v"):
+                group.create_dataset(name, data=rng.random((8, 8)))
+    return path
+
+
+def test_figures_name_a_regions_file_with_a_damaged_block(tmp_path):
+    """figures_regions and figures_blob read regions.h5 through roiroa.h5io, so a
+    damaged B-tree (a group's index of its members) names the file and the group."""
+    from roiroa import figures as fg
+
+    path = regions_like(tmp_path / "regions.h5")
+    assert fg.read_representatives(path, "0", "1")[1:] == (0.5, 2)
+    raw = bytearray(path.read_bytes())
+    last_btree = raw.rfind(b"TREE")  # the index of the last group written: representatives/1
+    raw[last_btree : last_btree + 4] = b"XXXX"
+    path.write_bytes(bytes(raw))
+    assert fg.read_representatives(path, "0", "1")[1:] == (0.5, 2)  # the rest still reads
+    with pytest.raises(InputFileError, match=rf"{path}: cannot read group /representatives/1: .*wrong B-tree "
+                                             r"signature.*delete it and run the workflow again"):
+        fg.read_representatives(path, "1", "0")
+
+
+@pytest.mark.parametrize("name,payload,problem", [
+    ("calibration.json", {}, "the top level has no key 'params' (it holds: nothing)"),
+    ("evaluation.json", [1, 2], "the top level is a list, expected an object with the keys params, by_theta"),
+    ("evaluation.json", {"params": {}, "by_theta": [{"params": {}, "directions": 3}]},
+     "by_theta[0].directions is a number, expected a list"),
+    ("theta.json", {"params": {}, "theta": "0.3"}, "theta is a string, expected a number"),
+    ("sweep_scores.json", {"inputs": [], "rows": [[1]]}, "rows[0] is a list, expected an object"),
+])
+def test_a_json_of_the_wrong_shape_is_named(tmp_path, name, payload, problem):
+    path = tmp_path / name
+    path.write_text(json.dumps(payload))
+    with pytest.raises(InputFileError) as err:
+        read_json(path)
+    assert str(err.value) == (f"{path}: not what the workflow writes there: {problem}; delete it and run the "
+                              f"workflow again, which rewrites it")
+
+
+def test_json_of_the_right_shape_reads(tmp_path):
+    path = tmp_path / "theta.json"
+    write_json(path, {"params": {"seed": 0}, "theta": 0.15, "inputs": []})
+    assert read_json(path)["theta"] == 0.15

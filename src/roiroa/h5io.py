@@ -121,6 +121,54 @@ def open_h5(path: str | Path, role: str) -> Iterator[h5py.File]:
         f.close()
 
 
+def damaged(path, what: str, err: BaseException) -> InputFileError:
+    """The error for a part of an HDF5 file that cannot be read (a damaged block)."""
+    return InputFileError(
+        f"{path}: cannot read {what}: {err}. The file is corrupt or truncated: delete it "
+        f"and run the workflow again, which rewrites it"
+    )
+
+
+def read_group(f: h5py.File | h5py.Group, name: str) -> h5py.Group:
+    """f[name] as a group; a missing or damaged one raises InputFileError naming the file."""
+    where = f"{f.name.rstrip('/')}/{name}"
+    try:
+        group = f[name]
+        if isinstance(group, h5py.Group):
+            list(group)  # a damaged index of the group's members fails here, not at the caller's loop
+    except KeyError as err:
+        if not missing_object(err):
+            raise damaged(f.file.filename, f"group {where}", err) from err
+        raise InputFileError(
+            f"{f.file.filename}: no group {where}; the file is from another version or stage: delete it "
+            f"and run the workflow again"
+        ) from None
+    except (OSError, RuntimeError, ValueError) as err:
+        raise damaged(f.file.filename, f"group {where}", err) from err
+    if not isinstance(group, h5py.Group):
+        raise InputFileError(f"{f.file.filename}: {where} is a dataset, not a group")
+    return group
+
+
+def missing_object(err: KeyError) -> bool:
+    """h5py raises KeyError both for a name that is not there and for a damaged
+    group index on the way to it (wrong B-tree signature); only the first is missing."""
+    return "doesn't exist" in str(err) or "not found" in str(err)
+
+
+def read_attr(obj: h5py.File | h5py.Group | h5py.Dataset, name: str):
+    """obj.attrs[name]; a missing or damaged attribute raises InputFileError naming the file."""
+    try:
+        return obj.attrs[name]
+    except KeyError:
+        raise InputFileError(
+            f"{obj.file.filename}: {obj.name} has no attribute {name!r}; the file is from another version or "
+            f"stage: delete it and run the workflow again"
+        ) from None
+    except (OSError, RuntimeError, ValueError) as err:
+        raise damaged(obj.file.filename, f"attribute {name!r} of {obj.name}", err) from err
+
+
 def read_dataset(f: h5py.File | h5py.Group, name: str, selection=()) -> np.ndarray:
     """f[name][selection] (all of it by default); errors name the file and the dataset.
 
@@ -132,20 +180,21 @@ def read_dataset(f: h5py.File | h5py.Group, name: str, selection=()) -> np.ndarr
     where = f"{f.name.rstrip('/')}/{name}"
     try:
         dataset = f[name]
-    except KeyError:
+    except KeyError as err:
+        if not missing_object(err):
+            raise damaged(path, f"dataset {where}", err) from err
         raise InputFileError(
             f"{path}: no dataset {where} (the group {f.name} holds: {', '.join(sorted(f.keys())) or 'nothing'}); "
             f"the file is from another version or stage: delete it and run the workflow again"
         ) from None
+    except (OSError, RuntimeError, ValueError) as err:  # a damaged group on the way (B-tree, heap)
+        raise damaged(path, f"dataset {where}", err) from err
     if not isinstance(dataset, h5py.Dataset):
         raise InputFileError(f"{path}: {where} is a group, not a dataset")
     try:
         return dataset[selection]
     except (OSError, RuntimeError, ValueError) as err:
-        raise InputFileError(
-            f"{path}: cannot read dataset {where}: {err}. The file is corrupt or truncated: delete it "
-            f"and run the workflow again, which rewrites it"
-        ) from err
+        raise damaged(path, f"dataset {where}", err) from err
 
 
 def check_labels(labels: np.ndarray, path: str | Path, name: str = "label") -> np.ndarray:
