@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import textwrap
@@ -245,7 +246,8 @@ def test_next_job_removes_what_a_sigkill_left(tmp_path):
 def test_stale_cleanup_only_touches_the_outputs_own_temp_files(tmp_path):
     out = tmp_path / "a" / "scores.json"
     out.parent.mkdir()
-    stale = [out.with_name(".scores.json.tmp123"), out.with_name(".scores.json.tmp99999")]
+    gone = [finished_pid(), finished_pid()]
+    stale = [out.with_name(f".scores.json.tmp{gone[0]}"), out.with_name(f".scores.json.tmp{gone[1]}@{socket.gethostname()}")]
     keep = [out.with_name(".scores.json.tmp"), out.with_name(".scores.json.old"),
             out.with_name(".other.json.tmp123"), out.with_name("scores.json.tmp123")]  # fmt: skip
     for path in stale + keep:
@@ -253,6 +255,61 @@ def test_stale_cleanup_only_touches_the_outputs_own_temp_files(tmp_path):
     out.write_text("{}")
     assert sorted(remove_stale_tmp_files([str(out), str(tmp_path / "absent" / "x.h5")])) == sorted(stale)
     assert all(p.exists() for p in keep) and out.exists() and not any(p.exists() for p in stale)
+
+
+def finished_pid() -> int:
+    """The PID of a process that has exited (no process of this machine has it now)."""
+    process = subprocess.Popen(["true"])
+    process.wait()
+    return process.pid
+
+
+def test_a_rerun_beside_a_live_writer_leaves_its_temp_file_alone(tmp_path):
+    """After Snakemake is killed its job may go on; the rerun's job for the same
+    output must not delete the live writer's file (issue 20: it did, 11 s into the write)."""
+    process, out, log = start_writer(tmp_path)
+    live = tmp_path_of(out, process.pid)
+    code = f"from roiroa.runtime import start_job; start_job({str(tmp_path / 'rerun.log')!r}, [{str(out)!r}])"
+    assert run_python(code).returncode == 0
+    assert live.exists() and f"left temporary file {live} alone" in (tmp_path / "rerun.log").read_text()
+    assert process.wait(timeout=300) == 0 and out.exists()  # the writer finished and renamed its file
+
+
+def test_a_temp_file_of_a_reused_pid_or_of_another_machine(tmp_path):
+    out = tmp_path / "model.pt"
+    # this process's PID, on a file last changed before this process started: a writer long gone
+    reused = tmp_path_of(out)
+    reused.write_text("x")
+    os.utime(reused, (1e9, 1e9))
+    # another machine: its processes cannot be checked here; stale only when untouched for a day
+    fresh, old = tmp_path_of(out, 123, "node-a"), tmp_path_of(out, 456, "node-b")
+    fresh.write_text("x")
+    old.write_text("x")
+    os.utime(old, (time.time() - 2 * 24 * 3600,) * 2)
+    assert stale_tmp_files(out) == sorted([reused, old])
+    fresh_here = tmp_path_of(out)
+    fresh_here.write_text("x")  # this live process, written now: its own
+    assert fresh_here not in stale_tmp_files(out)
+
+
+def test_a_full_disk_is_the_last_line_of_the_job_log(full_fs, tmp_path):
+    """h5py's finalizers printed "Exception ignored ... Disable slist on flush dest
+    failure failed" (or crashed) after the DiskFullError; the job now ends on it."""
+    path, log = full_fs / "maps.h5", tmp_path / "job.log"
+    code = textwrap.dedent(f"""
+        import numpy as np
+        from roiroa.h5io import create_h5, write_array
+        from roiroa.runtime import start_job
+        start_job({str(log)!r}, [{str(path)!r}])
+        with create_h5({str(path)!r}, {{}}) as f:
+            write_array(f, "cam", np.random.default_rng(0).random((50, 32, 32), dtype=np.float32))
+    """)
+    result = run_python(code)
+    assert result.returncode == 1
+    last = log.read_text().strip().splitlines()[-1]
+    assert last.startswith(f"roiroa.h5io.DiskFullError: [Errno 28] no space left on device while writing {path} ")
+    assert last.endswith("Free space or move results/ elsewhere, then rerun")
+    assert not list(full_fs.iterdir())
 
 
 def test_every_rule_script_passes_its_outputs_to_start_job():

@@ -30,7 +30,22 @@ def start_job(log_path: str, outputs: Iterable[str] = ()) -> None:
         stream=stream, level=logging.INFO, format="%(asctime)s %(name)s: %(message)s", force=True
     )
     install_sigterm_handler()
+    sys.excepthook = _report_and_exit
     remove_stale_tmp_files(outputs)
+
+
+def _report_and_exit(kind, error, traceback) -> None:
+    """Print the traceback; after a full disk, exit at once. Python's shutdown would
+    then finalize h5py objects whose file could not be written, which prints
+    "Exception ignored in ... Disable slist on flush dest failure failed" (or
+    crashes) after the clear DiskFullError, hiding it from the log's last line."""
+    from .h5io import DiskFullError
+
+    sys.__excepthook__(kind, error, traceback)
+    if isinstance(error, DiskFullError):
+        for stream in (sys.stdout, sys.stderr):
+            stream.flush()
+        os._exit(1)
 
 
 def _exit_on_sigterm(signum, frame):
@@ -46,19 +61,24 @@ def install_sigterm_handler() -> None:
 
 
 def remove_stale_tmp_files(outputs: Iterable[str]) -> list[Path]:
-    """Delete the `.NAME.tmpPID` files of `outputs` that killed writers left behind.
-
-    Snakemake runs one job per output at a time, so any such file is stale.
+    """Delete the `.NAME.tmpPID@HOST` files of `outputs` that killed writers left behind
+    (h5io.stale_tmp_files), and log those left alone: a writer that still runs (after
+    Snakemake was killed, its job may go on, and a rerun starts beside it) keeps its file.
     """
-    from .h5io import stale_tmp_files
+    from .h5io import stale_tmp_files, tmp_files
 
     removed = []
+    log = logging.getLogger("roiroa")
     for output in outputs:
-        for stale in stale_tmp_files(output):
-            size = stale.stat().st_size if stale.exists() else 0
-            stale.unlink(missing_ok=True)
-            logging.getLogger("roiroa").info("removed stale temporary file %s (%d bytes)", stale, size)
-            removed.append(stale)
+        stale = stale_tmp_files(output)
+        for path in stale:
+            size = path.stat().st_size if path.exists() else 0
+            path.unlink(missing_ok=True)
+            log.info("removed stale temporary file %s (%d bytes)", path, size)
+            removed.append(path)
+        for path in set(tmp_files(output)) - set(stale):
+            log.warning("left temporary file %s alone: its writer may still run (another job for the same "
+                        "output, or one on another machine)", path)
     return removed
 
 
