@@ -425,3 +425,21 @@ def test_json_of_the_right_shape_reads(tmp_path):
     path = tmp_path / "theta.json"
     write_json(path, {"params": {"seed": 0}, "theta": 0.15, "inputs": []})
     assert read_json(path)["theta"] == 0.15
+
+
+def test_training_names_a_damaged_data_file(tmp_path):
+    """rule train reads data.h5 through roiroa.data, which uses the checked readers."""
+    from roiroa.data import read_classes, read_pair
+
+    path = tmp_path / "data.h5"
+    with create_h5(path, {}) as f:
+        f.attrs["classes"] = json.dumps(["0", "1"])
+        group = f.create_group("train")
+        write_array(group, "images", np.zeros((300, 1, 8, 8), np.float32))
+        write_array(group, "labels", np.arange(300) % 2)
+    assert read_classes(path) == ("0", "1") and read_pair(path, "train", (0, 1))[0].shape == (300, 1, 8, 8)
+    with pytest.raises(InputFileError, match=rf"{path}: no dataset /test/labels"):
+        read_pair(path, "test", (0, 1))
+    path.write_bytes(path.read_bytes()[:1000])
+    with pytest.raises(InputFileError, match=f"cannot open prepared data file {path}"):
+        read_classes(path)
