@@ -1,8 +1,11 @@
-"""Config checks that need the registries, and the sweep/path vocabulary.
+"""Config checks, and the sweep/path vocabulary.
 
-config/schema.yaml checks shapes, types and ranges (snakemake.utils.validate);
-`check_config` adds what only the dataset registry knows. Both run in
-rules/common.smk before any job.
+`read_config_file` reads each config file (a repeated key is an error);
+config/schema.yaml checks shapes, types and ranges (`strict_validator`:
+Snakemake's defaults filling, with finite numbers and true integers);
+`check_config` adds what only the dataset registry knows. All run in
+rules/common.smk before any job (`validate_config`), and in
+`python -m roiroa.config FILE` before Snakemake.
 """
 
 from __future__ import annotations
