@@ -5,7 +5,8 @@ import os
 import sys
 
 from snakemake.exceptions import WorkflowError
-from snakemake.utils import min_version, validate
+from snakemake.logging import logger
+from snakemake.utils import min_version
 
 # Rule scripts import roiroa from this checkout in whatever environment runs
 # them (the project's .venv, a --sdm conda env, a cluster job).
@@ -29,16 +30,16 @@ if not workflow.overwrite_configfiles:
     configfile: "config/config.yaml"
 
 
-rc.normalize_sweeps(config)
+# roiroa.config checks each config file itself (Snakemake's YAML reader keeps the
+# last of a repeated key silently), then the merged config: the schema with
+# strict numbers (no NaN, no 2.0 for an integer), then what needs the registries.
 try:
-    validate(config, "../config/schema.yaml")
-except WorkflowError as err:
-    # name the key and the problem, not the schema internals
-    raise WorkflowError(rc.describe_validation_error(err.__context__)) from None
-try:
-    rc.check_config(config)
+    for path in workflow.configfiles:
+        rc.read_config_file(path)
+    for note in rc.validate_config(config):
+        logger.warning(f"note: {note}")
 except rc.ConfigError as err:
-    raise WorkflowError(f"config key {err}") from None
+    raise WorkflowError(str(err)) from None
 
 
 # ---- paths -------------------------------------------------------------------

@@ -1,9 +1,9 @@
 """Rule figures_attacks: one image's RoI beside the RoA of every attack and RoA source."""
 
-import h5py
 import numpy as np
 
 from roiroa import figures as fg
+from roiroa.h5io import open_h5, read_dataset
 from roiroa.regions import ROA_SOURCES
 from roiroa.runtime import start_job
 
@@ -15,9 +15,9 @@ for regions_path in snakemake.input.regions:
     attack = regions_path.split("/attack~")[1].split("/")[0]
     source = regions_path.split("/roa~")[1].split("/")[0]
     example = fg.read_example(snakemake.input.data, maps_of[attack], regions_path, w.source, w.target)
-    with h5py.File(maps_of[attack]) as maps:
-        row = int(np.flatnonzero(maps["index"][:] == example.index)[0])
-        magnitude = maps[ROA_SOURCES[source]][row]
+    with open_h5(maps_of[attack], "maps") as maps:
+        row = int(np.flatnonzero(read_dataset(maps, "index") == example.index)[0])
+        magnitude = read_dataset(maps, ROA_SOURCES[source], row)
     image, roi = example.image, example.roi
     roas[f"{attack.upper().replace('_', '-')}, {source}"] = (magnitude, example.roa)
 fg.save(fg.roa_comparison(

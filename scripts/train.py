@@ -41,6 +41,7 @@ history = train_model(
     eval_labels=test_labels,
     precision=settings["precision"],
     channels_last=settings["channels_last"],
+    pair=snakemake.wildcards.pair,
 )
 save_model(model, snakemake.output.model, extra={"classes": names})
 write_json(

@@ -29,6 +29,8 @@ def with_change(path, value):
 
 
 DELETE = object()
+NAN, INF = float("nan"), float("inf")
+FINITE = "nan is not a finite number"
 
 BAD = [
     (("datasets",), {"mnist_typo": {"pairs": [[0, 1]]}}, "datasets.mnist_typo", "unknown dataset 'mnist_typo'"),
@@ -56,6 +58,8 @@ BAD = [
     # limits of the model and of the split (3)
     (("model", "arch"), "vgg16", "model.input_size", "too small for arch vgg16 (model.arch)"),
     (("datasets", "digits", "test_fraction"), 0.001, "datasets.digits.test_fraction", "no test image"),
+    # NaN in a YAML file (.nan) is caught at plan time too (issue 20)
+    (("blob", "theta"), [NAN], "blob.theta[0]", FINITE),
 ]
 
 
@@ -116,6 +120,28 @@ BAD_IN_PROCESS = [
     (("neutralize", "fill"), ["median"], "neutralize.fill[0]", "'mean' was expected"),
     (("blob", "mode"), "max", "blob.mode", "is not one of"),
     (("neutralize", "order"), "twice", "neutralize.order", "is not one of"),
+    # numbers that JSON Schema lets through (issue 20): NaN passes every range, 2.0 counts as an integer
+    (("blob", "theta"), [NAN], "blob.theta[0]", FINITE),
+    (("attack", "eps"), [NAN], "attack.eps[0]", FINITE),
+    (("model", "lr"), INF, "model.lr", "inf is not a finite number"),
+    (("model", "lr"), NAN, "model.lr", FINITE),
+    (("regions", "delta1"), [NAN], "regions.delta1[0]", FINITE),
+    (("neutralize", "fill"), [NAN], "neutralize.fill[0]", FINITE),
+    (("blob", "max_clean_drop"), NAN, "blob.max_clean_drop", FINITE),
+    (("blob", "calibration_fraction"), NAN, "blob.calibration_fraction", FINITE),
+    (("model", "dropout"), NAN, "model.dropout", FINITE),
+    (("attack", "overshoot"), NAN, "attack.overshoot", FINITE),
+    (("datasets", "digits", "test_fraction"), NAN, "datasets.digits.test_fraction", FINITE),
+    (("model", "epochs"), 2.0, "model.epochs", "2.0 is not an integer: write 2"),
+    (("model", "batch_size"), 16.0, "model.batch_size", "16.0 is not an integer: write 16"),
+    (("seeds",), [2**70], "seeds[0]", "greater than the maximum of 4294967295"),
+    (("split_seed",), 2**32, "split_seed", "greater than the maximum of 4294967295"),
+    (("model", "hidden"), 10**12, "model.hidden", "greater than the maximum of 65536"),
+    (("model", "epochs"), 10**9, "model.epochs", "greater than the maximum of 10000"),
+    (("n_samples",), 1, "n_samples", "leaves the calibration or the evaluation part empty"),
+    # messages name the path label of a sweep (d1~, roa~), not the config key's last part
+    (("regions", "delta1"), [0.5, 0.50], "regions.delta1[1]", "both are d1~0.5 in result paths"),
+    (("roa", "source"), ["gradient", "gradient"], "roa.source[1]", "both are roa~gradient in result paths"),
 ]
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import textwrap
@@ -245,7 +246,8 @@ def test_next_job_removes_what_a_sigkill_left(tmp_path):
 def test_stale_cleanup_only_touches_the_outputs_own_temp_files(tmp_path):
     out = tmp_path / "a" / "scores.json"
     out.parent.mkdir()
-    stale = [out.with_name(".scores.json.tmp123"), out.with_name(".scores.json.tmp99999")]
+    gone = [finished_pid(), finished_pid()]
+    stale = [out.with_name(f".scores.json.tmp{gone[0]}"), out.with_name(f".scores.json.tmp{gone[1]}@{socket.gethostname()}")]
     keep = [out.with_name(".scores.json.tmp"), out.with_name(".scores.json.old"),
             out.with_name(".other.json.tmp123"), out.with_name("scores.json.tmp123")]  # fmt: skip
     for path in stale + keep:
@@ -253,6 +255,61 @@ def test_stale_cleanup_only_touches_the_outputs_own_temp_files(tmp_path):
     out.write_text("{}")
     assert sorted(remove_stale_tmp_files([str(out), str(tmp_path / "absent" / "x.h5")])) == sorted(stale)
     assert all(p.exists() for p in keep) and out.exists() and not any(p.exists() for p in stale)
+
+
+def finished_pid() -> int:
+    """The PID of a process that has exited (no process of this machine has it now)."""
+    process = subprocess.Popen(["true"])
+    process.wait()
+    return process.pid
+
+
+def test_a_rerun_beside_a_live_writer_leaves_its_temp_file_alone(tmp_path):
+    """After Snakemake is killed its job may go on; the rerun's job for the same
+    output must not delete the live writer's file (issue 20: it did, 11 s into the write)."""
+    process, out, log = start_writer(tmp_path)
+    live = tmp_path_of(out, process.pid)
+    code = f"from roiroa.runtime import start_job; start_job({str(tmp_path / 'rerun.log')!r}, [{str(out)!r}])"
+    assert run_python(code).returncode == 0
+    assert live.exists() and f"left temporary file {live} alone" in (tmp_path / "rerun.log").read_text()
+    assert process.wait(timeout=300) == 0 and out.exists()  # the writer finished and renamed its file
+
+
+def test_a_temp_file_of_a_reused_pid_or_of_another_machine(tmp_path):
+    out = tmp_path / "model.pt"
+    # this process's PID, on a file last changed before this process started: a writer long gone
+    reused = tmp_path_of(out)
+    reused.write_text("x")
+    os.utime(reused, (1e9, 1e9))
+    # another machine: its processes cannot be checked here; stale only when untouched for a day
+    fresh, old = tmp_path_of(out, 123, "node-a"), tmp_path_of(out, 456, "node-b")
+    fresh.write_text("x")
+    old.write_text("x")
+    os.utime(old, (time.time() - 2 * 24 * 3600,) * 2)
+    assert stale_tmp_files(out) == sorted([reused, old])
+    fresh_here = tmp_path_of(out)
+    fresh_here.write_text("x")  # this live process, written now: its own
+    assert fresh_here not in stale_tmp_files(out)
+
+
+def test_a_full_disk_is_the_last_line_of_the_job_log(full_fs, tmp_path):
+    """h5py's finalizers printed "Exception ignored ... Disable slist on flush dest
+    failure failed" (or crashed) after the DiskFullError; the job now ends on it."""
+    path, log = full_fs / "maps.h5", tmp_path / "job.log"
+    code = textwrap.dedent(f"""
+        import numpy as np
+        from roiroa.h5io import create_h5, write_array
+        from roiroa.runtime import start_job
+        start_job({str(log)!r}, [{str(path)!r}])
+        with create_h5({str(path)!r}, {{}}) as f:
+            write_array(f, "cam", np.random.default_rng(0).random((50, 32, 32), dtype=np.float32))
+    """)
+    result = run_python(code)
+    assert result.returncode == 1
+    last = log.read_text().strip().splitlines()[-1]
+    assert last.startswith(f"roiroa.h5io.DiskFullError: [Errno 28] no space left on device while writing {path} ")
+    assert last.endswith("Free space or move results/ elsewhere, then rerun")
+    assert not list(full_fs.iterdir())
 
 
 def test_every_rule_script_passes_its_outputs_to_start_job():
@@ -268,3 +325,121 @@ def test_write_json_is_atomic_and_readable(tmp_path):
     path = tmp_path / "x.json"
     write_json(path, {"a": [1, 2]})
     assert json.loads(path.read_text()) == {"a": [1, 2]} and not stale_tmp_files(path)
+
+
+# ---- damaged files named by their checked readers (issue 20) ---------------------
+
+
+def saved_model(path: Path) -> Path:
+    import torch  # noqa: F401
+
+    from roiroa.models import ModelSpec, build_model, save_model
+
+    save_model(build_model(ModelSpec(arch="tiny_vgg", input_size=16, hidden=8)), path)
+    return path
+
+
+def test_a_model_cut_in_half_is_named(tmp_path):
+    from roiroa.models import load_model
+
+    path = saved_model(tmp_path / "model.pt")
+    path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+    with pytest.raises(InputFileError, match=rf"{path}: cannot read the model checkpoint \(.*\); it is truncated "
+                                             r"or corrupt .*delete it and run the workflow again"):
+        load_model(path)
+
+
+def test_a_model_replaced_by_another_file_is_named_without_unsafe_advice(tmp_path):
+    import pickle
+
+    import torch
+
+    from roiroa.models import load_model
+
+    path = tmp_path / "model.pt"
+    for other in (
+        lambda: torch.save({"spec": {}, "state_dict": {}, "where": tmp_path}, path),  # an object: not weights only
+        lambda: path.write_bytes(pickle.dumps([1, 2])),  # a plain pickle, no torch file
+        lambda: path.write_text('{"seed": 0}\n'),  # another stage's JSON copied over it
+    ):
+        other()
+        with pytest.raises(InputFileError) as err:
+            load_model(path)
+        assert str(err.value).startswith(f"{path}: "), str(err.value)
+        assert "weights_only" not in str(err.value) and "delete it and run the workflow again" in str(err.value)
+    torch.save([1, 2], path)  # weights only, but not a checkpoint
+    with pytest.raises(InputFileError, match=rf"{path}: a torch file, but not a model checkpoint .*found list"):
+        load_model(path)
+
+
+def regions_like(path: Path) -> Path:
+    """A file in the shape figures read from regions.h5: classes, labels, and the
+    class representatives of each source class."""
+    rng = np.random.default_rng(0)
+    with create_h5(path, {"what": "test"}) as f:
+        f.attrs["classes"] = ["0", "1"]
+        write_array(f, "label", np.array([0, 1, 0, 1]))
+        for source in ("0", "1"):
+            group = f.create_group(f"representatives/{source}")
+            group.attrs["ssim"] = 0.5
+            for name in ("roi", "roa", "ubar_v"):
+                group.create_dataset(name, data=rng.random((8, 8)))
+    return path
+
+
+def test_figures_name_a_regions_file_with_a_damaged_block(tmp_path):
+    """figures_regions and figures_blob read regions.h5 through roiroa.h5io, so a
+    damaged B-tree (a group's index of its members) names the file and the group."""
+    from roiroa import figures as fg
+
+    path = regions_like(tmp_path / "regions.h5")
+    assert fg.read_representatives(path, "0", "1")[1:] == (0.5, 2)
+    raw = bytearray(path.read_bytes())
+    last_btree = raw.rfind(b"TREE")  # the index of the last group written: representatives/1
+    raw[last_btree : last_btree + 4] = b"XXXX"
+    path.write_bytes(bytes(raw))
+    assert fg.read_representatives(path, "0", "1")[1:] == (0.5, 2)  # the rest still reads
+    with pytest.raises(InputFileError, match=rf"{path}: cannot read group /representatives/1: .*wrong B-tree "
+                                             r"signature.*delete it and run the workflow again"):
+        fg.read_representatives(path, "1", "0")
+
+
+@pytest.mark.parametrize("name,payload,problem", [
+    ("calibration.json", {}, "the top level has no key 'params' (it holds: nothing)"),
+    ("evaluation.json", [1, 2], "the top level is a list, expected an object with the keys params, by_theta"),
+    ("evaluation.json", {"params": {}, "by_theta": [{"params": {}, "directions": 3}]},
+     "by_theta[0].directions is a number, expected a list"),
+    ("theta.json", {"params": {}, "theta": "0.3"}, "theta is a string, expected a number"),
+    ("sweep_scores.json", {"inputs": [], "rows": [[1]]}, "rows[0] is a list, expected an object"),
+])
+def test_a_json_of_the_wrong_shape_is_named(tmp_path, name, payload, problem):
+    path = tmp_path / name
+    path.write_text(json.dumps(payload))
+    with pytest.raises(InputFileError) as err:
+        read_json(path)
+    assert str(err.value) == (f"{path}: not what the workflow writes there: {problem}; delete it and run the "
+                              f"workflow again, which rewrites it")
+
+
+def test_json_of_the_right_shape_reads(tmp_path):
+    path = tmp_path / "theta.json"
+    write_json(path, {"params": {"seed": 0}, "theta": 0.15, "inputs": []})
+    assert read_json(path)["theta"] == 0.15
+
+
+def test_training_names_a_damaged_data_file(tmp_path):
+    """rule train reads data.h5 through roiroa.data, which uses the checked readers."""
+    from roiroa.data import read_classes, read_pair
+
+    path = tmp_path / "data.h5"
+    with create_h5(path, {}) as f:
+        f.attrs["classes"] = json.dumps(["0", "1"])
+        group = f.create_group("train")
+        write_array(group, "images", np.zeros((300, 1, 8, 8), np.float32))
+        write_array(group, "labels", np.arange(300) % 2)
+    assert read_classes(path) == ("0", "1") and read_pair(path, "train", (0, 1))[0].shape == (300, 1, 8, 8)
+    with pytest.raises(InputFileError, match=rf"{path}: no dataset /test/labels"):
+        read_pair(path, "test", (0, 1))
+    path.write_bytes(path.read_bytes()[:1000])
+    with pytest.raises(InputFileError, match=f"cannot open prepared data file {path}"):
+        read_classes(path)

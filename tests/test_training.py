@@ -104,3 +104,18 @@ def test_feature_size_is_what_the_conv_stack_outputs():
         layers = vgg_layers(LAYER_CFGS[arch])
         for size in sizes:
             assert feature_size(arch, size) == layers(torch.zeros(1, 3, size, size)).numel(), (arch, size)
+
+
+def test_a_loss_that_becomes_nan_stops_training_naming_the_pair_and_seed():
+    """lr = inf (what `model.lr: .inf` did before the config check) makes the
+    weights NaN after one step: training stops instead of saving a model that
+    tables would publish as if normal (issue 20)."""
+    import pytest
+
+    from roiroa.training import TrainingDiverged
+
+    model = build_model(SPEC)
+    with pytest.raises(TrainingDiverged, match=r"training of pair 0-1, seed 3 diverged: the loss is nan by "
+                                               r"epoch 1, batch 2/3 \(lr inf\); no model is saved"):
+        train_model(model, *data(), epochs=2, batch_size=32, lr=float("inf"), seed=3,
+                    device=torch.device("cpu"), pair="0-1")

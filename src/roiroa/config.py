@@ -1,17 +1,27 @@
-"""Config checks that need the registries, and the sweep/path vocabulary.
+"""Config checks, and the sweep/path vocabulary.
 
-config/schema.yaml checks shapes, types and ranges (snakemake.utils.validate);
-`check_config` adds what only the dataset registry knows. Both run in
-rules/common.smk before any job.
+`read_config_file` reads each config file (a repeated key is an error);
+config/schema.yaml checks shapes, types and ranges (`strict_validator`:
+Snakemake's defaults filling, with finite numbers and true integers);
+`check_config` adds what only the dataset registry knows. All run in
+rules/common.smk before any job (`validate_config`), and in
+`python -m roiroa.config FILE` before Snakemake.
 """
 
 from __future__ import annotations
 
+import copy
 import itertools
+import math
 import re
+import sys
 from pathlib import Path
 
+import yaml
+
 from .datasets import DIGITS_CLASS_COUNTS, get_dataset
+
+SCHEMA = Path(__file__).resolve().parents[2] / "config" / "schema.yaml"
 
 
 class ConfigError(ValueError):
@@ -112,12 +122,50 @@ def check_config(config: dict) -> None:
         check_model(config, name)
         check_test_fraction(config, name)
     check_sweeps(config)
+    check_parts(config)
+
+
+def check_parts(config: dict) -> None:
+    """fit_on: calibration splits each class's images in two (roiroa.stats.calibration_split);
+    with one image per class a part is empty, and the blob is fitted on nothing."""
+    n_samples = config.get("n_samples")
+    if config["blob"]["fit_on"] == "calibration" and n_samples is not None and n_samples < 2:
+        raise ConfigError(
+            f"n_samples: {n_samples} image per class leaves the calibration or the evaluation part "
+            f"empty (blob.fit_on: calibration); use n_samples >= 2, or blob.fit_on: test"
+        )
+
+
+def ignored_options(config: dict) -> list[str]:
+    """Options the config sets that nothing reads (a note each, printed at plan time):
+    test_fraction of a dataset with an official split, calibration_fraction with
+    fit_on: test, an attack setting no configured attack uses. Runs on the config
+    as written, before the schema fills in defaults."""
+    from .loaders import SOURCES
+
+    notes = []
+    for name, settings in (config.get("datasets") or {}).items():
+        if isinstance(settings, dict) and "test_fraction" in settings \
+                and getattr(SOURCES.get(name), "official_split", False):
+            notes.append(f"datasets.{name}.test_fraction is ignored: {name} has an official train/test split")
+    blob = config.get("blob") if isinstance(config.get("blob"), dict) else {}
+    if blob.get("fit_on") == "test" and "calibration_fraction" in blob:
+        notes.append("blob.calibration_fraction is ignored with blob.fit_on: test (every image is fitted and scored)")
+    attack = config.get("attack") if isinstance(config.get("attack"), dict) else {}
+    methods = as_list(attack.get("method", ["fgsm"]))
+    neutralize = config.get("neutralize") if isinstance(config.get("neutralize"), dict) else {}
+    used = {key for m in methods + (["pgd_linf"] if neutralize.get("order") == "adaptive" else [])
+            for key in ATTACK_SETTINGS.get(m, ())}
+    for key in sorted(set(attack) - used - {"method", "eps"}):
+        if any(key in keys for keys in ATTACK_SETTINGS.values()):
+            notes.append(f"attack.{key} is ignored: no configured attack uses it (attack.method: {methods})")
+    return notes
 
 
 def check_sweeps(config: dict) -> None:
     """Two values of a sweep that name the same path folder (0.1 and 0.10) are an error:
     they would run once and fill every table twice."""
-    for keys in SWEEP_OF.values():
+    for label, keys in SWEEP_OF.items():
         values = config_value(config, keys)
         if not isinstance(values, (list, tuple)):
             continue
@@ -128,7 +176,7 @@ def check_sweeps(config: dict) -> None:
             if text in seen:
                 raise ConfigError(
                     f"{name}[{i}]: {value!r} repeats {name}[{seen[text]}] ({values[seen[text]]!r}); "
-                    f"both are {keys[-1]}~{text} in result paths. List each value once"
+                    f"both are {label}~{text} in result paths. List each value once"
                 )
             seen[text] = i
 
@@ -239,6 +287,19 @@ def normalize_sweeps(config: dict) -> None:
             values[key] = [values[key]]
 
 
+def plain_message(error) -> str:
+    """jsonschema's message, said plainly where the strict number types reject a value
+    (strict_validator): NaN or infinity, and a whole number written as a float."""
+    value = error.instance
+    if error.validator == "type" and isinstance(value, float) and not isinstance(value, bool):
+        if not math.isfinite(value):
+            return f"{value} is not a finite number (NaN and infinity are not allowed)"
+        types = error.validator_value if isinstance(error.validator_value, list) else [error.validator_value]
+        if "integer" in types and value.is_integer():
+            return f"{value!r} is not an integer: write {int(value)} (whole-number settings take no decimal point)"
+    return error.message
+
+
 def describe_validation_error(error) -> str:
     """A jsonschema ValidationError as 'config key a.b[0]: problem'."""
     if not hasattr(error, "absolute_path"):
@@ -246,9 +307,9 @@ def describe_validation_error(error) -> str:
     key = ""
     for part in error.absolute_path:
         key += f"[{part}]" if isinstance(part, int) else (f".{part}" if key else str(part))
-    message = error.message
+    message = plain_message(error)
     if error.validator in ("oneOf", "anyOf") and error.context:
-        message = "; or ".join(sorted({sub.message for sub in error.context}))
+        message = "; or ".join(sorted({plain_message(sub) for sub in error.context}))
     if error.validator in ("additionalProperties", "unevaluatedProperties"):
         # name the misspelt key itself: `model.epohcs`, not `model`
         names = re.findall(r"'([^']*)'", message.rsplit("(", 1)[-1])
@@ -261,20 +322,124 @@ def describe_validation_error(error) -> str:
     return f"config key {key or '(top level)'}: {message}"
 
 
-def validate_config(config: dict, schema: str | Path | None = None) -> None:
-    """What rules/common.smk does before any job, in one call (for tests and tools):
-    normalize_sweeps, the schema (filling defaults) and check_config. Raises
-    ConfigError with the message the workflow prints ("config key ...: ...")."""
-    from snakemake.exceptions import WorkflowError
-    from snakemake.utils import validate
+def strict_validator(schema: str | Path):
+    """A JSON-schema validator of the config that fills defaults (as Snakemake's
+    `validate` does) and is stricter about numbers: JSON Schema counts 2.0 as an
+    integer, and NaN passes every minimum and maximum (each comparison is false)."""
+    from jsonschema import Draft202012Validator, validators
 
-    schema = Path(schema or Path(__file__).resolve().parents[2] / "config" / "schema.yaml")
-    normalize_sweeps(config)
+    def whole(_, value):
+        return isinstance(value, int) and not isinstance(value, bool)
+
+    def finite(_, value):
+        return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+    def set_defaults(validator, properties, instance, schema):
+        if isinstance(instance, dict):
+            for name, subschema in properties.items():
+                if "default" in subschema:
+                    instance.setdefault(name, copy.deepcopy(subschema["default"]))
+        yield from Draft202012Validator.VALIDATORS["properties"](validator, properties, instance, schema)
+
+    checker = Draft202012Validator.TYPE_CHECKER.redefine("integer", whole).redefine("number", finite)
+    strict = validators.extend(Draft202012Validator, {"properties": set_defaults}, type_checker=checker)
+    return strict(yaml.safe_load(Path(schema).read_text()))
+
+
+def validate_schema(config: dict, schema: str | Path | None = None) -> None:
+    """config/schema.yaml on `config` (defaults filled in place); ConfigError naming the key."""
+    from jsonschema.exceptions import ValidationError
+
     try:
-        validate(config, str(schema.resolve()))
-    except WorkflowError as err:
-        raise ConfigError(describe_validation_error(err.__context__)) from None
+        strict_validator(schema or SCHEMA).validate(config)
+    except ValidationError as err:
+        raise ConfigError(describe_validation_error(err)) from None
+
+
+def validate_config(config: dict, schema: str | Path | None = None) -> list[str]:
+    """What rules/common.smk does before any job, in one call: normalize_sweeps,
+    the schema (filling defaults) and check_config. Raises ConfigError with the
+    message the workflow prints ("config key ...: ..."); returns the notes on
+    options the config sets but its datasets ignore (printed as warnings)."""
+    notes = ignored_options(config)
+    normalize_sweeps(config)
+    validate_schema(config, schema)
     try:
         check_config(config)
     except ConfigError as err:
         raise ConfigError(f"config key {err}") from None
+    return notes
+
+
+# ---- config files ------------------------------------------------------------
+
+
+class UniqueKeyLoader(yaml.SafeLoader):
+    """YAML's safe loader, except that a key given twice in one mapping is an
+    error: PyYAML keeps the last one silently (a second `blob:` block at the end
+    of a file would replace the whole first one)."""
+
+    def construct_mapping(self, node, deep=False):
+        first_line = {}
+        for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                continue  # `<<:` merges are YAML's own way of repeating keys
+            key = self.construct_object(key_node, deep=True)
+            line = key_node.start_mark.line + 1
+            if key in first_line:
+                raise ConfigError(
+                    f"line {line}: key {key!r} is given twice in the same section (first at line "
+                    f"{first_line[key]}); the second would silently replace the first. Keep one"
+                )
+            first_line[key] = line
+        return super().construct_mapping(node, deep=deep)
+
+
+def read_config_file(path: str | Path) -> dict:
+    """A config file as a dict, or ConfigError naming the file and the problem:
+    missing, a folder, not text, not YAML, a repeated key (with its line), not a mapping."""
+    path = Path(path)
+    if not path.exists():
+        raise ConfigError(f"config file {path} does not exist")
+    if path.is_dir():
+        raise ConfigError(f"config file {path} is a folder, not a YAML file")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as err:
+        raise ConfigError(f"config file {path} is not a text (YAML) file ({err})") from None
+    try:
+        config = yaml.load(text, Loader=UniqueKeyLoader)
+    except ConfigError as err:
+        raise ConfigError(f"config file {path}: {err}") from None
+    except yaml.YAMLError as err:
+        raise ConfigError(f"config file {path} is not valid YAML: {' '.join(str(err).split())}") from None
+    if not isinstance(config, dict):
+        raise ConfigError(f"config file {path} must hold a mapping of settings (key: value), not {type(config).__name__}")
+    return config
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m roiroa.config FILE...`: check config files as the workflow will,
+    before Snakemake reads them (Snakemake answers a missing, binary or folder
+    --configfile with a traceback before the workflow's own checks run)."""
+    paths = sys.argv[1:] if argv is None else argv
+    if not paths:
+        print("usage: python -m roiroa.config CONFIGFILE...", file=sys.stderr)
+        return 2
+    from snakemake.utils import update_config
+
+    config: dict = {}
+    try:
+        for path in paths:
+            update_config(config, read_config_file(path))  # later files update earlier ones, as in Snakemake
+        for note in validate_config(config):
+            print(f"note: {note}", file=sys.stderr)
+    except ConfigError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+    print(f"{', '.join(paths)}: valid")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

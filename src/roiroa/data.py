@@ -14,7 +14,7 @@ import h5py
 import numpy as np
 
 from .datasets import DatasetSpec, LoadedData, Split
-from .h5io import BLOCK, create_h5, write_array
+from .h5io import BLOCK, create_h5, damaged, open_h5, read_attr, read_dataset, write_array
 
 
 def split_data(loaded: LoadedData, test_fraction: float, seed: int) -> tuple[Split, Split, str]:
@@ -77,16 +77,19 @@ def prepare(spec: DatasetSpec, options: dict, seed: int, test_fraction: float, o
 
 
 def read_classes(path: str | Path) -> tuple[str, ...]:
-    with h5py.File(path, "r") as f:
-        return tuple(json.loads(f.attrs["classes"]))
+    with open_h5(path, "prepared data") as f:
+        return tuple(json.loads(read_attr(f, "classes")))
 
 
 def read_pair(path: str | Path, split: str, classes: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
     """All images of a pair's two classes in one split, with binary labels
     (0 = first class of the pair, 1 = second)."""
-    with h5py.File(path, "r") as f:
-        rows = np.flatnonzero(np.isin(f[split]["labels"][:], classes))
-        images, labels = read_rows(f[split], rows)
+    with open_h5(path, "prepared data") as f:
+        rows = np.flatnonzero(np.isin(read_dataset(f, f"{split}/labels"), classes))
+        try:
+            images, labels = read_rows(f[split], rows)
+        except (OSError, RuntimeError, KeyError) as err:  # a damaged chunk of the images
+            raise damaged(path, f"the {split} images", err) from err
     return images, (labels == classes[1]).astype(np.int64)
 
 

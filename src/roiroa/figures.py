@@ -16,7 +16,6 @@ import textwrap
 from dataclasses import dataclass
 from pathlib import Path
 
-import h5py
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.colors import ListedColormap, to_rgba
@@ -25,7 +24,7 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 from matplotlib.text import Text
 
-from .h5io import atomic_path
+from .h5io import atomic_path, open_h5, read_attr, read_dataset, read_group
 from .regions import REGIONS, four_regions
 
 ROI_COLOR, ROA_COLOR, BOTH_COLOR, NEITHER_COLOR, BLOB_COLOR = "#1f77b4", "#d62728", "#9467bd", "#e8e8e8", "#ff7f0e"
@@ -477,29 +476,33 @@ def class_index(classes, source: str, target: str) -> int:
 
 
 def read_example(data_path, maps_path, regions_path, source: str, target: str) -> Example:
-    with h5py.File(regions_path, "r") as regions, h5py.File(maps_path, "r") as maps:
-        cls = class_index(regions.attrs["classes"], source, target)
-        row = int(np.flatnonzero(maps["label"][:] == cls)[0])  # rows are in test-split order
-        index = int(maps["index"][row])
-        with h5py.File(data_path, "r") as data:
-            image = data["test"]["images"][index]
+    """The first test image of `source` with its maps and regions; a damaged input is
+    named (roiroa.h5io's checked readers)."""
+    with open_h5(regions_path, "regions") as regions, open_h5(maps_path, "maps") as maps:
+        cls = class_index(read_attr(regions, "classes"), source, target)
+        row = int(np.flatnonzero(read_dataset(maps, "label") == cls)[0])  # rows are in test-split order
+        index = int(read_dataset(maps, "index", row))
+        with open_h5(data_path, "prepared data") as data:
+            image = read_dataset(data, "test/images", index)
         return Example(
-            index=index, image=image, x_adv=maps["x_adv"][row], cam=maps["cam"][row], magnitude=maps["roa"][row],
-            roi=regions["roi"][row], roa=regions["roa"][row],
-            prob_clean=maps["prob_clean"][row], prob_adv=maps["prob_adv"][row],
+            index=index, image=image, x_adv=read_dataset(maps, "x_adv", row), cam=read_dataset(maps, "cam", row),
+            magnitude=read_dataset(maps, "roa", row),
+            roi=read_dataset(regions, "roi", row), roa=read_dataset(regions, "roa", row),
+            prob_clean=read_dataset(maps, "prob_clean", row), prob_adv=read_dataset(maps, "prob_adv", row),
         )
 
 
 def read_representatives(regions_path, source: str, target: str) -> tuple[dict[str, np.ndarray], float, int]:
     """The class representatives, their SSIM, and how many images they average."""
-    with h5py.File(regions_path, "r") as f:
-        cls = class_index(f.attrs["classes"], source, target)
-        group = f["representatives"][source]
+    with open_h5(regions_path, "regions") as f:
+        cls = class_index(read_attr(f, "classes"), source, target)
+        group = read_group(f, f"representatives/{source}")
         # the images the representatives were fitted on: the calibration part, or all (fit_on: test)
-        fitted = f["label"][:] == cls
+        fitted = read_dataset(f, "label") == cls
         if "calibration" in f:
-            fitted &= f["calibration"][:]
-        return {k: v[:] for k, v in group.items()}, float(group.attrs["ssim"]), int(fitted.sum())
+            fitted &= read_dataset(f, "calibration")
+        maps = {k: read_dataset(group, k) for k in group}
+        return maps, float(read_attr(group, "ssim")), int(fitted.sum())
 
 
 def sweep_groups(rows: list[dict], param: str, source: str) -> dict[str, dict[str, np.ndarray]]:

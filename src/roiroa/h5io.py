@@ -11,7 +11,9 @@ import json
 import os
 import re
 import shutil
+import socket
 import subprocess
+import time
 from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
@@ -39,19 +41,72 @@ class DiskFullError(OSError):
     """No space left on the device while writing an output; the message names it."""
 
 
-def tmp_path_of(path: str | Path, pid: int | None = None) -> Path:
-    """The temporary name an output is written under: .NAME.tmpPID beside it."""
+def tmp_path_of(path: str | Path, pid: int | None = None, host: str | None = None) -> Path:
+    """The temporary name an output is written under: .NAME.tmpPID@HOST beside it
+    (the host: on a shared file system, a PID says nothing about another machine's processes)."""
     path = Path(path)
-    return path.with_name(f".{path.name}.tmp{os.getpid() if pid is None else pid}")
+    pid = os.getpid() if pid is None else pid
+    return path.with_name(f".{path.name}.tmp{pid}@{socket.gethostname() if host is None else host}")
 
 
-def stale_tmp_files(path: str | Path) -> list[Path]:
-    """Temporary files of `path` left by writers that were killed (any PID)."""
+# Another machine's temporary file untouched this long is taken for a killed writer's:
+# a live writer's file changes as it writes (HDF5 chunks leave the cache; JSON and
+# model.pt are written at once).
+OTHER_HOST_STALE_S = 24 * 3600
+
+
+def writer_alive(pid: int, since: float) -> bool:
+    """Whether process `pid` of this machine runs and started by `since` (a file's last
+    change): a process started later reuses the PID of a writer that is gone."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        pass  # another user's process: it exists
+    started = process_start(pid)
+    return started is None or started <= since + 1  # unknown start: keep the file
+
+
+def process_start(pid: int) -> float | None:
+    """When process `pid` started (seconds since the epoch), from /proc; None where unknown."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        boot = next(float(line.split()[1]) for line in Path("/proc/stat").read_text().splitlines()
+                    if line.startswith("btime "))
+    except (OSError, StopIteration, ValueError):
+        return None
+    ticks = int(stat.rsplit(")", 1)[1].split()[19])  # field 22, after the command name in parentheses
+    return boot + ticks / os.sysconf("SC_CLK_TCK")
+
+
+def tmp_files(path: str | Path) -> list[Path]:
+    """Every temporary file of `path` (.NAME.tmpPID, or .NAME.tmpPID@HOST), live or not."""
     path = Path(path)
-    pattern = re.compile(rf"^\.{re.escape(path.name)}\.tmp\d+$")
+    pattern = re.compile(rf"^\.{re.escape(path.name)}\.tmp\d+(@.+)?$")
     if not path.parent.is_dir():
         return []
     return sorted(p for p in path.parent.iterdir() if pattern.match(p.name))
+
+
+def stale_tmp_files(path: str | Path) -> list[Path]:
+    """Temporary files of `path` whose writer is gone: on this machine (or named by
+    PID only), no process with that PID has run since the file last changed; on
+    another machine (unknowable here), unchanged for OTHER_HOST_STALE_S."""
+    stale = []
+    for tmp in tmp_files(path):
+        pid, _, host = tmp.name.rsplit(".tmp", 1)[1].partition("@")
+        try:
+            changed = tmp.stat().st_mtime
+        except FileNotFoundError:
+            continue  # its writer just renamed or removed it
+        if host and host != socket.gethostname():
+            gone = time.time() - changed > OTHER_HOST_STALE_S
+        else:
+            gone = not writer_alive(int(pid), changed)
+        if gone:
+            stale.append(tmp)
+    return stale
 
 
 def _no_space(err: BaseException) -> bool:
@@ -86,7 +141,8 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
             raise DiskFullError(
                 errno.ENOSPC,
                 f"no space left on device while writing {path} ({free / 2**20:.1f} MiB free on its file "
-                f"system; {type(err).__name__}: {err}). Free space or move results/ elsewhere, then rerun",
+                f"system; {type(err).__name__}: {' '.join(str(err).split())}). Free space or move results/ "
+                f"elsewhere, then rerun",  # one line (h5py's message has a newline): the log's last
             ) from err
         raise
     finally:
@@ -121,6 +177,54 @@ def open_h5(path: str | Path, role: str) -> Iterator[h5py.File]:
         f.close()
 
 
+def damaged(path, what: str, err: BaseException) -> InputFileError:
+    """The error for a part of an HDF5 file that cannot be read (a damaged block)."""
+    return InputFileError(
+        f"{path}: cannot read {what}: {err}. The file is corrupt or truncated: delete it "
+        f"and run the workflow again, which rewrites it"
+    )
+
+
+def read_group(f: h5py.File | h5py.Group, name: str) -> h5py.Group:
+    """f[name] as a group; a missing or damaged one raises InputFileError naming the file."""
+    where = f"{f.name.rstrip('/')}/{name}"
+    try:
+        group = f[name]
+        if isinstance(group, h5py.Group):
+            list(group)  # a damaged index of the group's members fails here, not at the caller's loop
+    except KeyError as err:
+        if not missing_object(err):
+            raise damaged(f.file.filename, f"group {where}", err) from err
+        raise InputFileError(
+            f"{f.file.filename}: no group {where}; the file is from another version or stage: delete it "
+            f"and run the workflow again"
+        ) from None
+    except (OSError, RuntimeError, ValueError) as err:
+        raise damaged(f.file.filename, f"group {where}", err) from err
+    if not isinstance(group, h5py.Group):
+        raise InputFileError(f"{f.file.filename}: {where} is a dataset, not a group")
+    return group
+
+
+def missing_object(err: KeyError) -> bool:
+    """h5py raises KeyError both for a name that is not there and for a damaged
+    group index on the way to it (wrong B-tree signature); only the first is missing."""
+    return "doesn't exist" in str(err) or "not found" in str(err)
+
+
+def read_attr(obj: h5py.File | h5py.Group | h5py.Dataset, name: str):
+    """obj.attrs[name]; a missing or damaged attribute raises InputFileError naming the file."""
+    try:
+        return obj.attrs[name]
+    except KeyError:
+        raise InputFileError(
+            f"{obj.file.filename}: {obj.name} has no attribute {name!r}; the file is from another version or "
+            f"stage: delete it and run the workflow again"
+        ) from None
+    except (OSError, RuntimeError, ValueError) as err:
+        raise damaged(obj.file.filename, f"attribute {name!r} of {obj.name}", err) from err
+
+
 def read_dataset(f: h5py.File | h5py.Group, name: str, selection=()) -> np.ndarray:
     """f[name][selection] (all of it by default); errors name the file and the dataset.
 
@@ -132,20 +236,21 @@ def read_dataset(f: h5py.File | h5py.Group, name: str, selection=()) -> np.ndarr
     where = f"{f.name.rstrip('/')}/{name}"
     try:
         dataset = f[name]
-    except KeyError:
+    except KeyError as err:
+        if not missing_object(err):
+            raise damaged(path, f"dataset {where}", err) from err
         raise InputFileError(
             f"{path}: no dataset {where} (the group {f.name} holds: {', '.join(sorted(f.keys())) or 'nothing'}); "
             f"the file is from another version or stage: delete it and run the workflow again"
         ) from None
+    except (OSError, RuntimeError, ValueError) as err:  # a damaged group on the way (B-tree, heap)
+        raise damaged(path, f"dataset {where}", err) from err
     if not isinstance(dataset, h5py.Dataset):
         raise InputFileError(f"{path}: {where} is a group, not a dataset")
     try:
         return dataset[selection]
     except (OSError, RuntimeError, ValueError) as err:
-        raise InputFileError(
-            f"{path}: cannot read dataset {where}: {err}. The file is corrupt or truncated: delete it "
-            f"and run the workflow again, which rewrites it"
-        ) from err
+        raise damaged(path, f"dataset {where}", err) from err
 
 
 def check_labels(labels: np.ndarray, path: str | Path, name: str = "label") -> np.ndarray:

@@ -140,7 +140,9 @@ def save_model(model: BinaryClassifier, path: str | Path, extra: dict | None = N
 
 
 def load_model(path: str | Path, device: str | torch.device = "cpu") -> BinaryClassifier:
-    checkpoint = torch.load(path, map_location=device, weights_only=True)
+    from .runtime import read_checkpoint  # names a missing, cut or foreign file
+
+    checkpoint = read_checkpoint(path, device)
     # Built on the meta device, then given the checkpoint's tensors: the random
     # initialization of every weight (about a second for VGG16, paid by every
     # torch job) is skipped; strict loading still requires every weight.

@@ -30,7 +30,22 @@ def start_job(log_path: str, outputs: Iterable[str] = ()) -> None:
         stream=stream, level=logging.INFO, format="%(asctime)s %(name)s: %(message)s", force=True
     )
     install_sigterm_handler()
+    sys.excepthook = _report_and_exit
     remove_stale_tmp_files(outputs)
+
+
+def _report_and_exit(kind, error, traceback) -> None:
+    """Print the traceback; after a full disk, exit at once. Python's shutdown would
+    then finalize h5py objects whose file could not be written, which prints
+    "Exception ignored in ... Disable slist on flush dest failure failed" (or
+    crashes) after the clear DiskFullError, hiding it from the log's last line."""
+    from .h5io import DiskFullError
+
+    sys.__excepthook__(kind, error, traceback)
+    if isinstance(error, DiskFullError):
+        for stream in (sys.stdout, sys.stderr):
+            stream.flush()
+        os._exit(1)
 
 
 def _exit_on_sigterm(signum, frame):
@@ -46,19 +61,24 @@ def install_sigterm_handler() -> None:
 
 
 def remove_stale_tmp_files(outputs: Iterable[str]) -> list[Path]:
-    """Delete the `.NAME.tmpPID` files of `outputs` that killed writers left behind.
-
-    Snakemake runs one job per output at a time, so any such file is stale.
+    """Delete the `.NAME.tmpPID@HOST` files of `outputs` that killed writers left behind
+    (h5io.stale_tmp_files), and log those left alone: a writer that still runs (after
+    Snakemake was killed, its job may go on, and a rerun starts beside it) keeps its file.
     """
-    from .h5io import stale_tmp_files
+    from .h5io import stale_tmp_files, tmp_files
 
     removed = []
+    log = logging.getLogger("roiroa")
     for output in outputs:
-        for stale in stale_tmp_files(output):
-            size = stale.stat().st_size if stale.exists() else 0
-            stale.unlink(missing_ok=True)
-            logging.getLogger("roiroa").info("removed stale temporary file %s (%d bytes)", stale, size)
-            removed.append(stale)
+        stale = stale_tmp_files(output)
+        for path in stale:
+            size = path.stat().st_size if path.exists() else 0
+            path.unlink(missing_ok=True)
+            log.info("removed stale temporary file %s (%d bytes)", path, size)
+            removed.append(path)
+        for path in set(tmp_files(output)) - set(stale):
+            log.warning("left temporary file %s alone: its writer may still run (another job for the same "
+                        "output, or one on another machine)", path)
     return removed
 
 
@@ -110,21 +130,109 @@ def write_json(path: str | Path, payload: dict, sort_keys: bool = True) -> None:
         tmp.write_text(json.dumps(payload, indent=2, sort_keys=sort_keys) + "\n")
 
 
+# What each intermediate JSON holds (by file name), checked by read_json: a dict
+# names its required keys, [spec] is a list of items each matching spec, a type is
+# an isinstance check. Every stage's reader goes through read_json.
+NUMBER = (int, float)
+BY_THETA = [{"params": dict, "directions": list}]
+JSON_SHAPES = {
+    "calibration.json": {"params": dict, "by_theta": BY_THETA},
+    "evaluation.json": {"params": dict, "by_theta": BY_THETA},
+    "ssim.json": {"params": dict, "directions": list},
+    "baselines.json": {"params": dict, "directions": list},
+    "theta.json": {"params": dict, "theta": NUMBER},
+    "sweep_scores.json": {"inputs": list, "rows": [dict]},
+    "train.json": {"seed": int, "history": dict},
+}
+
+
+def shape_problem(value, spec, where: str = "") -> str | None:
+    """Where `value` departs from `spec` (JSON_SHAPES), in words; None if it matches."""
+    def kind(v) -> str:
+        return {dict: "an object", list: "a list", str: "a string", bool: "true/false"}.get(
+            type(v), "a number" if isinstance(v, NUMBER) else "null")
+
+    top = where or "the top level"
+    if isinstance(spec, dict):
+        if not isinstance(value, dict):
+            return f"{top} is {kind(value)}, expected an object with the keys {', '.join(spec)}"
+        for key, sub in spec.items():
+            if key not in value:
+                return f"{top} has no key {key!r} (it holds: {', '.join(sorted(value)) or 'nothing'})"
+            problem = shape_problem(value[key], sub, f"{where}.{key}" if where else key)
+            if problem:
+                return problem
+        return None
+    if isinstance(spec, list):
+        if not isinstance(value, list):
+            return f"{top} is {kind(value)}, expected a list"
+        return next(filter(None, (shape_problem(v, spec[0], f"{where}[{i}]") for i, v in enumerate(value))), None)
+    if not isinstance(value, spec) or isinstance(value, bool):
+        expected = "a number" if spec is NUMBER else kind(spec())
+        return f"{top} is {kind(value)}, expected {expected}"
+    return None
+
+
 def read_json(path: str | Path):
-    """A JSON file written by an earlier stage; a truncated or corrupt one raises
-    InputFileError naming the file and where it breaks."""
+    """A JSON file written by an earlier stage; a truncated, corrupt or foreign one
+    (not the shape JSON_SHAPES gives for its name) raises InputFileError naming the
+    file, what is wrong, and that deleting it and rerunning rewrites it."""
     from .h5io import InputFileError
 
     path = Path(path)
+    redo = "delete it and run the workflow again, which rewrites it"
     try:
-        return json.loads(path.read_text())
+        payload = json.loads(path.read_text())
     except json.JSONDecodeError as err:
         raise InputFileError(
             f"{path}: not valid JSON ({err.msg} at line {err.lineno}, column {err.colno}); it is "
-            f"truncated or corrupt: delete it and run the workflow again, which rewrites it"
+            f"truncated or corrupt: {redo}"
         ) from None
     except UnicodeDecodeError as err:
-        raise InputFileError(f"{path}: not a text (JSON) file ({err}); delete it and rerun") from None
+        raise InputFileError(f"{path}: not a text (JSON) file ({err}); {redo}") from None
+    problem = shape_problem(payload, JSON_SHAPES[path.name]) if path.name in JSON_SHAPES else None
+    if problem:
+        raise InputFileError(f"{path}: not what the workflow writes there: {problem}; {redo}")
+    return payload
+
+
+def read_checkpoint(path: str | Path, device="cpu") -> dict:
+    """A model.pt written by models.save_model (weights only: no code is run while
+    reading it); a missing, cut or foreign file raises an error naming the path.
+
+    torch's own message for a foreign file advises weights_only=False, which would
+    run whatever code the file holds: it is never repeated here.
+    """
+    import pickle
+
+    import torch
+
+    from .h5io import InputFileError
+
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(2, f"model file {path} does not exist")
+    redo = "delete it and run the workflow again, which trains the model again"
+    try:
+        checkpoint = torch.load(path, map_location=device, weights_only=True)
+    except pickle.UnpicklingError:
+        raise InputFileError(
+            f"{path}: not a model checkpoint this workflow writes (it holds something other than "
+            f"weights, so it is not read); {redo}"
+        ) from None
+    except (OSError, RuntimeError, EOFError, ValueError) as err:
+        first_line = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise InputFileError(
+            f"{path}: cannot read the model checkpoint ({type(err).__name__}: {first_line}); it is "
+            f"truncated or corrupt (a copy cut off, a full disk): {redo}"
+        ) from None
+    if not isinstance(checkpoint, dict) or not {"spec", "state_dict"} <= set(checkpoint):
+        found = sorted(checkpoint) if isinstance(checkpoint, dict) else type(checkpoint).__name__
+        raise InputFileError(
+            f"{path}: a torch file, but not a model checkpoint this workflow writes (expected the keys "
+            f"spec and state_dict, found {found}); {redo}"
+        )
+    return checkpoint
 
 
 def host_description() -> str:

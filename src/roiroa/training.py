@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import math
 import time
 
 import numpy as np
@@ -13,6 +14,11 @@ import torch.nn.functional as F
 from .models import BinaryClassifier
 
 log = logging.getLogger(__name__)
+
+
+class TrainingDiverged(ArithmeticError):
+    """The training loss became NaN or infinite: the model is useless, and no
+    output (model.pt, train.json) may be written from it."""
 
 
 @torch.no_grad()
@@ -56,6 +62,7 @@ def train_model(
     eval_labels: np.ndarray | None = None,
     precision: str = "fp32",
     channels_last: bool = False,
+    pair: str = "",
 ) -> dict:
     """Adam on cross-entropy; returns the per-epoch history.
 
@@ -63,7 +70,9 @@ def train_model(
     training set lives on the device as one tensor; a batch is one index_select,
     and the running loss and accuracy stay on the device (no host sync per batch,
     only at the four log points of an epoch). `precision` bf16/fp16 autocasts the
-    forward pass on CUDA (ignored on the CPU).
+    forward pass on CUDA (ignored on the CPU). A loss that becomes NaN or infinite
+    raises TrainingDiverged naming `pair` and `seed` (checked at the log points,
+    on the running sum, which is not finite once any batch's loss is not).
     """
     generator = torch.Generator().manual_seed(seed)
     x = torch.from_numpy(images)
@@ -103,6 +112,13 @@ def train_model(
             correct += (logits.detach().argmax(1) == yb).sum()
             if (b + 1) % max(1, n_batches // 4) == 0 or b + 1 == n_batches:
                 log.info("epoch %d/%d batch %d/%d loss %.4f", epoch, epochs, b + 1, n_batches, float(loss))
+                if not math.isfinite(float(total_loss)):
+                    raise TrainingDiverged(
+                        f"training of pair {pair or '?'}, seed {seed} diverged: the loss is "
+                        f"{float(loss) if not math.isfinite(float(loss)) else float(total_loss)} by epoch {epoch}, "
+                        f"batch {b + 1}/{n_batches} (lr {lr:g}); no model is saved. Lower model.lr "
+                        f"(or the dataset's model.lr) and rerun"
+                    )
         history["loss"].append(float(total_loss) / len(y))
         history["train_accuracy"].append(int(correct) / len(y))
         if eval_images is not None:

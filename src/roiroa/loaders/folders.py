@@ -7,9 +7,9 @@ Every file of a class folder is tried (sorted by name, sub-folders ignored).
 Unreadable files (not an image, truncated, corrupt), images above PIL's
 decompression-bomb limit, images with no known value scale and dangling
 symlinks are skipped, each with its reason; images that are not RGB (grey,
-CMYK, RGBA, palette) are converted to RGB. 16-bit grey (I;16, and 32-bit
-integer I holding 0..65535) is scaled by 1/65535, float (F) is taken as
-[0, 1] (other values: skipped), both then stored with 8 bits like the rest. Each image is
+CMYK, RGBA, palette) are converted to RGB, transparency composited onto the
+`background` option (roiroa.loaders.images says what each kind of file
+becomes). Each image is
 resized to `native_size`² (bilinear, antialiased, aspect ratio not kept;
 JPEGs are decoded at a reduced scale ≥ native_size first). The report lists
 per-class counts, conversions and every skipped file with its reason. There is
@@ -30,99 +30,55 @@ from pathlib import Path
 import numpy as np
 
 from ..datasets import LoadedData, Split
+from .images import UnsupportedImage, decode, to_8bit, why_unreadable  # noqa: F401  (re-exported for other loaders)
 from .sources import Source, data_dir, register_source
 
 RESIZE = "bilinear (antialiased), aspect ratio not kept; JPEGs decoded at a reduced scale first"
 
 
-class UnsupportedImage(ValueError):
-    """A readable image whose values have no known scale to [0, 1] (the reason says why)."""
+def read_image(path: Path, size: int, background: float = 0.0) -> tuple[np.ndarray, str, dict]:
+    """One file as a size×size×3 uint8 array, the image's original mode and its
+    notes for the report (roiroa.loaders.images.decode: what each kind of file becomes)."""
+    decoded = decode(path, 3, (size, size), background)
+    return decoded.pixels, decoded.mode, decoded.notes
 
 
-def to_8bit(img, path: Path):
-    """A 16-bit, 32-bit integer or float grey image as 8-bit grey ('L'), scaled to [0, 255].
-
-    I;16*: 0..65535; I (what 16-bit PNG/TIFF may decode to): 0..65535, else no
-    known scale; F: [0, 1], else no known scale. Raises UnsupportedImage.
-    """
-    from PIL import Image
-
-    values = np.asarray(img)
-    if img.mode.startswith("I;16") or img.mode == "I":
-        lo, hi = (int(values.min()), int(values.max())) if values.size else (0, 0)
-        if lo < 0 or hi > 65535:
-            raise UnsupportedImage(
-                f"32-bit integer image with values {lo}..{hi}, outside 0..65535: no known scale to [0, 1]"
-            )
-        unit = values.astype(np.float64) / 65535
-    else:  # "F"
-        if not np.isfinite(values).all():
-            raise UnsupportedImage("float image with NaN or infinite values")
-        lo, hi = (float(values.min()), float(values.max())) if values.size else (0.0, 0.0)
-        if lo < 0 or hi > 1:
-            raise UnsupportedImage(f"float image with values {lo:g}..{hi:g}, outside [0, 1]: no known scale")
-        unit = values.astype(np.float64)
-    return Image.fromarray(np.rint(unit * 255).astype(np.uint8), "L")
-
-
-def read_image(path: Path, size: int) -> tuple[np.ndarray, str]:
-    """One file as a size×size×3 uint8 array, and the image's original mode.
-
-    Raises OSError (incl. PIL.UnidentifiedImageError), SyntaxError or ValueError
-    (UnsupportedImage) when the file is not a readable image, and
-    PIL.Image.DecompressionBombError above PIL's pixel limit.
-    """
-    from PIL import Image
-
-    with Image.open(path) as img:  # an image above the bomb limit fails here, before decoding
-        mode = img.mode
-        img.draft(None, (size, size))  # JPEG: decode at 1/2, 1/4 or 1/8 scale, still ≥ size
-        img.load()  # a truncated or corrupt file fails here
-        if img.mode.startswith("I") or img.mode == "F":  # 16/32-bit grey: convert("RGB") would clip at 255
-            img = to_8bit(img, path)
-        if img.mode in ("P", "PA"):  # palette transparency: via RGBA, which PIL expects
-            img = img.convert("RGBA")
-        rgb = img if img.mode == "RGB" else img.convert("RGB")
-        rgb = rgb.resize((size, size), Image.Resampling.BILINEAR)
-        return np.asarray(rgb, dtype=np.uint8), mode
-
-
-def read_files(paths: list[Path], root: Path, size: int, out: np.ndarray) -> tuple[int, list[dict], Counter]:
+def read_files(paths: list[Path], root: Path, size: int, out: np.ndarray, background: float = 0.0
+               ) -> tuple[int, list[dict], Counter, dict]:
     """Read `paths` into out[0], out[1], ...; unreadable files are skipped.
 
     Returns how many were read, the skipped files (relative to root) with their
-    reasons, and the original modes of the images converted to RGB.
+    reasons, the original modes of the images converted to RGB, and the files
+    with a note (images.decode), by note.
     """
     from PIL.Image import DecompressionBombError
 
-    n, skipped, converted = 0, [], Counter()
+    n, skipped, converted, noted = 0, [], Counter(), {}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)  # PIL's "Possibly corrupt EXIF data" etc.
         for path in paths:
             try:
-                out[n], mode = read_image(path, size)
+                out[n], mode, notes = read_image(path, size, background)
             except (OSError, SyntaxError, ValueError, DecompressionBombError) as err:
                 skipped.append({"file": str(path.relative_to(root)), "reason": why_unreadable(path, err)})
                 continue
             n += 1
             if mode != "RGB":
                 converted[mode] += 1
-    return n, skipped, converted
+            for note, text in notes.items():
+                noted.setdefault(note, []).append({"file": str(path.relative_to(root)), "note": text})
+    return n, skipped, converted, noted
 
 
-def why_unreadable(path: Path, err: Exception) -> str:
-    from PIL import UnidentifiedImageError
-    from PIL.Image import DecompressionBombError
-
-    if path.stat().st_size == 0:
-        return "empty file"
-    if isinstance(err, UnidentifiedImageError):
-        return "not an image PIL can identify"
-    if isinstance(err, DecompressionBombError):
-        return f"too large to decode safely (PIL's decompression-bomb limit): {err}"
-    if isinstance(err, UnsupportedImage):
-        return str(err)
-    return f"unreadable: {type(err).__name__}: {err}"
+def image_notes(noted: dict, background: float) -> dict:
+    """The data report's entries for images that were read but are worth a look:
+    transparency composited onto `background`, 16-bit images using 12 bits or
+    fewer, and PIL's decompression-bomb warnings (images.decode)."""
+    return {
+        "composited_onto_background": {"background": background, "images": len(noted.get("composited", []))},
+        "low_16bit": noted.get("low_16bit", []),
+        "decompression_bomb_warnings": noted.get("bomb_warning", []),
+    }
 
 
 def dangling_symlinks(folder: Path) -> list[Path]:
@@ -209,9 +165,14 @@ class FolderSet(Source):
         dirs = self.class_dirs(root)
         files = [sorted(p for p in d.iterdir() if p.is_file()) for d in dirs]
         buffer = np.empty((sum(map(len, files)), size, size, 3), np.uint8)
-        labels, skipped, converted, counts = [], [], Counter(), {}
+        background = float(options.get("background", 0.0))
+        labels, skipped, converted, counts, noted = [], [], Counter(), {}, {}
         for label, (name, d, paths) in enumerate(zip(self.classes, dirs, files)):
-            loaded, skipped_here, converted_here = read_files(paths, root, size, buffer[len(labels) :])
+            loaded, skipped_here, converted_here, noted_here = read_files(
+                paths, root, size, buffer[len(labels) :], background
+            )
+            for note, entries in noted_here.items():
+                noted.setdefault(note, []).extend(entries)
             skipped_here += [
                 {"file": str(p.relative_to(root)), "reason": f"dangling symlink (to {os.readlink(p)}, which does not exist)"}
                 for p in dangling_symlinks(d)
@@ -239,6 +200,7 @@ class FolderSet(Source):
                 "files": counts,
                 "converted_to_rgb": dict(sorted(converted.items())),
                 "skipped": skipped,
+                **image_notes(noted, background),
             },
         )
 

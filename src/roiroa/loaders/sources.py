@@ -42,6 +42,8 @@ class Source:
     name: str
     classes: tuple[str, ...]
     description: str
+    # True where the files come with their own train/test split (test_fraction is then ignored)
+    official_split = False
 
     def load(self, options: dict) -> LoadedData:
         """The loader registered in roiroa.datasets (options: the dataset's config section)."""

@@ -80,6 +80,7 @@ def read_idx_bytes(path: Path) -> bytes:
 class IdxSet(Source):
     """MNIST-style IDX files: four .gz files (or their extracted copies)."""
 
+    official_split = True
     name: str
     tv_class: str  # torchvision's class name, also the folder under data_dir
     classes: tuple[str, ...]
@@ -190,6 +191,7 @@ class IdxSet(Source):
 class CifarSet(Source):
     """CIFAR-10's python batches (one tar.gz to download)."""
 
+    official_split = True
     name: str
     classes: tuple[str, ...]
     description: str
