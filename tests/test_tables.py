@@ -77,3 +77,15 @@ def test_chosen_theta_that_missed_the_constraint_is_counted():
     rows["theta_met_constraint"] = [True, False]
     t2 = summarize_defense("table2_classification", rows).iloc[0]
     assert t2["θ met the clean-loss constraint (seeds)"] == "1 of 2"
+
+
+def test_random_draws_listed_in_one_row_per_seed():
+    """baselines.json's random-mask rows: one per seed, the draws' scores as a list
+    (as a CSV cell they are text): each draw's score averaged over the seeds."""
+    rows = []
+    for seed, draws in ((0, [0.5, 0.7]), (1, [0.7, 0.9])):
+        r = row(seed, "random_mask", clean=10, mod=6, only_first=4, only_second=0)
+        r["draws_score_mod"] = draws if seed == 0 else str(draws)
+        rows.append(r)
+    t2 = summarize_defense("table2_classification", pd.DataFrame(rows)).iloc[0]
+    assert t2["random draws score_mod"] == "0.6000 0.8000"

@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import base64
 import html
+import json
 import math
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from .paper import DELTA, PAPER, ROW, add_paper_columns, comparison_columns
@@ -174,9 +176,19 @@ def summarize_defense(name: str, rows: pd.DataFrame) -> pd.DataFrame:
 
 def _draw_scores(rows: pd.DataFrame, keys: list[str], score: str) -> dict[tuple, str]:
     """{row key: each random draw's score, averaged over seeds, space-separated}: the
-    distribution a blob's placement is ranked in (roiroa.verdicts.better_than_random)."""
-    return {_hashable(key): " ".join(f"{v:.4f}" for v in group.groupby("draw")[score].mean())
-            for key, group in rows.groupby(keys, dropna=False, sort=False)}
+    distribution a blob's placement is ranked in (roiroa.verdicts.better_than_random).
+    A random-mask row holds its draws' scores as a list (`draws_<score>`, baselines.json;
+    text when read back from a CSV); rows of one draw each (`draw`) are taken as they are."""
+    out = {}
+    for key, group in rows.groupby(keys, dropna=False, sort=False):
+        listed = f"draws_{score}"
+        if listed in group and group[listed].notna().all():
+            per_seed = np.array([json.loads(v) if isinstance(v, str) else list(v) for v in group[listed]], float)
+            scores = per_seed.mean(axis=0)
+        else:
+            scores = group.groupby("draw")[score].mean().to_numpy()
+        out[_hashable(key)] = " ".join(f"{v:.4f}" for v in scores)
+    return out
 
 
 def _hashable(key: tuple) -> tuple:
