@@ -465,27 +465,57 @@ def _seed_rows(results: Path, name: str, dataset: str) -> pd.DataFrame:
 
 
 def job_hosts(results: Path, dataset: str) -> str:
-    """Each machine the jobs of `dataset` recorded (train.json; the JSON outputs'
-    `host`), with the jobs that ran there."""
-    counts: dict[str, int] = {}
+    """Each machine and float-kernel path the jobs of `dataset` recorded (the
+    `environment` of HDF5 root attributes and JSON outputs; a train.json of an older
+    version: its `host`), with the kinds of file written there."""
+    import h5py
+
+    found: dict[str, dict[str, int]] = {}
+
+    def note(environment, path: Path) -> None:
+        if environment:
+            files = found.setdefault(describe_environment(environment), {})
+            files[path.name] = files.get(path.name, 0) + 1
+
     for path in sorted((results / dataset).glob("**/*.json")):
         try:
             record = json.loads(path.read_text())
         except (OSError, ValueError):
             continue
-        host = _host_of(record) if isinstance(record, dict) else None
-        if host:
-            counts[host] = counts.get(host, 0) + 1
-    return "; ".join(f"{host} ({n} files)" for host, n in sorted(counts.items())) or trained_on(results, dataset)
+        if isinstance(record, dict):
+            note(record.get("environment") or record.get("host"), path)
+    for path in sorted((results / dataset).glob("**/*.h5")):
+        try:
+            with h5py.File(path, "r") as f:
+                note(f.attrs.get("environment"), path)
+        except OSError:
+            continue
+    if not found:
+        return trained_on(results, dataset)
+    return "; ".join(f"{where} ({', '.join(f'{n}× {name}' for name, n in sorted(files.items()))})"
+                     for where, files in sorted(found.items()))
 
 
-def _host_of(record: dict) -> str | None:
-    host = record.get("host") or (record.get("params") or {}).get("host")
-    if not host:
-        return None
-    threads = record.get("torch_threads") or (record.get("params") or {}).get("torch_threads")
-    torch = (record.get("versions") or {}).get("torch")
-    return f"{host}" + (f", {threads} torch threads" if threads else "") + (f", torch {torch}" if torch else "")
+def describe_environment(environment) -> str:
+    """One line of a job's recorded environment (runtime.job_environment, a dict or
+    its JSON text; an older record's host string as it is)."""
+    if isinstance(environment, bytes):
+        environment = environment.decode()
+    if isinstance(environment, str):
+        try:
+            environment = json.loads(environment)
+        except ValueError:
+            return environment
+    e = environment
+    parts = [f"{e.get('cpu', '?')}, {e.get('cores', '?')} cores"]
+    if e.get("gpu"):
+        parts.append(f"GPU {e['gpu']}")
+    if e.get("torch"):
+        parts.append(f"torch {e['torch']} ({e.get('torch_threads')} threads, CPU kernels "
+                     f"{e.get('cpu_capability')}, oneDNN {'on' if e.get('mkldnn') else 'off'})")
+    if e.get("kernel_env"):
+        parts.append(" ".join(f"{k}={v}" for k, v in sorted(e["kernel_env"].items())))
+    return ", ".join(parts)
 
 
 def job_commits(results: Path, dataset: str) -> set[str]:
