@@ -14,7 +14,7 @@ CORES ?= all
 .DEFAULT_GOAL := help
 
 .PHONY: help run test lint clean slurm-profile paper-fmnist publish-digits publish-digits-attacks \
-	fmnist-data publish-fmnist-attacks publish-digits-eps
+	fmnist-data publish-fmnist-attacks publish-digits-eps performance-doc
 
 help: ## list the targets, one line each
 	@awk 'BEGIN {FS = ":[^#]*## "} /^[A-Za-z0-9_.-]+:[^=]*## / {printf "  %-24s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -49,6 +49,7 @@ paper-fmnist: $(VENV)/.installed fmnist-data ## the paper's Fashion-MNIST experi
 	$(VENV)/bin/snakemake --cores $(CORES) --rerun-incomplete --configfile=config/fashion_mnist.yaml
 	$(PY) -m roiroa.publish --dataset fashion_mnist --config config/fashion_mnist.yaml \
 	  --command "make paper-fmnist" --out docs/results/fashion_mnist.md
+	$(MAKE) --no-print-directory performance-doc
 
 # Every attack and RoA source on Fashion-MNIST (config/fashion_mnist_attacks.yaml;
 # sized for a GPU: hours on 2 CPU cores).
@@ -56,23 +57,32 @@ publish-fmnist-attacks: $(VENV)/.installed fmnist-data ## every attack and RoA s
 	$(VENV)/bin/snakemake --cores $(CORES) --rerun-incomplete --configfile=config/fashion_mnist_attacks.yaml
 	$(PY) -m roiroa.publish --dataset fashion_mnist --config config/fashion_mnist_attacks.yaml \
 	  --command "make publish-fmnist-attacks" --out docs/results/fashion_mnist_attacks.md
+	$(MAKE) --no-print-directory performance-doc
 
 # Every attack and RoA source on digits (config/attacks.yaml).
 publish-digits-attacks: $(VENV)/.installed ## every attack and RoA source on digits, to docs/results/digits_attacks.md
 	$(VENV)/bin/snakemake --cores $(CORES) --rerun-incomplete --configfile=config/attacks.yaml
 	$(PY) -m roiroa.publish --dataset digits --config config/attacks.yaml \
 	  --command "make publish-digits-attacks" --out docs/results/digits_attacks.md
+	$(MAKE) --no-print-directory performance-doc
 
 # Accuracy against ε of every attack on digits (config/eps.yaml).
 publish-digits-eps: $(VENV)/.installed ## accuracy against ε of every attack on digits, to docs/results/digits_eps.md
 	$(VENV)/bin/snakemake --cores $(CORES) --rerun-incomplete --configfile=config/eps.yaml
 	$(PY) -m roiroa.publish --dataset digits --config config/eps.yaml \
 	  --command "make publish-digits-eps" --out docs/results/digits_eps.md
+	$(MAKE) --no-print-directory performance-doc
 
 # The digits results page, generated from a run of the default config.
 publish-digits: run ## run the default config and publish docs/results/digits.md
 	$(PY) -m roiroa.publish --dataset digits --config config/config.yaml \
 	  --command "make publish-digits" --out docs/results/digits.md
+	$(MAKE) --no-print-directory performance-doc
+
+# docs/performance.md from bench/results/ and the wall times on docs/results/*.md
+# (standard library only); the publishing targets above run it after each page.
+performance-doc: ## regenerate docs/performance.md from bench/results/ and the results pages
+	python3 bench/performance_page.py
 
 test: $(VENV)/.installed ## run the whole test suite (creates .venv when missing)
 	$(VENV)/bin/pytest
