@@ -64,6 +64,10 @@ def prose_lines(name: str) -> list[str]:
     return [line for line in read(name).splitlines() if line.strip() and line[0] not in "#|"]
 
 
+def map_stage_timed_on_cpu() -> bool:
+    return find(r"device (\w+)", "map_stage.txt").group(1) == "cpu"
+
+
 def training_rows(name: str, batch: int) -> list[str]:
     try:
         rows = json.loads(read(name))
@@ -92,7 +96,7 @@ same model, images and threads, interleaved.
 
 {chr(10).join(f"- {line}" for line in prose_lines("map_stage.txt"))}
 
-{per_image_bound()}
+{per_image_bound()}{" The map stage has been timed on the CPU only, not on a GPU." if map_stage_timed_on_cpu() else ""}
 """
 
 
@@ -101,6 +105,10 @@ def per_image_bound() -> str:
     row = find(r"^\| \(d\)[^|]*\| \d+ \| [\d.]+ \| ([\d.]+)× \|$", "map_stage.txt", re.M)
     return (f"The peers called one image at a time cost {row.group(1)}× the bare passes here, so no "
             f"implementation can be more than {row.group(1)}× faster than them on this machine.")
+
+
+def map_stage_timed_on_cpu() -> bool:
+    return find(r"device (\w+)", "map_stage.txt").group(1) == "cpu"
 
 
 def training() -> str:
@@ -136,7 +144,9 @@ driver, versions and CPU count in `bench/results/gpu.txt`):
 paper's batch size the card waits on kernel launches, and mixed precision
 only adds cast kernels (compare the rows above for your own batch size). The
 training loop keeps the training set on the device and synchronizes with the
-host only at its log points.
+host only at its log points. Each GPU row is the median of a few short epochs
+from one run of the bench: a single row far from 1 is not established
+overhead until a rerun repeats it.
 
 `bench/cuda_smoke.py` runs the map stage, every attack and the adaptive order
 on the CPU and on the card and compares them (`bench/results/cuda_smoke.txt`):
@@ -144,6 +154,9 @@ on the CPU and on the card and compares them (`bench/results/cuda_smoke.txt`):
 ```text
 {read("cuda_smoke.txt").strip()}
 ```
+
+The CAMs agree exactly; the attacks differ where a near-zero gradient flips
+its sign between the two devices.
 """
 
 
@@ -203,7 +216,9 @@ def planning() -> str:
 trained): `config/paper.yaml` with every class pair of MNIST, Fashion-MNIST and
 CIFAR-10 and the authors' lists of δ1, θ and seeds. For the θ change it first marks the
 whole sweep as run (every output present and recorded by `snakemake --forceall
---touch`, as a real run records it), then times the plan of one more θ. It
+--touch`, as a real run records it: Snakemake reruns a job whose output exists
+only when that record says its inputs changed), then times the plan of one
+more θ. It
 also counts the SLURM submissions with and without the groups of
 `profiles/slurm` ([hpc.md](hpc.md)) and the fixed cost of one
 `neutralize_reattack` job (imports and model load) against a paper-size job.
