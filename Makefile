@@ -1,10 +1,23 @@
-# The two commands of README.md. Both create .venv when it is missing.
+# roiroa's make targets; `make` alone (or `make help`) lists them.
+#
+# Convention: every target a person runs has its one-line description after
+# `##` on its rule line,
+#
+#   target: prerequisites ## what it does, in one line
+#
+# and `make help` prints those lines (tests/test_make_help.py checks that every
+# target has one). Longer notes go in ordinary `#` comments above the rule.
+# The two commands of README.md, run and test, create .venv when it is missing.
 VENV ?= .venv
 PY := $(VENV)/bin/python
 CORES ?= all
+.DEFAULT_GOAL := help
 
-.PHONY: run test lint clean slurm-profile paper-fmnist publish-digits publish-digits-attacks \
-	fmnist-data publish-fmnist-attacks publish-digits-eps overview
+.PHONY: help run test lint clean slurm-profile paper-fmnist publish-digits publish-digits-attacks \
+	fmnist-data publish-fmnist-attacks publish-digits-eps performance-doc overview
+
+help: ## list the targets, one line each
+	@awk 'BEGIN {FS = ":[^#]*## "} /^[A-Za-z0-9_.-]+:[^=]*## / {printf "  %-24s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
 # Reinstall when the project's dependencies change.
 $(VENV)/.installed: pyproject.toml
@@ -14,14 +27,14 @@ $(VENV)/.installed: pyproject.toml
 	touch $@
 
 # Runs the workflow, then writes results/report.html (tables and figures).
-run: $(VENV)/.installed
+run: $(VENV)/.installed ## run the workflow on the embedded digits data, then write results/report.html
 	$(VENV)/bin/snakemake --cores $(CORES) --rerun-incomplete --report-after-run --report results/report.html
 
 # The paper's Fashion-MNIST experiment on the real data (config/fashion_mnist.yaml),
 # then docs/results/fashion_mnist.md from results/. The data: data/fashion_mnist
 # when it holds the files, else Debian's package (installed here when root).
 FMNIST_SYSTEM := /usr/share/datasets/fashion-mnist
-fmnist-data:
+fmnist-data: ## install Fashion-MNIST (Debian's dataset-fashion-mnist when root), or say how
 	@if [ -z "$$(ls data/fashion_mnist 2>/dev/null)" ] && [ ! -d $(FMNIST_SYSTEM) ]; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 	    apt-get install -y dataset-fashion-mnist || { apt-get update && apt-get install -y dataset-fashion-mnist; }; \
@@ -32,49 +45,59 @@ fmnist-data:
 	    exit 1; \
 	  fi; \
 	fi
-paper-fmnist: $(VENV)/.installed fmnist-data
+paper-fmnist: $(VENV)/.installed fmnist-data ## the paper's Fashion-MNIST experiment, published to docs/results/fashion_mnist.md
 	$(VENV)/bin/snakemake --cores $(CORES) --rerun-incomplete --configfile=config/fashion_mnist.yaml
 	$(PY) -m roiroa.publish --dataset fashion_mnist --config config/fashion_mnist.yaml \
-	  --command "make paper-fmnist" --out docs/results/fashion_mnist.md --readme README.md
+	  --command "make paper-fmnist" --out docs/results/fashion_mnist.md
+	$(MAKE) --no-print-directory performance-doc overview
 
 # Every attack and RoA source on Fashion-MNIST (config/fashion_mnist_attacks.yaml;
 # sized for a GPU: hours on 2 CPU cores).
-publish-fmnist-attacks: $(VENV)/.installed fmnist-data
+publish-fmnist-attacks: $(VENV)/.installed fmnist-data ## every attack and RoA source on Fashion-MNIST (sized for a GPU)
 	$(VENV)/bin/snakemake --cores $(CORES) --rerun-incomplete --configfile=config/fashion_mnist_attacks.yaml
 	$(PY) -m roiroa.publish --dataset fashion_mnist --config config/fashion_mnist_attacks.yaml \
 	  --command "make publish-fmnist-attacks" --out docs/results/fashion_mnist_attacks.md
+	$(MAKE) --no-print-directory performance-doc overview
 
 # Every attack and RoA source on digits (config/attacks.yaml).
-publish-digits-attacks: $(VENV)/.installed
+publish-digits-attacks: $(VENV)/.installed ## every attack and RoA source on digits, to docs/results/digits_attacks.md
 	$(VENV)/bin/snakemake --cores $(CORES) --rerun-incomplete --configfile=config/attacks.yaml
 	$(PY) -m roiroa.publish --dataset digits --config config/attacks.yaml \
 	  --command "make publish-digits-attacks" --out docs/results/digits_attacks.md
+	$(MAKE) --no-print-directory performance-doc overview
 
 # Accuracy against ε of every attack on digits (config/eps.yaml).
-publish-digits-eps: $(VENV)/.installed
+publish-digits-eps: $(VENV)/.installed ## accuracy against ε of every attack on digits, to docs/results/digits_eps.md
 	$(VENV)/bin/snakemake --cores $(CORES) --rerun-incomplete --configfile=config/eps.yaml
 	$(PY) -m roiroa.publish --dataset digits --config config/eps.yaml \
 	  --command "make publish-digits-eps" --out docs/results/digits_eps.md
+	$(MAKE) --no-print-directory performance-doc overview
 
-# The README's digits results, generated from a run of the default config.
-publish-digits: run
+# The digits results page, generated from a run of the default config.
+publish-digits: run ## run the default config and publish docs/results/digits.md
 	$(PY) -m roiroa.publish --dataset digits --config config/config.yaml \
-	  --command "make publish-digits" --out docs/results/digits.md --readme README.md
+	  --command "make publish-digits" --out docs/results/digits.md
+	$(MAKE) --no-print-directory performance-doc overview
 
 # README's overview of the verdicts (claims × datasets × threat models) from the
-# published pages' verdicts.json; run after any publish-* / paper-* target.
+# published pages' verdicts.json; the publishing targets run it after each page.
 OVERVIEW_PAGES := $(wildcard docs/results/digits.md docs/results/fashion_mnist.md docs/results/mnist.md)
-overview: $(VENV)/.installed
+overview: $(VENV)/.installed ## rewrite README's verdict overview from the published pages
 	$(PY) -m roiroa.publish --overview README.md --pages $(OVERVIEW_PAGES) --command "make overview"
 
-test: $(VENV)/.installed
+# docs/performance.md from bench/results/ and the wall times on docs/results/*.md
+# (standard library only); the publishing targets above run it after each page.
+performance-doc: ## regenerate docs/performance.md from bench/results/ and the results pages
+	python3 bench/performance_page.py
+
+test: $(VENV)/.installed ## run the whole test suite (creates .venv when missing)
 	$(VENV)/bin/pytest
 
-lint: $(VENV)/.installed
+lint: $(VENV)/.installed ## snakemake --lint and snakefmt --check
 	$(VENV)/bin/snakemake --lint
 	$(VENV)/bin/snakefmt --check .
 
-clean:
+clean: ## delete results/ and .snakemake/
 	rm -rf results .snakemake
 
 # Once per user on a cluster: makes `snakemake --profile slurm` find profiles/slurm
@@ -82,7 +105,7 @@ clean:
 # $XDG_CONFIG_HOME/snakemake or ~/.config/snakemake, then /etc/xdg/snakemake).
 # A link, so the profile follows the checkout. Refuses to replace another profile.
 PROFILE_DIR ?= $(or $(XDG_CONFIG_HOME),$(HOME)/.config)/snakemake
-slurm-profile:
+slurm-profile: ## link profiles/slurm into ~/.config/snakemake, for --profile slurm
 	@src="$(CURDIR)/profiles/slurm"; dest="$(PROFILE_DIR)/slurm"; \
 	if [ -L "$$dest" ] && [ "$$(readlink -f "$$dest")" = "$$(readlink -f "$$src")" ]; then \
 	  echo "$$dest already links to $$src"; \

@@ -11,6 +11,7 @@ Times, on the same model, images and thread count, in one run:
 and prints images/s and each time relative to (b).
 
     .venv/bin/python bench/map_stage.py                # CPU, VGG16 at 48×48 on 1×28×28
+    .venv/bin/python bench/map_stage.py --out bench/results/map_stage.txt   # what docs/performance.md quotes
     .venv/bin/python bench/map_stage.py --device cuda --n 4096 --batch 256
 
 Needs the bench extra: pip install -e '.[bench]'.
@@ -19,8 +20,10 @@ Needs the bench extra: pip install -e '.[bench]'.
 from __future__ import annotations
 
 import argparse
+import os
 import platform
 import statistics
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -106,6 +109,7 @@ def main():
     parser.add_argument("--threads", type=int, default=torch.get_num_threads())
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--device", default="cpu")
+    parser.add_argument("--out", type=Path, help="also write what it prints here, with the date, host and command")
     args = parser.parse_args()
 
     torch.set_num_threads(args.threads)
@@ -148,19 +152,29 @@ def main():
 
     rate = {name: variants[name][1] / statistics.median(s) for name, s in seconds.items()}
     base = rate["(b) bare torch"]
-    print(f"map stage: VGG16 at {args.input_size}×{args.input_size}, images {args.channels}×{args.size}×{args.size}, "
-          f"batch {args.batch}, {args.threads} threads, device {device}"
-          f"{' (' + torch.cuda.get_device_name(device) + ')' if device.type == 'cuda' else ''}")
-    print(f"machine: {platform.processor() or platform.machine()}, torch {torch.__version__}, "
-          f"median of {args.repeats} interleaved runs\n")
-    print("| variant | images | images/s | time / bare |")
-    print("|---|---|---|---|")
+    lines = [f"# bench/map_stage.py, {time.strftime('%Y-%m-%d')}, {platform.node()}, {platform.machine()}, "
+             f"{os.cpu_count()} CPUs, torch {torch.__version__}, load average {os.getloadavg()[0]:.1f} at the end",
+             "# " + " ".join(["python bench/map_stage.py", *sys.argv[1:]])]
+    say = lines.append
+    say(f"map stage: VGG16 at {args.input_size}×{args.input_size}, images {args.channels}×{args.size}×{args.size}, "
+        f"batch {args.batch}, {args.threads} threads, device {device}"
+        f"{' (' + torch.cuda.get_device_name(device) + ')' if device.type == 'cuda' else ''}")
+    say(f"machine: {platform.processor() or platform.machine()}, torch {torch.__version__}, "
+        f"median of {args.repeats} interleaved runs")
+    say("")
+    say("| variant | images | images/s | time / bare |")
+    say("|---|---|---|---|")
     for name, r in rate.items():
-        print(f"| {name} | {variants[name][1]} | {r:.1f} | {base / r:.2f}× |")
+        say(f"| {name} | {variants[name][1]} | {r:.1f} | {base / r:.2f}× |")
     a = rate["(a) roiroa"]
-    print(f"\nroiroa vs bare: {base / a:.2f}× the bare cost (target ≤ 1.2×)")
-    print(f"roiroa vs peers batched: {a / rate['(c) ART + pytorch-grad-cam, batched']:.1f}× faster (target ≥ 2.5×)")
-    print(f"roiroa vs peers per image: {a / rate['(d) ART + pytorch-grad-cam, per image']:.1f}× faster (target ≥ 15×)")
+    say("")
+    say(f"roiroa vs bare: {base / a:.2f}× the bare cost (target ≤ 1.2×)")
+    say(f"roiroa vs peers batched: {a / rate['(c) ART + pytorch-grad-cam, batched']:.1f}× faster (target ≥ 2.5×)")
+    say(f"roiroa vs peers per image: {a / rate['(d) ART + pytorch-grad-cam, per image']:.1f}× faster (target ≥ 15×)")
+
+    print("\n".join(lines))
+    if args.out:
+        args.out.write_text("\n".join(lines) + "\n")
 
 
 if __name__ == "__main__":

@@ -498,6 +498,9 @@ def test_the_docs_have_commands():
     assert any("download_all" in c for c in commands)
     assert sum(len(b.lines) for b in fenced) >= 15
     assert any(b.where.startswith("config/paper.yaml") for b in BLOCKS)
+    # the reference pages under docs/ are read too, the generated performance page included
+    pages = {b.where.rsplit(":", 1)[0] for b in fenced}
+    assert {"README.md", "docs/pipeline.md", "docs/performance.md", "docs/hpc.md"} <= pages, pages
 
 
 def test_extraction_of_each_kind_of_block(tmp_path):

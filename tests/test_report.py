@@ -15,7 +15,9 @@ import fcntl
 import io
 import json
 import os
+import re
 import shutil
+from pathlib import Path
 import subprocess
 import time
 
@@ -23,7 +25,7 @@ import matplotlib.image
 import pandas as pd
 import pytest
 
-from conftest import snakemake
+from conftest import ROOT, snakemake
 
 pytestmark = pytest.mark.workflow
 
@@ -53,14 +55,53 @@ def chromium() -> str:
     return shutil.which("chromium")
 
 
+# how docutils reports a problem in a caption or the workflow description
+# (`<string>:3: (WARNING/2) Definition list ends without a blank line`)
+DOCUTILS_PROBLEM = re.compile(r"\((?:INFO/1|WARNING/2|ERROR/3|SEVERE/4)\).*")
+
+
 @pytest.fixture(scope="module")
 def report(tiny_run, tmp_path_factory):
-    """results/report.html of a copy of the tiny run, and that copy's directory."""
+    """results/report.html of a copy of the tiny run, that copy's directory, and
+    what snakemake printed while building the report."""
     workdir = tmp_path_factory.mktemp("report") / "run"
     shutil.copytree(tiny_run, workdir, symlinks=True)
     path = workdir / "results" / "report.html"
-    snakemake(workdir, workdir / "config.yaml", "--report", str(path))
-    return path, workdir
+    result = snakemake(workdir, workdir / "config.yaml", "--report", str(path))
+    return path, workdir, result.stdout + result.stderr
+
+
+def test_report_builds_without_docutils_warnings(report):
+    problems = [m.group(0) for m in DOCUTILS_PROBLEM.finditer(report[2])]
+    assert not problems, "docutils complains about a report caption:\n" + "\n".join(problems)
+
+
+def test_captions_name_only_wildcards_their_job_has(tmp_path):
+    """A caption renders `{{ snakemake.wildcards.x }}` as nothing when the job
+    has no wildcard x (a figure job of both directions has no {source}), which
+    docutils sometimes reads as a definition list and sometimes lets pass as a
+    silent gap in the text: every name a caption uses must be one of its rule's."""
+    from snakemake.api import SnakemakeApi
+    from snakemake.settings.types import ConfigSettings, ResourceSettings
+
+    configfile = ROOT / "config" / "config.yaml"  # every rule is defined whatever the config
+    with SnakemakeApi() as api:
+        workflow = api.workflow(
+            resource_settings=ResourceSettings(cores=1), config_settings=ConfigSettings(configfiles=[configfile]),
+            snakefile=ROOT / "Snakefile", workdir=tmp_path)._workflow
+        used = {}
+        for rule in workflow.rules:
+            for output in rule.output:
+                caption = getattr(output.flags.get("report"), "caption", None)
+                if caption is not None:
+                    used.setdefault(Path(str(caption)).name, {})[rule.name] = set(rule.wildcard_names)
+    assert {"blob.rst", "scores_sweep.rst", "table1_ssim.rst"} <= used.keys(), used.keys()
+    wrong = []
+    for name, rules in used.items():
+        names = set(re.findall(r"snakemake\.wildcards\.(\w+)", (ROOT / "report" / name).read_text()))
+        wrong += [f"report/{name} uses {sorted(names - have)}, which rule {rule} has not (it has {sorted(have)})"
+                  for rule, have in rules.items() if names - have]
+    assert not wrong, "\n".join(wrong)
 
 
 class Browser:

@@ -9,7 +9,7 @@ a neutralize_reattack job submitted alone, a job per θ instead of one for
 all θ of a setting, a setting split over submissions, more than a few submissions per pair and attack setting, or a
 group job that asks for more than one job's CPUs, one GPU or a day.
 
-The full sweep's numbers come from `bench/plan.py` (README, Performance).
+The full sweep's numbers come from `bench/plan.py` (docs/performance.md).
 """
 
 from __future__ import annotations
