@@ -29,7 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..datasets import LoadedData, Split
+from ..registry import LoadedData, Split
 from .sources import Source, data_dir, register_source
 
 RESIZE = "bilinear (antialiased), aspect ratio not kept; JPEGs decoded at a reduced scale first"
