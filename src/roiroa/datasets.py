@@ -12,9 +12,18 @@ import numpy as np
 # Every dataset is registered on import of this module: digits here, the rest by
 # roiroa.loaders (which, like this module, imports the types from roiroa.registry).
 from . import loaders  # noqa: F401
+from .loaders import own_folders
 from .registry import REGISTRY, DatasetSpec, LoadedData, Split, get_dataset, register
 
-__all__ = ["REGISTRY", "DatasetSpec", "LoadedData", "Split", "get_dataset", "register"]
+__all__ = ["REGISTRY", "DatasetSpec", "LoadedData", "Split", "dataset_spec", "get_dataset", "register"]
+
+
+def dataset_spec(name: str, options: dict) -> DatasetSpec:
+    """The dataset a config section names: a folder dataset it declares (`folder:`,
+    registered here, in whichever process asks first) or one of the registry's."""
+    if "folder" in options:
+        return own_folders.declare(name, options)
+    return get_dataset(name)
 
 
 # Images per class of scikit-learn's digits (fixed data; tests/test_config.py checks
