@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 CORES ?= all
 
-.PHONY: run test lint clean slurm-profile paper-fmnist publish-digits publish-digits-attacks \
+.PHONY: run test lint clean slurm-profile paper-fmnist own-example publish publish-digits publish-digits-attacks \
 	fmnist-data publish-fmnist-attacks publish-digits-eps
 
 # Reinstall when the project's dependencies change.
@@ -60,6 +60,20 @@ publish-digits-eps: $(VENV)/.installed
 publish-digits: run
 	$(PY) -m roiroa.publish --dataset digits --config config/config.yaml \
 	  --command "make publish-digits" --out docs/results/digits.md --readme README.md
+
+# Two class folders to try config/own_data.yaml with: scikit-learn's digits 0 and 1
+# as PNG files in data/own/zero and data/own/one (docs/own_data.md).
+own-example: $(VENV)/.installed
+	$(PY) -m roiroa.own_example data/own
+
+# A results page for any config (docs/own_data.md): runs it (nothing to do when it
+# has run), then writes results/pages/<dataset>.md and its figures. DATASET=name
+# picks one dataset of a config that has several.
+CONFIG ?= config/config.yaml
+publish: $(VENV)/.installed
+	$(VENV)/bin/snakemake --cores $(CORES) --rerun-incomplete --configfile=$(CONFIG)
+	$(PY) -m roiroa.publish --config $(CONFIG) $(if $(DATASET),--dataset $(DATASET)) \
+	  --command "make publish CONFIG=$(CONFIG)$(if $(DATASET), DATASET=$(DATASET))"
 
 test: $(VENV)/.installed
 	$(VENV)/bin/pytest

@@ -37,6 +37,8 @@ rule tables:
             )
             for name, title in TABLE_PAGES.items()
         ],
+    params:
+        paper=lambda w: rc.paper_declarations(config),
     log:
         "results/logs/tables.log",
     conda:

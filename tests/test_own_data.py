@@ -172,3 +172,48 @@ def test_the_example_config_declares_own(tmp_path):
 
     config = yaml.safe_load(text)
     assert config["datasets"]["own"]["folder"] == "data/own" and config["datasets"]["own"]["classes"] == "auto"
+
+
+@pytest.mark.workflow
+def test_colour_folder_with_resnet18_and_a_named_cam_layer(tmp_path):
+    own_folder(tmp_path, n=12, mode="RGB")
+    config = copy.deepcopy(OWN_CONFIG)
+    # at 32 px layer4's map is one pixel: layer2's 4×4 map gives the CAM structure
+    config["model"] = {"arch": "resnet18", "cam_layer": "layer2", "input_size": 32, "epochs": 1, "batch_size": 16}
+    snakemake(tmp_path, write_config(tmp_path, config))
+    with h5py.File(tmp_path / "results/own/data.h5") as f:
+        assert f["train"]["images"].shape[1:] == (3, 12, 12)
+    pair = tmp_path / "results/own/left-right/seed~0"
+    summary = json.loads((pair / "train.json").read_text())
+    assert summary["model"]["arch"] == "resnet18" and summary["model"]["cam_layer"] == "layer2"
+    with h5py.File(next(pair.rglob("maps.h5"))) as f:
+        assert f["x_adv"].shape[1:] == (3, 12, 12) and f["cam"][:].max() == 1.0
+    assert (tmp_path / "results/tables/table3_reattack.csv").exists()
+
+
+@pytest.mark.workflow
+def test_a_checkpoint_is_used_instead_of_training(tmp_path):
+    import torch
+
+    from roiroa.models import ModelSpec, build_model
+
+    own_folder(tmp_path, n=12)
+    torch.manual_seed(0)
+    mine = build_model(ModelSpec(arch="tiny_vgg", input_size=16, hidden=16))
+    torch.save({k: v for k, v in mine.state_dict().items() if k not in ("mean", "std")}, tmp_path / "mine.pt")
+    config = copy.deepcopy(OWN_CONFIG)
+    config["model"] |= {"checkpoint": "mine.pt", "normalization": {"mean": [0.5] * 3, "std": [0.5] * 3}}
+    result = snakemake(tmp_path, write_config(tmp_path, config))
+    assert "epoch 1/1" not in (tmp_path / "results/logs/train/own/left-right/seed~0.log").read_text()
+    summary = json.loads((tmp_path / "results/own/left-right/seed~0/train.json").read_text())
+    assert summary["checkpoint"] == "mine.pt" and summary["history"]["loss"] == []
+    imported = torch.load(tmp_path / "results/own/left-right/seed~0/model.pt", weights_only=True)["state_dict"]
+    assert all(torch.equal(imported[k], v) for k, v in mine.state_dict().items() if k not in ("mean", "std"))
+    assert jobs_run(result)["tables"] == 1
+    # a checkpoint of three classes stops at the start of the import, naming the key and the file
+    torch.save({**torch.load(tmp_path / "mine.pt"), "head.4.weight": torch.zeros(3, 16),
+                "head.4.bias": torch.zeros(3)}, tmp_path / "mine.pt")
+    failed = snakemake(tmp_path, tmp_path / "config.yaml", check=False)
+    assert failed.returncode != 0
+    log = (tmp_path / "results/logs/train/own/left-right/seed~0.log").read_text()
+    assert "model.checkpoint: mine.pt has 3 outputs" in log

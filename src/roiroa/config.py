@@ -118,9 +118,32 @@ def check_config(config: dict) -> None:
             if "folder" not in settings:
                 raise
             raise ConfigError(f"{err}: the classes are the sub-folders of {settings['folder']}") from None
+        paper_declaration(name, settings)
         check_model(config, name)
         check_test_fraction(config, name)
     check_sweeps(config)
+
+
+def paper_declaration(dataset: str, settings: dict) -> dict | None:
+    """datasets.<name>.paper with every class as its registry name (paper_tables.csv's):
+    {"dataset": the paper's dataset, "classes": {our class: the paper's class}}."""
+    declared = settings.get("paper")
+    if not declared:
+        return None
+    ours, theirs = get_dataset(dataset), get_dataset(declared["dataset"])
+    classes = {}
+    for mine, paper in declared["classes"].items():
+        where = f"datasets.{dataset}.paper.classes.{mine}"
+        try:
+            classes[ours.classes[ours.class_index(mine)]] = theirs.classes[theirs.class_index(paper)]
+        except ValueError as err:
+            raise ConfigError(f"{where}: {err}") from None
+    return {"dataset": declared["dataset"], "classes": classes}
+
+
+def paper_declarations(config: dict) -> dict:
+    """{dataset: its paper_declaration} of the datasets that declare one (rule tables)."""
+    return {name: d for name, s in config["datasets"].items() if (d := paper_declaration(name, s))}
 
 
 def check_sweeps(config: dict) -> None:

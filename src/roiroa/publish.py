@@ -393,14 +393,20 @@ Figures: {', '.join(f'[{p.name}]({folder.name}/{p.name})' for p in figures)}.
 
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--dataset", required=True)
+    parser.add_argument("--dataset", help="default: the config's dataset, when it has one")
     parser.add_argument("--config", required=True, type=Path)
     parser.add_argument("--command", required=True, help="the command that produced the results (for the page)")
     parser.add_argument("--results", default=Path("results"), type=Path)
-    parser.add_argument("--out", required=True, type=Path)
+    parser.add_argument("--out", type=Path, help="default: <results>/pages/<dataset>.md")
     parser.add_argument("--readme", type=Path, help="also rewrite this file's generated block of the dataset")
     parser.add_argument("--block", help="the name of that block (default: the dataset)")
     args = parser.parse_args(argv)
+    if args.dataset is None:  # `make publish CONFIG=...` names no dataset
+        datasets = list((yaml.safe_load(args.config.read_text()) or {}).get("datasets") or {})
+        if len(datasets) != 1:
+            parser.error(f"{args.config} has the datasets {', '.join(datasets) or 'none'}: name one with --dataset")
+        args.dataset = datasets[0]
+    args.out = args.out or args.results / "pages" / f"{args.dataset}.md"
     print(publish(args.dataset, args.config, args.command, args.results, args.out, args.readme, args.block))
 
 
