@@ -10,6 +10,7 @@ from pathlib import Path
 
 import h5py
 import numpy as np
+import pandas as pd
 import pytest
 from PIL import Image
 
@@ -86,8 +87,14 @@ def test_grey_folder_keeps_one_channel_at_native_size(tmp_path):
 
 def test_colour_and_mixed_folders(tmp_path):
     folder = own_folder(tmp_path, n=4, mode="RGB", size=(10, 8))
+    whole = (folder / "Left" / "000.png").read_bytes()
+    (folder / "Left" / "cut.png").write_bytes(whole[: len(whole) // 2])  # opens, fails to decode
     loaded = dataset_spec("own", {"folder": str(folder)}).load({"folder": str(folder)})
     assert loaded.train.images.shape == (8, 3, 8, 10)  # colour stays colour, H×W as stored
+    assert loaded.report["files"]["left"] | {"folder": None} == {"folder": None, "files": 5, "loaded": 4,
+                                                                 "skipped": 1}
+    assert [s["file"] for s in loaded.report["skipped"]] == ["Left/cut.png"]
+    (folder / "Left" / "cut.png").unlink()
     write_class_images(folder / "Left", 2, "left", "L", (10, 8), seed=5, fmt="jpg")
     loaded = dataset_spec("own", {"folder": str(folder)}).load({"folder": str(folder)})
     assert loaded.train.images.shape == (10, 3, 8, 10) and loaded.report["converted_to_rgb"] == {"L": 2}
@@ -128,6 +135,9 @@ def test_bad_folders_are_named_at_the_start(tmp_path):
         validate_config(declared(folder, native_sise=28))
     with pytest.raises(ConfigError, match=r"datasets.own.verify: unknown key"):
         validate_config(declared(folder, verify=False))
+    with pytest.raises(ConfigError, match=r"datasets.own.test_fraction: 0.25 gives class 'left' \(2 images\) no "
+                                          r"test image"):  # counted in the folders at the start
+        validate_config(declared(folder))
     with pytest.raises(ConfigError, match=rf"datasets.own.folder: {tmp_path / 'nowhere'} is not a folder"):
         validate_config(declared(tmp_path / "nowhere"))
 
@@ -151,9 +161,11 @@ def test_bad_images_are_named_before_training(tmp_path):
 
 
 @pytest.mark.workflow
-def test_grey_folder_runs_end_to_end_without_a_download(tmp_path):
+def test_grey_folder_runs_end_to_end_without_a_download(tmp_path, monkeypatch):
     own_folder(tmp_path, n=12)
-    result = snakemake(tmp_path, write_config(tmp_path, OWN_CONFIG))
+    config = copy.deepcopy(OWN_CONFIG)
+    config["datasets"]["own"]["paper"] = {"dataset": "mnist", "classes": {"left": 0, "right": 1}}
+    result = snakemake(tmp_path, write_config(tmp_path, config))
     jobs = jobs_run(result)
     assert not [rule for rule in jobs if rule.startswith("download")], jobs
     assert jobs["prepare_data"] == 1 and jobs["tables"] == 1
@@ -163,7 +175,22 @@ def test_grey_folder_runs_end_to_end_without_a_download(tmp_path):
     maps = next((tmp_path / "results/own/left-right/seed~0").rglob("maps.h5"))
     with h5py.File(maps) as f:
         assert f["x_adv"].shape[1:] == (1, 12, 12) and f["cam"].shape[1:] == (12, 12)
-    assert (tmp_path / "results/tables/table2_classification.csv").read_text().count("own") >= 2
+    table2 = pd.read_csv(tmp_path / "results/tables/table2_classification.csv", dtype={"source": str})
+    chosen = table2[(table2["dataset"] == "own") & (table2["neutralization"] == "blob, chosen θ")]
+    # the declaration puts the paper's MNIST 0↔1 rows beside ours
+    assert chosen.set_index("source")["paper row"].to_dict() == {"left": "Table II, MNIST, 0 to 1",
+                                                                 "right": "Table II, MNIST, 1 to 0"}
+    assert chosen["score_mod (paper)"].notna().all()
+    # `make publish CONFIG=...`: the page of the config's one dataset, at results/pages/<dataset>.md
+    from roiroa.publish import main
+
+    monkeypatch.chdir(tmp_path)
+    main(["--config", "config.yaml", "--command", "make publish CONFIG=config.yaml"])
+    page = (tmp_path / "results/pages/own.md").read_text()
+    from roiroa.paper import paper_values
+
+    mnist = paper_values()[("II", "mnist", "0", "1", "score_mod")][0]
+    assert "make publish CONFIG=config.yaml" in page and "paper score_mod" in page and f"| {mnist:.4f} |" in page
 
 
 def test_the_example_config_declares_own(tmp_path):

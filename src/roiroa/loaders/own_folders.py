@@ -121,66 +121,67 @@ def decode(path: Path, channels: int, size: tuple[int, int] | None) -> np.ndarra
     return pixels[..., None] if pixels.ndim == 2 else pixels
 
 
+def image_format(name: str, root: Path, files: list, options: dict) -> tuple[int, tuple[int, int] | None, tuple]:
+    """(channels, resize to (W, H) or None, H×W stored) from the surveyed files and the options."""
+    channels = options.get("channels", "auto")
+    if channels == "auto":
+        channels = 1 if all(mode in GREY_MODES for _, _, mode in files) else 3
+    sizes = Counter(size for _, size, _ in files)
+    if options.get("native_size", "auto") != "auto":
+        side = int(options["native_size"])
+        return int(channels), (side, side), (side, side)
+    if len(sizes) > 1:
+        examples = {s: next(str(p) for p, ps, _ in files if ps == s) for s in sizes}
+        raise ValueError(
+            f"datasets.{name}.native_size: auto needs one image size, but {root} holds "
+            + ", ".join(f"{n} image(s) of {w}×{h} (e.g. {examples[(w, h)]})" for (w, h), n in sizes.most_common())
+            + f". Set datasets.{name}.native_size to the side every image should be resized to"
+        )
+    width, height = next(iter(sizes), (1, 1))
+    return int(channels), None, (height, width)
+
+
 def read_split(name: str, root: Path, folders: dict[str, Path], options: dict, label: str) -> tuple[Split, dict]:
     """Every class folder of one split: the images and what the report says about them."""
     from PIL.Image import DecompressionBombError
 
-    surveyed, skipped = {}, []
+    surveyed, skipped = {}, {}
     for cls, d in folders.items():
         if not d.is_dir():
             raise ValueError(f"datasets.{name}.{label}: no class folder {d} (class {cls!r})")
-        paths = sorted(p for p in d.iterdir() if p.is_file())
-        surveyed[cls], skipped_here = survey(paths, root)
-        skipped += skipped_here + [
+        surveyed[cls], skipped[cls] = survey(sorted(p for p in d.iterdir() if p.is_file()), root)
+        skipped[cls] += [
             {"file": str(p.relative_to(root)), "reason": f"dangling symlink (to {os.readlink(p)}, which does not exist)"}
             for p in dangling_symlinks(d)
         ]
     files = [f for found in surveyed.values() for f in found]
-    modes = Counter(mode for _, _, mode in files)
-    grey = sum(n for mode, n in modes.items() if mode in GREY_MODES)
-    channels = options.get("channels", "auto")
-    channels = (1 if grey == len(files) else 3) if channels == "auto" else int(channels)
-    size = options.get("native_size", "auto")
-    sizes = Counter(s for _, s, _ in files)
-    if size == "auto":
-        if len(sizes) > 1:
-            examples = {s: next(str(p) for p, ps, _ in files if ps == s) for s in sizes}
-            raise ValueError(
-                f"datasets.{name}.native_size: auto needs one image size, but {root} holds "
-                + ", ".join(f"{n} image(s) of {w}×{h} (e.g. {examples[(w, h)]})" for (w, h), n in sizes.most_common())
-                + f". Set datasets.{name}.native_size to the side every image should be resized to"
-            )
-        resize = None
-    else:
-        resize = (int(size), int(size))
-    shape = (resize or next(iter(sizes), (1, 1)))[::-1]
+    channels, resize, shape = image_format(name, root, files, options)
     buffer = np.empty((len(files), *shape, channels), np.uint8)
-    labels, counts, converted, n = [], {}, Counter(), 0
+    labels, counts, converted = [], {}, Counter()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)  # PIL's "Possibly corrupt EXIF data" etc.
         for label_index, (cls, found) in enumerate(surveyed.items()):
             loaded = 0
             for path, _, mode in found:
                 try:
-                    buffer[n] = decode(path, channels, resize)
+                    buffer[len(labels) + loaded] = decode(path, channels, resize)
                 except (OSError, SyntaxError, ValueError, UnsupportedImage, DecompressionBombError) as err:
-                    skipped.append({"file": str(path.relative_to(root)), "reason": why_unreadable(path, err)})
+                    skipped[cls].append({"file": str(path.relative_to(root)), "reason": why_unreadable(path, err)})
                     continue
-                n, loaded = n + 1, loaded + 1
+                loaded += 1
                 if (mode in GREY_MODES) != (channels == 1):
                     converted[mode] += 1
-            in_folder = sum(1 for s in skipped if s["file"].startswith(str(folders[cls].relative_to(root)) + os.sep))
             if not loaded:
-                reasons = [f"{s['file']}: {s['reason']}" for s in skipped
-                           if s["file"].startswith(str(folders[cls].relative_to(root)) + os.sep)]  # fmt: skip
+                reasons = [f"{s['file']}: {s['reason']}" for s in skipped[cls]]
                 raise ValueError(
                     f"datasets.{name}.{label}: class {cls!r} has no readable image in {folders[cls]} "
                     f"({len(reasons)} file(s), all skipped" + (": " + "; ".join(reasons[:5]) if reasons else "")
                     + ("; ..." if len(reasons) > 5 else "") + ")"
                 )
             labels += [label_index] * loaded
-            counts[cls] = {"folder": str(folders[cls]), "files": loaded + in_folder, "loaded": loaded,
-                           "skipped": in_folder}  # fmt: skip
+            counts[cls] = {"folder": str(folders[cls]), "files": loaded + len(skipped[cls]), "loaded": loaded,
+                           "skipped": len(skipped[cls])}  # fmt: skip
+    n = len(labels)
     images = np.empty((n, channels, *shape), np.float32)
     for start in range(0, n, 4096):  # bounded temporaries
         images[start : start + 4096] = buffer[start : min(n, start + 4096)].transpose(0, 3, 1, 2) / np.float32(255)
@@ -191,7 +192,7 @@ def read_split(name: str, root: Path, folders: dict[str, Path], options: dict, l
         "native_size": "auto" if resize is None else resize[0],
         "image_size": list(shape),
         f"converted_to_{'grey' if channels == 1 else 'rgb'}": dict(sorted(converted.items())),
-        "skipped": skipped,
+        "skipped": [s for cls in folders for s in skipped[cls]],
     }
     return Split(images, np.asarray(labels, np.int64)), report
 
