@@ -181,6 +181,10 @@ def test_grey_folder_runs_end_to_end_without_a_download(tmp_path, monkeypatch):
     assert chosen.set_index("source")["paper row"].to_dict() == {"left": "Table II, MNIST, 0 to 1",
                                                                  "right": "Table II, MNIST, 1 to 0"}
     assert chosen["score_mod (paper)"].notna().all()
+    # an image added to a class folder prepares the data again (the class folders are inputs)
+    write_class_images(tmp_path / "data/own/Left", 1, "left", seed=7, fmt="tif")
+    (tmp_path / "data/own/Left/000.tif").rename(tmp_path / "data/own/Left/new.tif")
+    assert "prepare_data" in jobs_run(snakemake(tmp_path, tmp_path / "config.yaml", "-n"))
     # `make publish CONFIG=...`: the page of the config's one dataset, at results/pages/<dataset>.md
     from roiroa.publish import main
 

@@ -83,6 +83,15 @@ def declare(name: str, options: dict) -> DatasetSpec:
                                 f"your images in {options['folder']} (declared in the config)"))  # fmt: skip
 
 
+def image_folders(name: str, options: dict) -> list[str]:
+    """The class folders (and test class folders) whose contents prepare_data reads: the
+    rule's inputs, so that adding or removing an image prepares the data again."""
+    folders = class_folders(name, options)
+    test = [Path(options["test_folder"]).expanduser() / d.name for d in folders.values()] if options.get(
+        "test_folder") else []  # fmt: skip
+    return [str(d) for d in [*folders.values(), *test]]
+
+
 def file_counts(name: str, options: dict) -> list[int]:
     """Files per class folder (an upper bound of the images: unreadable ones are skipped later)."""
     return [sum(1 for p in d.iterdir() if p.is_file()) for d in class_folders(name, options).values()]
