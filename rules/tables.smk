@@ -37,11 +37,11 @@ rule tables:
             )
             for name, title in TABLE_PAGES.items()
         ],
-    params:
-        paper=lambda w: rc.paper_declarations(config),
     log:
         "results/logs/tables.log",
     conda:
         "../envs/roiroa.yaml"
+    params:
+        paper=lambda w: rc.paper_declarations(config),
     script:
         "../scripts/tables.py"
