@@ -66,6 +66,9 @@ def declared(folder: Path, **options) -> dict:
 def test_grey_folder_keeps_one_channel_at_native_size(tmp_path):
     folder = own_folder(tmp_path, n=6)
     (folder / "Left" / "notes.txt").write_text("not an image")
+    deep = np.full((12, 12), 65535, np.uint16)  # 16-bit grey: still grey, scaled by 1/65535
+    deep[:, 6:] = 0
+    Image.fromarray(deep).save(folder / "Left" / "sixteen.png")
     config = declared(folder)
     validate_config(config)
     options = config["datasets"]["own"]
@@ -74,13 +77,13 @@ def test_grey_folder_keeps_one_channel_at_native_size(tmp_path):
     report = prepare(spec, {k: options[k] for k in ("folder", "classes", "channels", "native_size")}, seed=0,
                      test_fraction=0.25, out=tmp_path / "data.h5")
     assert report["image_shape"] == [1, 12, 12] and report["channels"] == 1
-    assert report["files"]["left"]["loaded"] == 6 and report["files"]["left"]["skipped"] == 1
+    assert report["files"]["left"]["loaded"] == 7 and report["files"]["left"]["skipped"] == 1
     assert report["skipped"] == [{"file": "Left/notes.txt", "reason": "not an image PIL can identify"}]
     assert report["converted_to_grey"] == {}
     with h5py.File(tmp_path / "data.h5") as f:
         images = np.concatenate([f["train"]["images"][:], f["test"]["images"][:]])
         labels = np.concatenate([f["train"]["labels"][:], f["test"]["labels"][:]])
-    assert images.shape == (12, 1, 12, 12)
+    assert images.shape == (13, 1, 12, 12)
     left = images[labels == 0, 0]  # the pixels as stored in the files: the left half bright
     assert left[:, :, :6].min() >= 150 / 255 and left[:, :, 6:].max() < 60 / 255
 

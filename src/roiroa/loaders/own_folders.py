@@ -40,7 +40,7 @@ from ..registry import DatasetSpec, LoadedData, Split, register
 from .folders import UnsupportedImage, dangling_symlinks, to_8bit, why_unreadable
 
 # Modes PIL opens grey images in (16-bit and float ones are scaled by to_8bit).
-GREY_MODES = {"1", "L", "LA", "La", "I", "F"} | {m for m in ("I;16", "I;16B", "I;16L", "I;16N")}
+GREY_MODES = {"1", "L", "LA", "La", "I", "F", "I;16", "I;16B", "I;16L", "I;16N"}
 
 
 def class_name(folder: str) -> str:
