@@ -72,7 +72,8 @@ def test_bad_config_fails_before_any_job(tmp_path, path, value, key, problem):
 # More bad configs, checked in-process by the same steps as rules/common.smk
 # (roiroa.config.validate_config): (path, value, key named, problem).
 BAD_IN_PROCESS = [
-    (("datasets", "digits", "model"), {"arch": "resnet"}, "datasets.digits.model.arch", "is not one of"),
+    (("datasets", "digits", "model"), {"arch": "resnet"}, "datasets.digits.model.arch",
+     "unknown architecture 'resnet'"),
     (("datasets", "digits", "model"), {"input_size": 4}, "datasets.digits.model.input_size", "minimum of 8"),
     (("datasets", "digits", "model"), {"dropout": 1}, "datasets.digits.model.dropout", "maximum of 1"),
     (("datasets", "digits", "model"), {"lr": 0}, "datasets.digits.model.lr", "minimum of 0"),
@@ -86,7 +87,7 @@ BAD_IN_PROCESS = [
     (("model", "input_size"), 1025, "model.input_size", "greater than the maximum of 1024"),
     (("model", "epochs"), 0, "model.epochs", "less than the minimum of 1"),
     (("model", "batch_size"), 0, "model.batch_size", "less than the minimum of 1"),
-    (("model", "arch"), "vgg19", "model.arch", "'vgg19' is not one of"),
+    (("model", "arch"), "vgg17", "model.arch", "unknown architecture 'vgg17' (known: vgg16, tiny_vgg, or a torchvision"),
     (("model", "lerning_rate"), 0.1, "model.lerning_rate", "unknown key"),
     (("attack", "eps"), [0.1, 0.1], "attack.eps[1]", "repeats attack.eps[0]"),
     (("attack", "eps"), [1, 1.0], "attack.eps[1]", "both are eps~1 in result paths"),
