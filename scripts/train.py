@@ -8,7 +8,7 @@ import torch
 from roiroa import __version__
 from roiroa.checkpoints import import_checkpoint
 from roiroa.data import read_classes, read_pair
-from roiroa.models import ModelSpec, build_model, save_model
+from roiroa.models import ModelSpec, build_model, check_input, save_model
 from roiroa.runtime import host_description, start_torch_job, write_json
 from roiroa.training import accuracy, predict, train_model
 
@@ -37,7 +37,9 @@ if settings.get("checkpoint"):  # a model of yours: checked against the config, 
     logging.info("checkpoint %s: test accuracy %.4f", settings["checkpoint"], test_accuracy)
 else:
     model = build_model(spec)
-    model.cam_layer  # noqa: B018  (an unknown model.cam_layer fails here, before training)
+    # too small an input_size for the arch, or an unknown model.cam_layer, fails here, before training
+    check_input(model, f"model.arch {spec.arch}")
+    model.cam_layer  # noqa: B018
     if settings.get("normalization"):
         model.set_fixed_normalization(settings["normalization"]["mean"], settings["normalization"]["std"])
     history = train_model(

@@ -44,6 +44,16 @@ def test_a_named_cam_layer_is_used_and_an_unknown_one_lists_candidates():
         wrong.cam_layer  # noqa: B018
 
 
+def test_an_input_size_too_small_for_the_arch_is_named_before_training():
+    from roiroa.models import check_input
+
+    model = build_model(ModelSpec(arch="squeezenet1_0", input_size=16))
+    with pytest.raises(ValueError, match=r"model.arch squeezenet1_0 does not run on a 16×16 input "
+                                         r"\(model.input_size\): .*Output size is too small"):
+        check_input(model, "model.arch squeezenet1_0")
+    check_input(build_model(ModelSpec(arch="squeezenet1_0", input_size=64)), "model.arch squeezenet1_0")
+
+
 def test_unknown_arch_is_named_at_the_start():
     config = {"datasets": {"digits": {"pairs": [[0, 1]]}}, "model": {"arch": "resnet17"}}
     with pytest.raises(ConfigError, match=r"config key model.arch: unknown architecture 'resnet17' \(known: vgg16, "

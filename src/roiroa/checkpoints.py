@@ -20,7 +20,7 @@ from pathlib import Path
 
 import torch
 
-from .models import ModelSpec, NativeSpaceModel, build_model
+from .models import ModelSpec, NativeSpaceModel, build_model, check_input
 
 
 class CheckpointError(ValueError):
@@ -78,7 +78,7 @@ def import_checkpoint(path: str | Path, spec: ModelSpec, normalization: dict | N
     elif not {"mean", "std"} <= set(state):  # a roiroa model brings its own; else [0, 1] pixels go in
         model.set_fixed_normalization([0.0] * 3, [1.0] * 3)
     model.eval()
-    check_forward(where, model, spec)
+    check_input(model, where)
     model.cam_layer  # noqa: B018  (an unknown model.cam_layer fails here, listing the candidates)
     return model
 
@@ -107,15 +107,3 @@ def check_keys(where: str, spec: ModelSpec, state: dict, expected: dict) -> None
             f"has {want}: the checkpoint was made for another input size (set model.input_size to its own) "
             f"or another architecture"
         )
-
-
-def check_forward(where: str, model: NativeSpaceModel, spec: ModelSpec) -> None:
-    """One image of model.input_size² must give 2 logits."""
-    try:
-        with torch.no_grad():
-            out = model.classify(torch.zeros(1, 3, spec.input_size, spec.input_size))
-    except RuntimeError as err:
-        raise CheckpointError(f"{where} does not run on a {spec.input_size}×{spec.input_size} input "
-                              f"(model.input_size): {err}") from None  # fmt: skip
-    if tuple(out.shape) != (1, 2):
-        raise CheckpointError(f"{where} gives outputs of shape {tuple(out.shape)[1:]}; a pair model gives 2")

@@ -218,6 +218,20 @@ def build_model(spec: ModelSpec, initialize: bool = True) -> NativeSpaceModel:
     return TorchvisionClassifier(spec)
 
 
+def check_input(model: NativeSpaceModel, where: str) -> None:
+    """One image of input_size² must give 2 logits: a ValueError naming `where` (the config
+    key) otherwise, before any training (an architecture whose pooling leaves no pixel
+    at that size fails here, not in the first batch)."""
+    size = model.spec.input_size
+    try:
+        with torch.no_grad():
+            out = model.eval().classify(torch.zeros(1, 3, size, size, device=model.mean.device))
+    except RuntimeError as err:
+        raise ValueError(f"{where} does not run on a {size}×{size} input (model.input_size): {err}") from None
+    if tuple(out.shape) != (1, 2):
+        raise ValueError(f"{where} gives outputs of shape {tuple(out.shape)[1:]}; a pair model gives 2")
+
+
 def save_model(model: NativeSpaceModel, path: str | Path, extra: dict | None = None) -> None:
     """Write the checkpoint atomically. It is serialized in memory first: torch.save
     straight to a full disk fails with only "unexpected pos ..."; a plain write gives
