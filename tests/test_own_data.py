@@ -200,12 +200,23 @@ def test_grey_folder_runs_end_to_end_without_a_download(tmp_path, monkeypatch):
     assert "make publish CONFIG=config.yaml" in page and "paper score_mod" in page and f"| {mnist:.4f} |" in page
 
 
-def test_the_example_config_declares_own(tmp_path):
-    text = (ROOT / "config" / "own_data.yaml").read_text()
+def test_the_example_config_reads_the_example_images(tmp_path, monkeypatch):
+    """config/own_data.yaml on what `make own-example` writes: real digits 0 and 1 as PNG folders."""
     import yaml
 
-    config = yaml.safe_load(text)
-    assert config["datasets"]["own"]["folder"] == "data/own" and config["datasets"]["own"]["classes"] == "auto"
+    from roiroa.config import resolve_pairs
+    from roiroa.own_example import write_example
+
+    config = yaml.safe_load((ROOT / "config" / "own_data.yaml").read_text())
+    monkeypatch.chdir(tmp_path)
+    assert write_example(tmp_path / "data" / "own") == {"zero": 178, "one": 182}
+    validate_config(config)
+    options = config["datasets"]["own"]
+    assert options["folder"] == "data/own" and options["classes"] == "auto"
+    spec = dataset_spec("own", options)
+    assert spec.classes == ("one", "zero") and resolve_pairs("own", options["pairs"], "pairs") == [(0, 1)]
+    loaded = spec.load(options)
+    assert loaded.train.images.shape == (360, 1, 8, 8) and loaded.report["channels"] == 1
 
 
 @pytest.mark.workflow
