@@ -13,7 +13,7 @@ PY := $(VENV)/bin/python
 CORES ?= all
 .DEFAULT_GOAL := help
 
-.PHONY: help run test lint clean slurm-profile paper-fmnist publish-digits publish-digits-attacks \
+.PHONY: help run test lint clean slurm-profile paper-fmnist own-example publish publish-digits publish-digits-attacks \
 	fmnist-data publish-fmnist-attacks publish-digits-eps performance-doc overview
 
 help: ## list the targets, one line each
@@ -89,6 +89,20 @@ overview: $(VENV)/.installed ## rewrite README's verdict overview from the publi
 # (standard library only); the publishing targets above run it after each page.
 performance-doc: ## regenerate docs/performance.md from bench/results/ and the results pages
 	python3 bench/performance_page.py
+
+# Two class folders to try config/own_data.yaml with: scikit-learn's digits 0 and 1
+# as PNG files in data/own/zero and data/own/one (docs/own_data.md).
+own-example: $(VENV)/.installed ## write scikit-learn's digits 0 and 1 as PNG class folders in data/own
+	$(PY) -m roiroa.own_example data/own
+
+# A results page for any config (docs/own_data.md): runs it (nothing to do when it
+# has run), then writes results/pages/<dataset>.md and its figures. DATASET=name
+# picks one dataset of a config that has several.
+CONFIG ?= config/config.yaml
+publish: $(VENV)/.installed ## run CONFIG=my.yaml and publish results/pages/<dataset>.md
+	$(VENV)/bin/snakemake --cores $(CORES) --rerun-incomplete --configfile=$(CONFIG)
+	$(PY) -m roiroa.publish --config $(CONFIG) $(if $(DATASET),--dataset $(DATASET)) \
+	  --command "make publish CONFIG=$(CONFIG)$(if $(DATASET), DATASET=$(DATASET))"
 
 test: $(VENV)/.installed ## run the whole test suite (creates .venv when missing)
 	$(VENV)/bin/pytest

@@ -1,6 +1,7 @@
 # Data: download_{dataset} (local: needs internet) ─► prepare_data.
 
 from roiroa import loaders
+from roiroa.loaders import own_folders
 
 # Datasets of this config that are read from files (digits ships with scikit-learn).
 DOWNLOADS = [name for name in config["datasets"] if name in loaders.SOURCES]
@@ -14,6 +15,13 @@ rule prepare_data:
         download=lambda w: (
             ancient(f"results/{w.dataset}/download.json")
             if w.dataset in loaders.SOURCES
+            else []
+        ),
+        # a folder dataset of the config: its class folders (an image added or removed
+        # changes the folder's time)
+        images=lambda w: (
+            own_folders.image_folders(w.dataset, config["datasets"][w.dataset])
+            if "folder" in config["datasets"][w.dataset]
             else []
         ),
     output:

@@ -1,7 +1,9 @@
 rule train:
-    """One binary classifier per class pair (first class = output 0)."""
+    """One binary classifier per class pair (first class = output 0), or model.checkpoint checked and imported."""
     input:
         data="results/{dataset}/data.h5",
+        # model.checkpoint: a model of yours, imported instead of trained
+        checkpoint=lambda w: rc.model_settings(config, w.dataset).get("checkpoint", []),
     output:
         model="results/{dataset}/{pair}/seed~{seed}/model.pt",
         summary="results/{dataset}/{pair}/seed~{seed}/train.json",

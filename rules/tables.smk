@@ -41,5 +41,7 @@ rule tables:
         "results/logs/tables.log",
     conda:
         "../envs/roiroa.yaml"
+    params:
+        paper=lambda w: rc.paper_declarations(config),
     script:
         "../scripts/tables.py"

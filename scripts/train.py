@@ -6,10 +6,11 @@ import platform
 import torch
 
 from roiroa import __version__
+from roiroa.checkpoints import import_checkpoint
 from roiroa.data import read_classes, read_pair
-from roiroa.models import ModelSpec, build_model, save_model
+from roiroa.models import ModelSpec, build_model, check_input, save_model
 from roiroa.runtime import host_description, start_torch_job, write_json
-from roiroa.training import train_model
+from roiroa.training import accuracy, predict, train_model
 
 params = snakemake.params
 device = start_torch_job(snakemake.log[0], snakemake.threads, params.device, params.seed, outputs=snakemake.output)
@@ -26,23 +27,37 @@ spec = ModelSpec(
     in_channels=images.shape[1],
     hidden=settings["hidden"],
     dropout=settings["dropout"],
+    cam_layer=settings.get("cam_layer"),
 )
-model = build_model(spec)
-history = train_model(
-    model,
-    images,
-    labels,
-    epochs=settings["epochs"],
-    batch_size=settings["batch_size"],
-    lr=settings["lr"],
-    seed=params.seed,
-    device=device,
-    eval_images=test_images,
-    eval_labels=test_labels,
-    precision=settings["precision"],
-    channels_last=settings["channels_last"],
-    pair=snakemake.wildcards.pair,
-)
+if settings.get("checkpoint"):  # a model of yours: checked against the config, not trained
+    model = import_checkpoint(settings["checkpoint"], spec, settings.get("normalization"))
+    model.to(device)
+    test_accuracy = accuracy(predict(model, torch.from_numpy(test_images)), torch.from_numpy(test_labels))
+    history = {"loss": [], "train_accuracy": [], "eval_accuracy": [test_accuracy], "seconds": []}
+    logging.info("checkpoint %s: test accuracy %.4f", settings["checkpoint"], test_accuracy)
+else:
+    model = build_model(spec)
+    # too small an input_size for the arch, or an unknown model.cam_layer, fails here, before training
+    check_input(model, f"model.arch {spec.arch}")
+    model.cam_layer  # noqa: B018
+    if settings.get("normalization"):
+        model.set_fixed_normalization(settings["normalization"]["mean"], settings["normalization"]["std"])
+    history = train_model(
+        model,
+        images,
+        labels,
+        epochs=settings["epochs"],
+        batch_size=settings["batch_size"],
+        lr=settings["lr"],
+        seed=params.seed,
+        device=device,
+        eval_images=test_images,
+        eval_labels=test_labels,
+        precision=settings["precision"],
+        channels_last=settings["channels_last"],
+        normalize=not settings.get("normalization"),
+        pair=snakemake.wildcards.pair,
+    )
 save_model(model, snakemake.output.model, extra={"classes": names})
 write_json(
     snakemake.output.summary,
@@ -53,7 +68,8 @@ write_json(
         "model": settings,
         "n_train": len(labels),
         "n_test": len(test_labels),
-        "train_accuracy": history["train_accuracy"][-1],
+        "checkpoint": settings.get("checkpoint"),
+        "train_accuracy": history["train_accuracy"][-1] if history["train_accuracy"] else None,
         "test_accuracy": history["eval_accuracy"][-1],
         "history": history,
         "device": str(device),

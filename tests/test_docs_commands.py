@@ -33,7 +33,7 @@ results/ start empty, as in a fresh clone):
 - python SCRIPT: the script exists and compiles; `--help` exits 0 when it
   uses argparse and is cheap to start (no torch import at module level);
 - pytest: the paths exist and every marker of `-m` is registered;
-- export, cp: applied in the scratch copy, for the commands after them;
+- export, cp, mkdir: applied in the scratch copy, for the commands after them;
 - repository scripts (tests/slurm/slurm_up.sh): exist and are executable;
 - cluster and desktop tools (sinfo, squeue, sacct, xdg-open, ...): only in
   parse-only blocks, not run.
@@ -451,6 +451,11 @@ def check(words: list[str], block: Block, scratch: Path) -> None:
             name, _, value = assignment.partition("=")
             require(re.fullmatch(r"[A-Za-z_]\w*", name), f"not a variable: export {assignment}")
             block.env[name] = value
+    elif word == "mkdir":  # a folder of your own images (docs/own_data.md)
+        require(all(not Path(p).is_absolute() and ".." not in Path(p).parts for p in args if not p.startswith("-")),
+                "mkdir outside the repository: not run here, mark the block")
+        result = run(["mkdir", *args], scratch, env)
+        require(result.returncode == 0, failed(result))
     elif word == "cp":
         paths = [a for a in args if not a.startswith("-")]
         require(all(not Path(p).is_absolute() and ".." not in Path(p).parts for p in paths),

@@ -124,3 +124,38 @@ def test_html_page_puts_the_numbers_first_and_marks_large_differences():
     assert header.index("target") < header.index("theta") < header.index("score_adv") < header.index("attack")
     assert '<td class="far">-0.7500</td>' in page  # mnist score_mod_adv Δ
     assert 'download="table3_reattack.csv"' in page and "nan" not in page.lower()
+
+
+def test_a_declared_dataset_gets_the_rows_it_stands_for():
+    """datasets.<name>.paper: the tables show the paper's values beside any dataset's (issue 19)."""
+    import yaml
+
+    from conftest import ROOT
+    from roiroa.config import ConfigError, paper_declarations, validate_config
+    from roiroa.paper import PAPER_DATASETS, declare
+
+    config = {"datasets": {"digits": {"pairs": [[0, 1]], "paper": {"dataset": "fashion_mnist",
+                                                                    "classes": {0: "trouser", "1": 2}}}}}
+    validate_config(config)
+    declarations = paper_declarations(config)
+    assert declarations == {"digits": {"dataset": "fashion_mnist", "classes": {"0": "trouser", "1": "pullover"}}}
+    frame = pd.DataFrame({"dataset": ["digits"] * 3, "source": ["0", "1", "2"], "target": ["1", "0", "0"],
+                          "score_adv": [0.1, 0.1, 0.1]})
+    try:
+        declare(declarations)
+        joined = add_paper_columns(frame, "III", {"score_adv": "score_adv"})
+    finally:
+        declare({})
+    paper = paper_values()
+    assert joined["score_adv (paper)"].tolist()[:2] == [paper[("III", "fashion_mnist", "trouser", "pullover",
+                                                               "score_adv")][0],
+                                                         paper[("III", "fashion_mnist", "pullover", "trouser",
+                                                                "score_adv")][0]]
+    assert math.isnan(joined["score_adv (paper)"].iloc[2])  # class 2 declares no paper class
+    assert add_paper_columns(frame, "III", {"score_adv": "score_adv"})["score_adv (paper)"].isna().all()
+    config["datasets"]["digits"]["paper"]["classes"] = {0: "shoe"}
+    with pytest.raises(ConfigError, match=r"datasets.digits.paper.classes.0: 'shoe' is not a class of "
+                                          r"fashion_mnist"):
+        validate_config(config)
+    schema = yaml.safe_load((ROOT / "config" / "schema.yaml").read_text())
+    assert set(schema["$defs"]["dataset"]["properties"]["paper"]["properties"]["dataset"]["enum"]) == PAPER_DATASETS

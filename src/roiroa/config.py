@@ -19,7 +19,7 @@ from pathlib import Path
 
 import yaml
 
-from .datasets import DIGITS_CLASS_COUNTS, get_dataset
+from .datasets import DIGITS_CLASS_COUNTS, dataset_spec, get_dataset
 
 SCHEMA = Path(__file__).resolve().parents[2] / "config" / "schema.yaml"
 
@@ -115,10 +115,20 @@ def check_config(config: dict) -> None:
         raise ConfigError("datasets: at least one dataset is required")
     for name, settings in datasets.items():
         try:
-            get_dataset(name)
+            dataset_spec(name, settings)  # registers a folder dataset the config declares
         except ValueError as err:
-            raise ConfigError(f"datasets.{name}: {err}") from None
-        resolve_pairs(name, settings["pairs"], f"datasets.{name}.pairs")
+            if "folder" in settings:  # its message names the key
+                raise ConfigError(str(err)) from None
+            raise ConfigError(
+                f"datasets.{name}: {err}; or declare a folder of your own images with `folder:` (docs/own_data.md)"
+            ) from None
+        try:
+            resolve_pairs(name, settings["pairs"], f"datasets.{name}.pairs")
+        except ConfigError as err:
+            if "folder" not in settings:
+                raise
+            raise ConfigError(f"{err}: the classes are the sub-folders of {settings['folder']}") from None
+        paper_declaration(name, settings)
         check_model(config, name)
         check_test_fraction(config, name)
     check_sweeps(config)
@@ -162,6 +172,28 @@ def ignored_options(config: dict) -> list[str]:
     return notes
 
 
+def paper_declaration(dataset: str, settings: dict) -> dict | None:
+    """datasets.<name>.paper with every class as its registry name (paper_tables.csv's):
+    {"dataset": the paper's dataset, "classes": {our class: the paper's class}}."""
+    declared = settings.get("paper")
+    if not declared:
+        return None
+    ours, theirs = get_dataset(dataset), get_dataset(declared["dataset"])
+    classes = {}
+    for mine, paper in declared["classes"].items():
+        where = f"datasets.{dataset}.paper.classes.{mine}"
+        try:
+            classes[ours.classes[ours.class_index(mine)]] = theirs.classes[theirs.class_index(paper)]
+        except ValueError as err:
+            raise ConfigError(f"{where}: {err}") from None
+    return {"dataset": declared["dataset"], "classes": classes}
+
+
+def paper_declarations(config: dict) -> dict:
+    """{dataset: its paper_declaration} of the datasets that declare one (rule tables)."""
+    return {name: d for name, s in config["datasets"].items() if (d := paper_declaration(name, s))}
+
+
 def check_sweeps(config: dict) -> None:
     """Two values of a sweep that name the same path folder (0.1 and 0.10) are an error:
     they would run once and fill every table twice."""
@@ -196,6 +228,17 @@ def check_model(config: dict, dataset: str) -> None:
         return f"datasets.{dataset}.model.{key}" if key in overrides else f"model.{key}"
 
     arch, size = settings.get("arch", "vgg16"), settings.get("input_size", 48)
+    if arch not in MIN_INPUT_SIZE:
+        from .models import torchvision_archs  # imports torchvision: only for another arch
+
+        if arch not in torchvision_archs():
+            raise ConfigError(
+                f"{where('arch')}: unknown architecture {arch!r} (known: {', '.join(MIN_INPUT_SIZE)}, or a "
+                f"torchvision classification model: {', '.join(torchvision_archs())})"
+            )
+    checkpoint = settings.get("checkpoint")
+    if checkpoint and not Path(checkpoint).expanduser().is_file():
+        raise ConfigError(f"{where('checkpoint')}: {checkpoint} is not a file (relative to {Path.cwd()})")
     minimum = MIN_INPUT_SIZE.get(arch, 1)
     if size < minimum:
         raise ConfigError(
@@ -211,6 +254,10 @@ def known_class_counts(dataset: str, settings: dict) -> list[int] | None:
     (an upper bound: unreadable files are skipped later). None: unknown or official split."""
     if dataset == "digits":
         return list(DIGITS_CLASS_COUNTS)
+    if "folder" in settings:  # declared in the config
+        from .loaders.own_folders import file_counts
+
+        return None if settings.get("test_folder") else file_counts(dataset, settings)
     from .loaders import SOURCES
 
     source = SOURCES.get(dataset)
@@ -271,7 +318,7 @@ def attack_settings(config: dict, method: str) -> dict:
 
 
 # Keys of a dataset's section that the workflow reads itself; the rest goes to the loader.
-WORKFLOW_KEYS = ("pairs", "model", "test_fraction")
+WORKFLOW_KEYS = ("pairs", "model", "test_fraction", "paper")
 
 
 def loader_options(config: dict, dataset: str) -> dict:

@@ -13,7 +13,7 @@ from pathlib import Path
 import h5py
 import numpy as np
 
-from .datasets import DatasetSpec, LoadedData, Split
+from .registry import DatasetSpec, LoadedData, Split
 from .h5io import BLOCK, create_h5, damaged, open_h5, read_attr, read_dataset, write_array
 
 

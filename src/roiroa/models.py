@@ -28,11 +28,12 @@ ARCHS = tuple(LAYER_CFGS)
 
 @dataclass(frozen=True)
 class ModelSpec:
-    arch: str = "vgg16"
+    arch: str = "vgg16"  # vgg16, tiny_vgg, or a torchvision classification architecture
     input_size: int = 48
     in_channels: int = 1
-    hidden: int = 256  # width of the classifier head's hidden layer
+    hidden: int = 256  # width of the classifier head's hidden layer (vgg16, tiny_vgg)
     dropout: float = 0.5
+    cam_layer: str | None = None  # module name Grad-CAM reads; None: default_cam_layer
 
 
 def vgg_layers(cfg: list) -> nn.Sequential:
@@ -76,30 +77,25 @@ def _features(arch: str, initialize: bool) -> nn.Sequential:
     return vgg_layers(LAYER_CFGS[arch])
 
 
-class BinaryClassifier(nn.Module):
-    def __init__(self, spec: ModelSpec, initialize: bool = True):
-        super().__init__()
-        self.spec = spec
-        self.features = _features(spec.arch, initialize)
-        for module in self.features.modules():
-            # in-place ReLUs would overwrite the activations CAM hooks read
-            if isinstance(module, nn.ReLU):
-                module.inplace = False
-        self.register_buffer("mean", torch.full((1, 3, 1, 1), 0.5))
-        self.register_buffer("std", torch.full((1, 3, 1, 1), 0.5))
-        self.head = nn.Sequential(
-            nn.Flatten(),
-            nn.Linear(feature_size(spec.arch, spec.input_size), spec.hidden),
-            nn.ReLU(),
-            nn.Dropout(spec.dropout),
-            nn.Linear(spec.hidden, 2),
-        )
+class NativeSpaceModel(nn.Module):
+    """What every model shares: native pixels in, the channel copy, resize and
+    normalization inside `forward`, and the layer Grad-CAM reads, by name."""
+
+    spec: ModelSpec
+
+    def network(self) -> nn.Module:
+        """The module whose named_modules() the CAM layer names refer to."""
+        raise NotImplementedError
+
+    def classify(self, x: torch.Tensor) -> torch.Tensor:
+        """Logits of images already in model space."""
+        raise NotImplementedError
 
     @property
     def cam_layer(self) -> nn.Module:
-        """The last conv block's ReLU: the layer Grad-CAM reads."""
-        relus = [m for m in self.features if isinstance(m, nn.ReLU)]
-        return relus[-1]
+        """The layer Grad-CAM reads: spec.cam_layer, else the architecture's default."""
+        return find_layer(self.network(), self.spec.cam_layer or default_cam_layer(self.network(), self.spec.arch),
+                          self.spec.arch)  # fmt: skip
 
     def to_model_space(self, x: torch.Tensor) -> torch.Tensor:
         if x.shape[1] == 1:
@@ -110,7 +106,7 @@ class BinaryClassifier(nn.Module):
         return (x - self.mean) / self.std
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.head(self.features(self.to_model_space(x)))
+        return self.classify(self.to_model_space(x))
 
     def set_normalization(self, images: torch.Tensor) -> None:
         """Per-channel mean/std of training images (native space), as buffers."""
@@ -118,14 +114,125 @@ class BinaryClassifier(nn.Module):
         self.mean.copy_(x.mean(dim=(0, 2, 3)).view(1, 3, 1, 1))
         self.std.copy_(x.std(dim=(0, 2, 3)).clamp_min(1e-3).view(1, 3, 1, 1))
 
+    def set_fixed_normalization(self, mean, std) -> None:
+        """A normalization given in the config (three means, three stds)."""
+        self.mean.copy_(torch.tensor(mean, dtype=self.mean.dtype).view(1, 3, 1, 1))
+        self.std.copy_(torch.tensor(std, dtype=self.std.dtype).view(1, 3, 1, 1))
 
-def build_model(spec: ModelSpec, initialize: bool = True) -> BinaryClassifier:
+
+def no_inplace_relus(module: nn.Module) -> None:
+    """In-place ReLUs would overwrite the activations CAM hooks read."""
+    for m in module.modules():
+        if isinstance(m, nn.ReLU):
+            m.inplace = False
+
+
+class BinaryClassifier(NativeSpaceModel):
+    """vgg16 (the paper's) or tiny_vgg: a VGG conv stack and a two-layer head."""
+
+    def __init__(self, spec: ModelSpec, initialize: bool = True):
+        super().__init__()
+        self.spec = spec
+        self.features = _features(spec.arch, initialize)
+        no_inplace_relus(self.features)
+        self.register_buffer("mean", torch.full((1, 3, 1, 1), 0.5))
+        self.register_buffer("std", torch.full((1, 3, 1, 1), 0.5))
+        self.head = nn.Sequential(
+            nn.Flatten(),
+            nn.Linear(feature_size(spec.arch, spec.input_size), spec.hidden),
+            nn.ReLU(),
+            nn.Dropout(spec.dropout),
+            nn.Linear(spec.hidden, 2),
+        )
+
+    def network(self) -> nn.Module:
+        return self
+
+    def classify(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.features(x))
+
+
+class TorchvisionClassifier(NativeSpaceModel):
+    """A torchvision classification architecture by name, with 2 outputs, no pretrained weights."""
+
+    def __init__(self, spec: ModelSpec):
+        super().__init__()
+        from torchvision.models import get_model
+
+        self.spec = spec
+        self.net = get_model(spec.arch, weights=None, num_classes=2)
+        no_inplace_relus(self.net)
+        self.register_buffer("mean", torch.full((1, 3, 1, 1), 0.5))
+        self.register_buffer("std", torch.full((1, 3, 1, 1), 0.5))
+
+    def network(self) -> nn.Module:
+        return self.net
+
+    def classify(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x)
+
+
+def torchvision_archs() -> list[str]:
+    """torchvision's classification architectures (imports torchvision: about a second)."""
+    import torchvision.models
+
+    return torchvision.models.list_models(module=torchvision.models)
+
+
+def default_cam_layer(network: nn.Module, arch: str) -> str:
+    """The layer Grad-CAM reads unless model.cam_layer names one: the last ReLU of a
+    VGG conv stack, ResNet's layer4, RegNet's trunk_output, or the `features` block
+    (DenseNet, MobileNet, EfficientNet, ConvNeXt...): each the last spatial feature map."""
+    features = getattr(network, "features", None)
+    if isinstance(features, nn.Sequential) and arch in ARCHS + tuple(f"vgg{n}" for n in (11, 13, 16, 19)):
+        last = [i for i, m in enumerate(features) if isinstance(m, nn.ReLU)][-1]
+        return f"features.{last}"
+    for name in ("layer4", "trunk_output", "features"):
+        if hasattr(network, name):
+            return name
+    raise ValueError(f"model.cam_layer: arch {arch} has no default CAM layer; name one "
+                     f"(candidates: {', '.join(layer_candidates(network))})")  # fmt: skip
+
+
+def layer_candidates(network: nn.Module) -> list[str]:
+    """Module names a CAM layer may be given by (at most two levels deep)."""
+    return [name for name, _ in network.named_modules() if name and name.count(".") <= 1]
+
+
+def find_layer(network: nn.Module, name: str, arch: str) -> nn.Module:
+    try:
+        return network.get_submodule(name)
+    except AttributeError:
+        raise ValueError(f"model.cam_layer: {name!r} is not a layer of {arch} "
+                         f"(candidates: {', '.join(layer_candidates(network))})") from None  # fmt: skip
+
+
+def build_model(spec: ModelSpec, initialize: bool = True) -> NativeSpaceModel:
     """A new model; `initialize=False` (for weights about to be replaced) skips
     torchvision's VGG16 initialization."""
-    return BinaryClassifier(spec, initialize)
+    if spec.arch in LAYER_CFGS:
+        return BinaryClassifier(spec, initialize)
+    if spec.arch not in torchvision_archs():
+        raise ValueError(f"model.arch: unknown architecture {spec.arch!r} (known: {', '.join(ARCHS)}, or a "
+                         f"torchvision classification model: {', '.join(torchvision_archs())})")  # fmt: skip
+    return TorchvisionClassifier(spec)
 
 
-def save_model(model: BinaryClassifier, path: str | Path, extra: dict | None = None) -> None:
+def check_input(model: NativeSpaceModel, where: str) -> None:
+    """One image of input_size² must give 2 logits: a ValueError naming `where` (the config
+    key) otherwise, before any training (an architecture whose pooling leaves no pixel
+    at that size fails here, not in the first batch)."""
+    size = model.spec.input_size
+    try:
+        with torch.no_grad():
+            out = model.eval().classify(torch.zeros(1, 3, size, size, device=model.mean.device))
+    except RuntimeError as err:
+        raise ValueError(f"{where} does not run on a {size}×{size} input (model.input_size): {err}") from None
+    if tuple(out.shape) != (1, 2):
+        raise ValueError(f"{where} gives outputs of shape {tuple(out.shape)[1:]}; a pair model gives 2")
+
+
+def save_model(model: NativeSpaceModel, path: str | Path, extra: dict | None = None) -> None:
     """Write the checkpoint atomically. It is serialized in memory first: torch.save
     straight to a full disk fails with only "unexpected pos ..."; a plain write gives
     ENOSPC, which atomic_path reports as DiskFullError naming `path`."""
@@ -139,7 +246,7 @@ def save_model(model: BinaryClassifier, path: str | Path, extra: dict | None = N
         os.fsync(f.fileno())
 
 
-def load_model(path: str | Path, device: str | torch.device = "cpu") -> BinaryClassifier:
+def load_model(path: str | Path, device: str | torch.device = "cpu") -> NativeSpaceModel:
     from .runtime import read_checkpoint  # names a missing, cut or foreign file
 
     checkpoint = read_checkpoint(path, device)

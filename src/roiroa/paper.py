@@ -4,7 +4,8 @@ paper_tables.csv (package data) holds every number of the paper's tables, one
 per row, with the table and row it was read from (`provenance`, e.g. "Table
 II, MNIST, 0 to 1"); percentages are stored as fractions. Our datasets and
 classes are named as in roiroa's registry. A dataset the paper did not study
-(digits) gets empty paper cells, never zeros.
+(digits) gets empty paper cells, never zeros, unless the config declares which
+of the paper's rows it stands for (`datasets.<name>.paper`, `declare`).
 """
 
 from __future__ import annotations
@@ -20,6 +21,18 @@ PAPER_DATASETS = {"mnist", "fashion_mnist", "cats_vs_dogs", "malaria"}
 
 PAPER, DELTA, ROW = " (paper)", " Δ", "paper row"
 
+# Datasets of a config that declare which of the paper's rows they stand for
+# (datasets.<name>.paper: {dataset: mnist, classes: {ours: the paper's}}): set by
+# `declare` in the process that writes the tables (scripts/tables.py).
+DECLARED: dict[str, dict] = {}
+
+
+def declare(declarations: dict) -> None:
+    """{our dataset: {"dataset": the paper's, "classes": {our class: the paper's class}}},
+    class names as in the registry (roiroa.config.paper_declarations); replaces earlier ones."""
+    DECLARED.clear()
+    DECLARED.update(declarations)
+
 
 @lru_cache(maxsize=1)
 def paper_values() -> dict[tuple[str, str, str, str, str], tuple[float, str]]:
@@ -32,7 +45,14 @@ def paper_values() -> dict[tuple[str, str, str, str, str], tuple[float, str]]:
 
 
 def paper_key(table: str, dataset, source, target) -> tuple[str, str, str, str] | None:
-    """The key of one of our table rows in paper_tables.csv, or None when the paper lacks the dataset."""
+    """The key of one of our table rows in paper_tables.csv, or None when the paper lacks the
+    dataset (or, for a declared dataset, one of the two classes)."""
+    if str(dataset) in DECLARED:
+        declared = DECLARED[str(dataset)]
+        source, target = (declared["classes"].get(str(c)) for c in (source, target))
+        if source is None or target is None:
+            return None
+        return table, declared["dataset"], source, target
     if str(dataset) not in PAPER_DATASETS:
         return None
     return table, str(dataset), str(source), str(target)

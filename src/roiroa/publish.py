@@ -729,11 +729,11 @@ def main(argv=None) -> None:
     parser.add_argument("--overview", type=Path, metavar="README",
                         help="only rewrite this file's overview block from the --pages' verdicts")
     parser.add_argument("--pages", type=Path, nargs="*", default=[], help="published pages (with --overview)")
-    parser.add_argument("--dataset")
+    parser.add_argument("--dataset", help="default: the config's dataset, when it has one")
     parser.add_argument("--config", type=Path)
     parser.add_argument("--command", help="the command that produced the results (for the page)")
     parser.add_argument("--results", default=Path("results"), type=Path)
-    parser.add_argument("--out", type=Path)
+    parser.add_argument("--out", type=Path, help="default: <results>/pages/<dataset>.md")
     parser.add_argument("--readme", type=Path, help="also rewrite this file's generated block of the dataset")
     parser.add_argument("--block", help="the name of that block (default: the dataset)")
     parser.add_argument("--allow-dirty", action="store_true",
@@ -743,8 +743,14 @@ def main(argv=None) -> None:
         replace_block(args.overview, "overview", overview(args.pages), args.command or "make overview")
         print(args.overview)
         return
-    if not (args.dataset and args.config and args.command and args.out):
-        parser.error("--dataset, --config, --command and --out are required to publish a page")
+    if not (args.config and args.command):
+        parser.error("--config and --command are required to publish a page")
+    if args.dataset is None:  # `make publish CONFIG=...` names no dataset
+        datasets = list((yaml.safe_load(args.config.read_text()) or {}).get("datasets") or {})
+        if len(datasets) != 1:
+            parser.error(f"{args.config} has the datasets {', '.join(datasets) or 'none'}: name one with --dataset")
+        args.dataset = datasets[0]
+    args.out = args.out or args.results / "pages" / f"{args.dataset}.md"
     print(publish(args.dataset, args.config, args.command, args.results, args.out, args.readme, args.block,
                   args.allow_dirty))
 

@@ -11,7 +11,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .models import BinaryClassifier
+from .models import NativeSpaceModel
 
 log = logging.getLogger(__name__)
 
@@ -22,7 +22,7 @@ class TrainingDiverged(ArithmeticError):
 
 
 @torch.no_grad()
-def predict(model: BinaryClassifier, images: torch.Tensor, batch_size: int = 256) -> torch.Tensor:
+def predict(model: NativeSpaceModel, images: torch.Tensor, batch_size: int = 256) -> torch.Tensor:
     """Class probabilities, batched; images may live on the CPU."""
     device = next(model.parameters()).device
     model.eval()
@@ -49,7 +49,7 @@ def mixed_precision(device: torch.device, precision: str):
 
 
 def train_model(
-    model: BinaryClassifier,
+    model: NativeSpaceModel,
     images: np.ndarray,
     labels: np.ndarray,
     *,
@@ -63,6 +63,7 @@ def train_model(
     precision: str = "fp32",
     channels_last: bool = False,
     pair: str = "",
+    normalize: bool = True,
 ) -> dict:
     """Adam on cross-entropy; returns the per-epoch history.
 
@@ -77,7 +78,8 @@ def train_model(
     generator = torch.Generator().manual_seed(seed)
     x = torch.from_numpy(images)
     y = torch.from_numpy(labels)
-    model.set_normalization(x)
+    if normalize:  # else the normalization the config fixed (model.normalization)
+        model.set_normalization(x)
     x, y = x.to(device), y.to(device)
     model.to(device)
     if channels_last:

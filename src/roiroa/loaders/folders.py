@@ -29,7 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..datasets import LoadedData, Split
+from ..registry import LoadedData, Split
 from .images import UnsupportedImage, decode, to_8bit, why_unreadable  # noqa: F401  (re-exported for other loaders)
 from .sources import Source, data_dir, register_source
 

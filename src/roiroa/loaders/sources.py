@@ -16,7 +16,7 @@ import socket
 from contextlib import contextmanager
 from pathlib import Path
 
-from ..datasets import DatasetSpec, LoadedData, register
+from ..registry import DatasetSpec, LoadedData, register
 
 log = logging.getLogger("roiroa.download")
 

@@ -33,7 +33,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..datasets import LoadedData, Split
+from ..registry import LoadedData, Split
 from .sources import IntegrityError, Source, checked_md5, data_dir, file_entries, register_source
 
 # IDX magic numbers: 0x0801 = unsigned bytes, 1 dimension (labels); 0x0803 = 3 (images).
