@@ -191,8 +191,12 @@ def record_regions(wildcards):
 
 
 def record_baselines(wildcards):
-    """What the baselines stage records: its settings and the number of draws."""
-    return record(wildcards) | {"random_draws": config["baselines"]["random_draws"]}
+    """What the baselines stage records: its settings, the number of draws and
+    the orders it evaluates (each row names its own)."""
+    return record(wildcards) | {
+        "random_draws": config["baselines"]["random_draws"],
+        "baseline_orders": config["baselines"]["orders"],
+    }
 
 
 # ---- figures (rules/figures.smk) ----
