@@ -118,11 +118,12 @@ def defense_section(t2: pd.DataFrame, t3: pd.DataFrame) -> str:
     """Tables II and III at the θ chosen on the calibration part, with the baselines."""
     both = merged_tables(t2, t3)
     both = both[both["neutralization"].isin(CHOSEN)]
+    several_orders = "order" in both and both["order"].nunique() > 1  # the baselines' orders
     rows = []
     for _, r in both.iterrows():
         rows.append({
             "direction": f"{r['source']} → {r['target']}", "attack": _attack(r), "RoA": r["roa_source"],
-            "neutralization": r["neutralization"],
+            "neutralization": r["neutralization"] + (f" ({r['order']})" if several_orders else ""),
             "θ per seed": r["theta"], "pixels": f"{r['blob_pixels']:.0f}", "n": r["n_images"],
             "score_clean": _interval(r, "score_clean"), "score_mod": _interval(r, "score_mod"),
             "paper score_mod": _fmt(r.get("score_mod (paper)")),
@@ -272,9 +273,12 @@ def claims(t1: pd.DataFrame, t2: pd.DataFrame, t3: pd.DataFrame, max_clean_drop:
     for (source, target, _, _, roa), group in merged.groupby(["source", "target", "attack", "eps", "roa_source"],
                                                               sort=False):
         attack = _attack(group.iloc[0])
-        by = group.set_index("neutralization")
-        if "blob, chosen θ" not in by.index:
+        blob_rows = group[group["neutralization"] == "blob, chosen θ"]
+        if blob_rows.empty:
             continue
+        if "order" in group:  # the baselines run under several orders: compare at the blob's
+            group = group[group["order"] == blob_rows["order"].iloc[0]]
+        by = group.set_index("neutralization")
         blob = by.loc["blob, chosen θ"]
         drop = blob["score_clean"] - blob["score_mod"]
         kept = drop <= max_clean_drop or blob["p McNemar (clean vs mod)"] >= 0.05
