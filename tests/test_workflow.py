@@ -63,6 +63,23 @@ def test_tables_have_both_directions_baselines_and_intervals(tiny_run):
     assert len(random) == 2 * 2 and (random["random_draws"] == 5).all()  # one summary row per direction and order
 
 
+def test_ssim_json_holds_claim_a_paired_tests(tiny_run):
+    """ssim.json: per direction the paired per-image tests of the true pairing
+    against the null (regions.shuffles pairings, 10 by default) and against
+    random masks of the same sizes, recorded with the number of shuffles."""
+    ssim = json.loads((tiny_run / REGIONS_DIR / "ssim.json").read_text())
+    assert ssim["params"]["shuffles"] == 10
+    with h5py.File(tiny_run / REGIONS_DIR / "regions.h5") as f:
+        assert f["shuffled_partner"].shape == (len(f["label"]), 10) and f["ssim_random_masks"].shape == f["ssim"].shape
+    for d in ssim["directions"]:
+        assert d["ssim_shuffles"] == 10
+        for prefix in ("ssim_paired", "ssim_random"):
+            assert d[f"{prefix}_diff_low"] <= d[f"{prefix}_diff_mean"] <= d[f"{prefix}_diff_high"]
+            assert 0 <= d[f"{prefix}_p"] <= 1 and d[f"{prefix}_test"].startswith("Wilcoxon")
+        assert d["ssim_paired_diff_mean"] == pytest.approx(d["ssim_mean_of_samples"] - d["ssim_shuffled_mean"])
+        assert d["ssim_random_diff_mean"] == pytest.approx(d["ssim_mean_of_samples"] - d["ssim_random_masks_mean"])
+
+
 def test_baselines_summarize_draws_and_compare_the_blob_to_them(tiny_run):
     """baselines.json: per order and direction one random-mask row with its five
     draws, the blob's percentile among them and the paired per-image comparison;
