@@ -30,7 +30,7 @@ rule regions:
     resources:
         **ANALYSIS_RESOURCES,
     params:
-        record=record,
+        record=record_regions,
         class_names=lambda w: w.pair.split("-"),
     script:
         "../scripts/regions.py"

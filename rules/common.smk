@@ -186,9 +186,18 @@ def record_selection(wildcards):
     return record(wildcards) | {"max_clean_drop": config["blob"]["max_clean_drop"]}
 
 
+def record_regions(wildcards):
+    """What the regions stage records: its settings and claim (a)'s number of shuffles."""
+    return record(wildcards) | {"shuffles": config["regions"]["shuffles"]}
+
+
 def record_baselines(wildcards):
-    """What the baselines stage records: its settings and the number of draws."""
-    return record(wildcards) | {"random_draws": config["baselines"]["random_draws"]}
+    """What the baselines stage records: its settings, the number of draws and
+    the orders it evaluates (each row names its own)."""
+    return record(wildcards) | {
+        "random_draws": config["baselines"]["random_draws"],
+        "baseline_orders": config["baselines"]["orders"],
+    }
 
 
 # ---- figures (rules/figures.smk) ----

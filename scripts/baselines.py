@@ -1,5 +1,6 @@
 """Rule baselines: at the chosen θ, random masks of the blob's size, the RoI
-complement and no neutralization on the evaluation part → baselines.json."""
+complement and no neutralization on the evaluation part, under each order of
+baselines.orders → baselines.json (one row per order, baseline and direction)."""
 
 import logging
 
@@ -21,9 +22,10 @@ rows = run_baselines(
     blob_mode=params.blob_mode,
     draws=record["random_draws"],
     seed=record["seed"],
+    orders=record["baseline_orders"],
     **defense_options(record, params.batch_size, device),
 )
 for row in rows:
-    logging.info("%s→%s %s #%d: mod %.4f mod_adv %.4f", row["source"], row["target"], row["neutralization"],
-                 row["draw"], row["score_mod"], row["score_mod_adv"])
+    logging.info("%s→%s %s %s: mod %.4f mod_adv %.4f", row["source"], row["target"], row["order"],
+                 row["neutralization"], row["score_mod"], row["score_mod_adv"])
 write_json(snakemake.output.baselines, {"params": record | {"theta": theta}, "directions": rows})

@@ -17,6 +17,7 @@ directions = run_regions(
     fit_on=record["fit_on"],
     calibration_fraction=record["calibration_fraction"],
     seed=record["seed"],
+    shuffles=record["shuffles"],
     classes=tuple(snakemake.params.class_names),
     params=record,
 )

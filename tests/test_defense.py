@@ -1,5 +1,7 @@
 """Neutralization, blob assignment, the attack orders and the scores."""
 
+import math
+
 import numpy as np
 import pytest
 import torch
@@ -142,3 +144,118 @@ def test_direction_scores_counts_rates_and_paired_tests():
     assert zero["clean_vs_mod_mcnemar_p"] == 1.0
     one = direction_scores(labels, probs, 1)
     assert one["n_images"] == 1 and one["score_adv"] == 0.0 and one["score_mod_adv"] == 1.0
+
+
+# ---- baselines (roiroa.baselines) ----
+
+
+def test_lowest_pixels_by_hand():
+    from roiroa.baselines import lowest_pixels
+
+    importance = np.array([[0.5, 0.1], [0.1, 0.9]])
+    support = np.array([[True, True], [True, False]])
+    rng = np.random.default_rng(0)
+    # k = 1: one of the two tied lowest (0.1) support pixels, the seed decides which
+    one = lowest_pixels(importance, support, 1, rng)
+    assert one.sum() == 1 and one[importance == 0.1].sum() == 1
+    picks = {tuple(lowest_pixels(importance, support, 1, np.random.default_rng(s)).ravel()) for s in range(20)}
+    assert len(picks) == 2  # ties are broken at random, not by position
+    assert lowest_pixels(importance, support, 3, rng).tolist() == [[True, True], [True, False]]
+    # past the support's size, the rest comes from outside it
+    assert lowest_pixels(importance, support, 4, rng).all()
+
+
+def test_random_masks_stay_where_neutralization_changes_something():
+    """Digit-like images (ink in the middle 3×3, background 0) and fill 0: the
+    old random mask, placed anywhere, mostly blanks background and changes
+    nothing; the new one is drawn inside the support and changes every pixel it takes."""
+    from roiroa.baselines import baseline_masks, neutralizable
+    from roiroa.stats import random_mask_like
+
+    images = np.zeros((4, 1, 9, 9), np.float32)
+    images[:, :, 3:6, 3:6] = 0.5
+    support = np.zeros((2, 9, 9), bool)
+    neutralizable(images, np.array([0, 0, 1, 1]), np.array([0.0]), support)
+    assert support.sum(axis=(1, 2)).tolist() == [9, 9]
+    blobs = np.zeros((2, 9, 9), bool)
+    blobs[:, 0, :4] = True  # 4 pixels each
+    masks = baseline_masks(blobs, np.zeros((2, 9, 9)), support, draws=20, seed=0)["random_mask"]
+    assert masks.shape == (20, 2, 9, 9) and (masks.sum(axis=(2, 3)) == 4).all()
+    changed = lambda mask: int((images[0, 0][mask] != 0).sum())  # noqa: E731
+    assert all(changed(m) == 4 for m in masks[:, 0])
+    old = [random_mask_like(blobs[0], np.random.default_rng([0, d])) for d in range(20)]
+    assert np.mean([changed(m) for m in old]) < 1  # 9 of 81 pixels are ink: most draws change nothing
+
+
+def test_roi_complement_is_size_matched():
+    """The old complement took every pixel whose class-level RoI frequency is
+    below θ (here 8 of 9 pixels against a blob of 2); the new one takes the
+    blob's number of least important pixels of the support."""
+    from roiroa.baselines import baseline_masks
+
+    roi = np.array([[0.0, 0.05, 0.1], [0.02, 0.9, 0.12], [0.03, 0.04, 0.11]])[None].repeat(2, 0)
+    blobs = np.zeros((2, 3, 3), bool)
+    blobs[:, 0, :2] = True
+    support = np.ones((2, 3, 3), bool)
+    support[:, 0, 0] = False  # background: blanking it changes nothing
+    theta = 0.15
+    assert (roi[0] < theta).sum() == 8
+    complement = baseline_masks(blobs, roi, support, draws=1, seed=0)["roi_complement"][0]
+    assert complement[0].sum() == 2 and complement[0][[1, 2], [0, 0]].all()  # RoI 0.02 and 0.03
+
+
+def test_blob_against_draws_paired_where_the_old_rule_says_no():
+    """100 images; the draws are right on the first 68 (every draw), the blob on
+    the first 75. Old rule: blob's lower Wilson bound (0.657) against the draws'
+    score (0.68): 'no better'. Paired per image: 7 images gained, none lost."""
+    from roiroa.baselines import against_draws
+    from roiroa.stats import wilson_interval
+
+    blob = np.arange(100) < 75
+    draws = np.stack([np.arange(100) < 68] * 10)
+    out = against_draws("mod_adv", blob, draws)
+    assert wilson_interval(75, 100)[0] < 0.68  # the old rule's 'no'
+    assert out["blob_score_mod_adv"] == 0.75 and out["random_score_mod_adv_mean"] == pytest.approx(0.68)
+    assert out["draws_score_mod_adv"] == [0.68] * 10 and out["percentile_mod_adv"] == 100.0
+    # differences: seven 1s, 93 0s → mean 0.07, sd √(0.07·0.93·100/99), t(0.975, 99) = 1.984217
+    half = 1.984217 * np.sqrt(0.07 * 0.93 * 100 / 99) / 10
+    assert (out["paired_mod_adv_diff_mean"], out["paired_mod_adv_diff_low"], out["paired_mod_adv_diff_high"]) == \
+        pytest.approx((0.07, 0.07 - half, 0.07 + half), abs=1e-5)
+    # signed ranks all tied (seven equal differences): scipy's normal approximation with the tie
+    # correction, W+ = 28 against mean 14 and variance 7·8·15/24 − (7³ − 7)/48 = 28
+    assert out["paired_mod_adv_diff_low"] > 0
+    assert out["paired_mod_adv_p"] == pytest.approx(math.erfc(14 / math.sqrt(28) / math.sqrt(2)))
+
+
+def test_mask_sets_tiled_in_one_pass_give_each_set_s_numbers(tmp_path):
+    """evaluate_mask_sets tiles a batch over several mask sets: the probabilities
+    of each set are those of defend_batch on that set alone."""
+    import h5py
+
+    from roiroa.baselines import evaluate_mask_sets
+
+    torch.manual_seed(0)
+    model = build_model(ModelSpec(arch="tiny_vgg", input_size=16, in_channels=1, hidden=8)).eval()
+    n = 6
+    x, y = torch.rand(n, 1, 8, 8), torch.tensor([0, 1, 0, 1, 0, 1])
+    x_adv = FGSM(model, x, y)
+    with torch.no_grad():
+        pred_clean, pred_adv = model(x).argmax(1), model(x_adv).argmax(1)
+    with h5py.File(tmp_path / "d.h5", "w") as data, h5py.File(tmp_path / "m.h5", "w") as maps:
+        data["test/images"], data["test/labels"] = x.numpy(), y.numpy()
+        maps["index"], maps["label"], maps["x_adv"] = np.arange(n), y.numpy(), x_adv.numpy()
+        maps["pred_clean"], maps["pred_adv"] = pred_clean.numpy(), pred_adv.numpy()
+    sets = torch.rand(5, 2, 8, 8) > 0.7
+    orders = ["neutralize_then_attack", "attack_then_neutralize"]
+    with h5py.File(tmp_path / "d.h5") as data, h5py.File(tmp_path / "m.h5") as maps:
+        rows = np.array([0, 2, 3, 5])
+        out = evaluate_mask_sets(model, data["test"], maps, rows, sets, orders, fill=0, assign="predicted_class",
+                                 attack=FGSM, batch_size=9, device="cpu")  # 2 sets a pass, the last alone
+    fill = torch.tensor([0.0])
+    for order in orders:
+        for i, masks in enumerate(sets):
+            mask_clean, mask_adv = masks[pred_clean[rows]], masks[pred_adv[rows]]
+            _, _, prob_mod, prob_mod_adv = defend_batch(model, x[rows], x_adv[rows], y[rows], mask_clean, mask_adv,
+                                                        fill, FGSM, order)
+            np.testing.assert_allclose(out[order]["mod"][i], prob_mod.numpy(), atol=1e-6)
+            np.testing.assert_allclose(out[order]["mod_adv"][i], prob_mod_adv.numpy(), atol=1e-6)

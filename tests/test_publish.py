@@ -50,8 +50,10 @@ def test_page_names_attack_and_source_on_every_row(two_attacks, tmp_path):
     header = next(line for line in page.split("## Tables II and III", 1)[1].splitlines() if line.startswith("|"))
     assert "| attack | RoA | re-attack (threat model) | neutralization |" in header
     defense = table_rows(page, "## Tables II and III")
-    # 2 directions × 2 attacks × 2 sources × (blob, random mask, RoI complement, none)
-    assert len(defense) == 2 * 2 * 2 * 4
+    # 2 directions × 2 attacks × 2 sources × (blob, and random mask, RoI complement, none under the
+    # baselines' two orders, each row naming its order)
+    assert len(defense) == 2 * 2 * 2 * (1 + 3 * 2)
+    assert all(row[3].endswith(("(neutralize_then_attack)", "(attack_then_neutralize)")) for row in defense)
     assert {(row[1], row[2]) for row in defense} == {
         (f"{a} ε=0.1", s) for a in ("fgsm", "pgd_linf") for s in ("perturbation", "gradient")}
     attacks = table_rows(page, "## Attacks and RoA sources")

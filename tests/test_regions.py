@@ -101,3 +101,71 @@ def test_ssim_by_hand():
 def test_summary_statistics():
     stats = summary(np.array([1.0, 2.0, 3.0, 10.0]))
     assert stats == {"min": 1.0, "max": 10.0, "mean": 4.0, "median": 2.5, "std": pytest.approx(np.std([1, 2, 3, 10]))}
+
+
+def _maps_file(path, cam, roa, labels):
+    from roiroa.h5io import create_h5
+
+    with create_h5(path, {"what": "test maps"}) as f:
+        f["label"], f["index"] = np.asarray(labels, np.int64), np.arange(len(labels))
+        f["cam"], f["roa"] = cam.astype(np.float32), roa.astype(np.float32)
+    return path
+
+
+def _image_specific_maps(n_per_class=12, side=9, seed=0):
+    """Each image's RoA is its own RoI (a random 3×3 square): the pairing is image-specific."""
+    rng = np.random.default_rng(seed)
+    cam = np.zeros((2 * n_per_class, side, side))
+    for image in cam:
+        r, c = rng.integers(0, side - 3, 2)
+        image[r:r + 3, c:c + 3] = 1.0
+    return cam, cam.copy(), np.repeat([0, 1], n_per_class)
+
+
+def test_regions_claim_a_fields_by_hand(tmp_path):
+    import h5py
+
+    from roiroa.regions import run_regions
+    from roiroa.stats import paired_difference, shuffled_partners
+
+    cam, roa, labels = _image_specific_maps()
+    maps = _maps_file(tmp_path / "maps.h5", cam, roa, labels)
+    kwargs = dict(delta1=0.5, delta2=0.5, representative="masks", classes=("a", "b"), seed=3, params={})
+    one = run_regions(maps, tmp_path / "r1.h5", shuffles=1, **kwargs)
+    with h5py.File(tmp_path / "r1.h5") as f:
+        per_image, null, partners = f["ssim"][:], f["ssim_shuffled"][:], f["shuffled_partner"][:]
+        roi, roa_masks = f["roi"][:], f["roa"][:]
+    # one shuffle: the null is the single pairing of earlier versions, by hand
+    assert np.array_equal(partners[:, 0], shuffled_partners(labels, 3))
+    expected = [ssim(roi[i], roa_masks[j]) for i, j in enumerate(partners[:, 0])]
+    np.testing.assert_allclose(null, expected)
+    ours = labels == 0
+    hand = paired_difference(per_image[ours], null[ours])
+    assert one[0]["ssim_paired_diff_mean"] == pytest.approx(np.mean(per_image[ours] - null[ours]))
+    assert (one[0]["ssim_paired_diff_low"], one[0]["ssim_paired_diff_high"], one[0]["ssim_paired_p"]) == \
+        pytest.approx((hand["low"], hand["high"], hand["p"]))
+    assert one[0]["ssim_paired_test"].startswith("Wilcoxon") and one[0]["ssim_shuffles"] == 1
+    # RoA = RoI: SSIM 1 for every image, above both references, in a paired test
+    for d in run_regions(maps, tmp_path / "r5.h5", shuffles=5, **kwargs):
+        assert d["ssim_mean_of_samples"] == pytest.approx(1.0) and d["ssim_shuffles"] == 5
+        assert d["ssim_paired_diff_low"] > 0 and d["ssim_paired_p"] < 0.01
+        assert d["ssim_random_diff_low"] > 0 and d["ssim_random_p"] < 0.01
+        assert d["ssim_random_masks_mean"] < 0.5
+    with h5py.File(tmp_path / "r5.h5") as f:
+        assert f["shuffled_partner"].shape == (len(labels), 5)
+        assert np.array_equal(f["shuffled_partner"][:, 0], partners[:, 0])  # pairing 0 is kept
+        # five pairings average out: the null moves towards its class mean
+        assert f["ssim_shuffled"][:].std() < null.std()
+
+
+def test_random_mask_reference_is_seeded(tmp_path):
+    from roiroa.regions import run_regions
+
+    cam, roa, labels = _image_specific_maps()
+    maps = _maps_file(tmp_path / "maps.h5", cam, roa, labels)
+    kwargs = dict(delta1=0.5, delta2=0.5, representative="masks", classes=("a", "b"), shuffles=4, params={})
+    first = run_regions(maps, tmp_path / "a.h5", seed=0, **kwargs)
+    again = run_regions(maps, tmp_path / "b.h5", seed=0, **kwargs)
+    other = run_regions(maps, tmp_path / "c.h5", seed=1, **kwargs)
+    assert first[0]["ssim_random_masks_mean"] == again[0]["ssim_random_masks_mean"]
+    assert first[0]["ssim_random_masks_mean"] != other[0]["ssim_random_masks_mean"]

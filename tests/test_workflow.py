@@ -48,15 +48,65 @@ def test_tables_have_both_directions_baselines_and_intervals(tiny_run):
         sweep = frame[frame["neutralization"] == "blob, θ sweep"]
         assert sorted(sweep["theta"].unique()) == ["0.15", "0.3"]
     assert {"asr_adv", "asr_mod"} <= set(t3.columns)
-    # the random-mask baseline neutralizes as many pixels as the blob at the chosen θ
+    # the random-mask baseline neutralizes as many pixels as the blob at the chosen θ, under every order
     for source in ("0", "1"):
-        rows = t2[t2["source"].astype(str) == source].set_index("neutralization")
-        assert rows.loc["random mask of the blob's size", "blob_pixels"] == rows.loc["blob, chosen θ", "blob_pixels"]
+        rows = t2[t2["source"].astype(str) == source]
+        blob = rows.loc[rows["neutralization"] == "blob, chosen θ", "blob_pixels"].item()
+        sized = rows[rows["neutralization"].isin(["random mask of the blob's size", "RoI complement"])]
+        assert sorted(sized["order"]) == sorted(["neutralize_then_attack", "attack_then_neutralize"] * 2)
+        assert (sized["blob_pixels"] == blob).all()
     md = (tiny_run / "results" / "tables" / "table2_classification.md").read_text()
     assert md.startswith("# Table II") and "score_mod" in md
     long = pd.read_csv(tiny_run / "results" / "tables" / "table3_reattack_seeds.csv")
     assert set(long["seed"]) == {0} and {"correct_mod_adv", "asr_mod_flipped", "draw"} <= set(long.columns)
-    assert (long[long["neutralization"] == "random_mask"]["draw"].nunique()) == 5
+    random = long[long["neutralization"] == "random_mask"]
+    assert len(random) == 2 * 2 and (random["random_draws"] == 5).all()  # one summary row per direction and order
+
+
+def test_ssim_json_holds_claim_a_paired_tests(tiny_run):
+    """ssim.json: per direction the paired per-image tests of the true pairing
+    against the null (regions.shuffles pairings, 10 by default) and against
+    random masks of the same sizes, recorded with the number of shuffles."""
+    ssim = json.loads((tiny_run / REGIONS_DIR / "ssim.json").read_text())
+    assert ssim["params"]["shuffles"] == 10
+    with h5py.File(tiny_run / REGIONS_DIR / "regions.h5") as f:
+        assert f["shuffled_partner"].shape == (len(f["label"]), 10) and f["ssim_random_masks"].shape == f["ssim"].shape
+    for d in ssim["directions"]:
+        assert d["ssim_shuffles"] == 10
+        for prefix in ("ssim_paired", "ssim_random"):
+            assert d[f"{prefix}_diff_low"] <= d[f"{prefix}_diff_mean"] <= d[f"{prefix}_diff_high"]
+            assert 0 <= d[f"{prefix}_p"] <= 1 and d[f"{prefix}_test"].startswith("Wilcoxon")
+        assert d["ssim_paired_diff_mean"] == pytest.approx(d["ssim_mean_of_samples"] - d["ssim_shuffled_mean"])
+        assert d["ssim_random_diff_mean"] == pytest.approx(d["ssim_mean_of_samples"] - d["ssim_random_masks_mean"])
+
+
+def test_baselines_summarize_draws_and_compare_the_blob_to_them(tiny_run):
+    """baselines.json: per order and direction one random-mask row with its five
+    draws, the blob's percentile among them and the paired per-image comparison;
+    the blob evaluated beside the draws scores what neutralize_reattack scored
+    for it at the chosen θ (FGSM: no randomness)."""
+    selected = tiny_run / REGIONS_DIR / "selected/fill~0"
+    baselines = json.loads((selected / "baselines.json").read_text())
+    theta = json.loads((selected / "theta.json").read_text())["theta"]
+    evaluation = json.loads((selected / "evaluation.json").read_text())["by_theta"]
+    blob = {d["source"]: d for e in evaluation if e["params"]["theta"] == theta for d in e["directions"]}
+    rows = baselines["directions"]
+    assert baselines["params"]["baseline_orders"] == ["neutralize_then_attack", "attack_then_neutralize"]
+    assert sorted((r["order"], r["neutralization"]) for r in rows) == sorted(
+        (o, n) for o in ("neutralize_then_attack", "attack_then_neutralize")
+        for n in ("random_mask", "roi_complement", "none") for _ in (0, 1))
+    for row in rows:
+        if row["neutralization"] != "random_mask":
+            continue
+        assert row["random_draws"] == 5 and len(row["draws_score_mod_adv"]) == 5
+        assert row["random_score_mod_adv_mean"] == pytest.approx(np.mean(row["draws_score_mod_adv"]))
+        assert row["score_mod_adv"] == pytest.approx(row["random_score_mod_adv_mean"])
+        assert 0 <= row["percentile_mod"] <= 100 and 0 <= row["percentile_mod_adv"] <= 100
+        assert 0 < row["random_support_pixels"] <= 64  # a blob may be larger (it then takes all of it)
+        assert row["paired_test"].startswith("Wilcoxon")
+        if row["order"] == "neutralize_then_attack":
+            assert row["blob_score_mod"] == pytest.approx(blob[row["source"]]["score_mod"])
+            assert row["blob_score_mod_adv"] == pytest.approx(blob[row["source"]]["score_mod_adv"])
 
 
 def test_outputs_carry_provenance_and_logs(tiny_run):

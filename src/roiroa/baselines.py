@@ -1,10 +1,20 @@
-"""Baselines of the blob at the chosen θ, on the same evaluation images:
+"""Baselines of the blob at the chosen θ, on the same evaluation images, under
+each order of `baselines.orders`:
 
-- random_mask: as many pixels as the blob, placed uniformly (several seeded
-  draws); a blob that does no better than this carries no spatial information;
-- roi_complement: everything outside the class-level RoI (its frequency < θ),
-  the region a reader would blank without any attack at all;
+- random_mask: `draws` seeded masks of the blob's size, drawn inside the
+  class's support (SUPPORT: where neutralization can change something). The
+  blob's percentile among the draws and a paired per-image comparison (blob
+  vs the share of draws under which the image is right) say whether the
+  blob's place matters; a blob that does no better carries no spatial
+  information;
+- roi_complement: the k least important pixels of the support by the
+  class-level RoI, k = the blob's size (ties in a seeded random order): what
+  a reader would blank without any attack at all, at the blob's size;
 - none: no neutralization (score_mod = score_clean, score_mod_adv = score_adv).
+
+The blob itself is evaluated again beside the draws (same images, same
+batches), so that the paired comparisons and percentiles compare like with
+like; its rows stay in evaluation.json (the tables' `blob` rows).
 """
 
 from __future__ import annotations
@@ -13,52 +23,181 @@ import numpy as np
 import torch
 
 from .blob import class_blobs
-from .defense import Attack, direction_scores, evaluate_masks, scored_parts
-from .h5io import check_labels, open_h5, read_dataset
-from .stats import random_mask_like
+from .data import read_rows
+from .defense import Attack, blob_per_image, defend_batch, direction_scores, fill_value, scored_parts
+from .h5io import blocks, check_labels, open_h5, read_dataset
+from .stats import PAIRED_TEST, paired_difference, percentile_among
 
 BASELINES = ("random_mask", "roi_complement", "none")
+SUPPORT = ("pixels where at least one clean evaluation image of the source class differs from the fill value "
+           "in some channel (elsewhere neutralization changes nothing); a blob larger than that takes the rest "
+           "at random")
+MASK_RULES = {
+    "random_mask": "as many pixels as the blob, uniformly inside the support (" + SUPPORT + ")",
+    "roi_complement": "the blob's number of least important support pixels by the class-level RoI "
+                      "(ties in a seeded random order)",
+    "none": "nothing neutralized",
+}
 
 
-def baseline_masks(blobs: np.ndarray, roi_representatives: np.ndarray, theta: float, draws: int, seed: int):
-    """(name, draw, 2×H×W masks) of every baseline that neutralizes something."""
-    for draw in range(draws):
-        rng = np.random.default_rng([seed, draw])
-        yield "random_mask", draw, np.stack([random_mask_like(b, rng) for b in blobs])
-    yield "roi_complement", 0, roi_representatives < theta
+def neutralizable(images: np.ndarray, labels: np.ndarray, fill: np.ndarray, support: np.ndarray) -> None:
+    """Add to `support` (2×H×W, per class) the pixels where an image (N×C×H×W)
+    of the class differs from the fill value (per channel) in some channel."""
+    differs = (images != fill.reshape(1, -1, 1, 1)).any(axis=1)
+    for cls in range(len(support)):
+        support[cls] |= differs[labels == cls].any(axis=0)
+
+
+def lowest_pixels(importance: np.ndarray, support: np.ndarray, k: int, rng: np.random.Generator) -> np.ndarray:
+    """H×W mask of the k support pixels of lowest importance, ties in a random
+    order from `rng`; past the support's size, the rest by the same rule
+    outside it. With constant importance: k support pixels uniformly at random."""
+    tie = rng.permutation(importance.size)
+    order = np.lexsort((tie, importance.ravel(), ~support.ravel()))  # last key first: support, importance, tie
+    mask = np.zeros(importance.size, bool)
+    mask[order[:k]] = True
+    return mask.reshape(importance.shape)
+
+
+def baseline_masks(blobs: np.ndarray, roi: np.ndarray, support: np.ndarray, draws: int, seed: int):
+    """{name: M×2×H×W masks} of every baseline that neutralizes something:
+    `draws` random masks and one RoI complement, each class's the size of its blob."""
+    sizes = [int(b.sum()) for b in blobs]
+    flat = np.zeros(roi.shape[1:])
+    random = np.stack([
+        np.stack([lowest_pixels(flat, support[c], k, rng) for c, k in enumerate(sizes)])
+        for rng in (np.random.default_rng([seed, 0, draw]) for draw in range(draws))
+    ])  # fmt: skip
+    rng = np.random.default_rng([seed, 1])
+    complement = np.stack([lowest_pixels(roi[c], support[c], k, rng) for c, k in enumerate(sizes)])
+    return {"random_mask": random, "roi_complement": complement[None]}
+
+
+def evaluate_mask_sets(
+    model, data, maps, rows: np.ndarray, mask_sets: torch.Tensor, orders, *,
+    fill, assign: str, attack: Attack, batch_size: int, device,
+) -> dict[str, dict[str, np.ndarray]]:
+    """Probabilities of S_mod and S_mod-adv ({order: {'mod'|'mod_adv': M×N×2}})
+    for each of M per-class mask sets (M×2×H×W) at positions `rows` of maps.h5.
+    Each batch of images is read once and tiled over as many mask sets as fill
+    `batch_size` images, so a hundred draws cost a hundred evaluations' passes
+    but not a hundred reads nor a hundred small batches."""
+    channels = maps["x_adv"].shape[1]
+    fill = fill_value(model, fill, channels).to(device)
+    mask_sets = mask_sets.to(device)
+    index, m = maps["index"][:], len(mask_sets)
+    out = {o: {s: np.zeros((m, len(rows), 2), np.float32) for s in ("mod", "mod_adv")} for o in orders}
+    for block in blocks(len(rows), batch_size):
+        at = rows[block]
+        x = torch.from_numpy(read_rows(data, index[at])[0]).to(device)
+        x_adv = torch.from_numpy(maps["x_adv"][at]).to(device)
+        y = torch.from_numpy(maps["label"][at].astype(np.int64)).to(device)
+        pred_clean = torch.from_numpy(maps["pred_clean"][at].astype(np.int64)).to(device)
+        pred_adv = torch.from_numpy(maps["pred_adv"][at].astype(np.int64)).to(device)
+        per_pass = max(1, batch_size // len(at))
+        for start in range(0, m, per_pass):
+            sets = mask_sets[start:start + per_pass]
+
+            def tile(t, times=len(sets)):
+                return t.repeat(times, *[1] * (t.dim() - 1))
+
+            mask_clean = torch.cat([blob_per_image(s, y, pred_clean, assign) for s in sets])
+            mask_adv = torch.cat([blob_per_image(s, y, pred_adv, assign) for s in sets])
+            for order in orders:
+                _, _, prob_mod, prob_mod_adv = defend_batch(
+                    model, tile(x), tile(x_adv), tile(y), mask_clean, mask_adv, fill, attack, order
+                )
+                shape = (len(sets), len(at), 2)
+                out[order]["mod"][start:start + len(sets), block] = prob_mod.reshape(shape).cpu().numpy()
+                out[order]["mod_adv"][start:start + len(sets), block] = prob_mod_adv.reshape(shape).cpu().numpy()
+    return out
 
 
 def run_baselines(
     model, data_path, maps_path, regions_path, *, theta: float, blob_mode: str, draws: int, seed: int,
-    fill, assign: str, order: str, attack: Attack, batch_size: int, device,
+    fill, assign: str, orders, attack: Attack, batch_size: int, device, order: str | None = None,
 ) -> list[dict]:
-    """Scores per direction of every baseline (and draw) on the evaluation part.
-    The blob at θ is computed from regions.h5 as the blob rule computes it: its
-    file is one of ten per setting, whose listing made the sweep's plan longer."""
+    """Rows per order, baseline and direction on the evaluation part (random
+    masks: one summary row over the draws). The blob at θ is computed from
+    regions.h5 as the blob rule computes it: its file is one of ten per
+    setting, whose listing made the sweep's plan longer. `order` (the config's
+    neutralize.order, passed by defense_options) is not used: `orders` is."""
     with open_h5(data_path, "prepared data") as data, open_h5(maps_path, "maps") as maps, \
             open_h5(regions_path, "regions") as regions:
         by_class = class_blobs(regions, theta, blob_mode)
-        classes, blobs = list(by_class), torch.from_numpy(np.stack(list(by_class.values())))
+        classes, blobs = list(by_class), np.stack(list(by_class.values()))
         labels, fit_on = check_labels(read_dataset(maps, "label"), maps_path), str(regions.attrs["fit_on"])
         at = scored_parts(regions["calibration"][:], fit_on)["evaluation"]
         roi = np.stack([regions["representatives"][c]["roi"][:] for c in classes])
+        support = _support(model, data["test"], maps, at, fill)
+        masks = baseline_masks(blobs, roi, support, draws, seed)
+        mask_sets = torch.from_numpy(np.concatenate([blobs[None], masks["random_mask"], masks["roi_complement"]]))
+        probs = evaluate_mask_sets(model, data["test"], maps, at, mask_sets, orders, fill=fill, assign=assign,
+                                   attack=attack, batch_size=batch_size, device=device)  # fmt: skip
         seen = {"clean": maps["prob_clean"][:][at], "adv": maps["prob_adv"][:][at]}
-        rows = []
-        for name, draw, masks in baseline_masks(blobs.numpy(), roi, theta, draws, seed):
-            probs = evaluate_masks(
-                model, data["test"], maps, at, torch.from_numpy(masks), fill=fill, assign=assign,
-                order=order, attack=attack, batch_size=batch_size, device=device,
-            )
-            rows += _rows(name, draw, masks, classes, labels[at], seen | probs, fit_on)
-        none = np.zeros_like(blobs.numpy())
-        rows += _rows("none", 0, none, classes, labels[at], seen | {"mod": seen["clean"], "mod_adv": seen["adv"]}, fit_on)
+    rows = []
+    for order in orders:
+        pick = lambda i: seen | {s: p[i] for s, p in probs[order].items()}  # noqa: E731  (mask set i)
+        common = dict(order=order, fit_on=fit_on, labels=labels[at], classes=classes)
+        rows += _random_rows(pick(0), [pick(i) for i in range(1, 1 + draws)], blobs, support, **common)
+        rows += _rows("roi_complement", pick(1 + draws), masks["roi_complement"][0], **common)
+        rows += _rows("none", seen | {"mod": seen["clean"], "mod_adv": seen["adv"]}, np.zeros_like(blobs), **common)
     return rows
 
 
-def _rows(name, draw, masks, classes, labels, probs, fit_on) -> list[dict]:
+def _support(model, data, maps, rows: np.ndarray, fill) -> np.ndarray:
+    """2×H×W: where neutralization can change an evaluation image of each class (SUPPORT)."""
+    index, labels = maps["index"][:], maps["label"][:]
+    fill = fill_value(model, fill, maps["x_adv"].shape[1]).cpu().numpy()
+    support = np.zeros((2, *maps["x_adv"].shape[2:]), bool)
+    for block in blocks(len(rows)):
+        at = rows[block]
+        neutralizable(read_rows(data, index[at])[0], labels[at], fill, support)
+    return support
+
+
+def _rows(name, probs, masks, *, order, fit_on, labels, classes) -> list[dict]:
     return [
-        {"source": source, "target": classes[1 - cls], "part": "evaluation", "fit_on": fit_on,
-         "neutralization": name, "draw": draw, "blob_pixels": int(masks[cls].sum()),
+        {"source": source, "target": classes[1 - cls], "part": "evaluation", "fit_on": fit_on, "order": order,
+         "neutralization": name, "mask_rule": MASK_RULES[name], "blob_pixels": int(masks[cls].sum()),
          **direction_scores(labels, probs, cls)}
         for cls, source in enumerate(classes)
     ]
+
+
+def _random_rows(blob_probs, draw_probs, blobs, support, *, order, fit_on, labels, classes) -> list[dict]:
+    """One row per direction over every draw: the scores averaged over the draws
+    (as the tables average them), each draw's score_mod and score_mod_adv, and
+    the blob against them (against_draws)."""
+    rows = []
+    for cls, source in enumerate(classes):
+        ours = labels == cls
+        per_draw = [direction_scores(labels, p, cls) for p in draw_probs]
+        numeric = [k for k, v in per_draw[0].items() if isinstance(v, (int, float)) and not k.endswith("_mcnemar_p")]
+        row = {"source": source, "target": classes[1 - cls], "part": "evaluation", "fit_on": fit_on, "order": order,
+               "neutralization": "random_mask", "mask_rule": MASK_RULES["random_mask"],
+               "blob_pixels": int(blobs[cls].sum()),
+               **{k: float(np.mean([d[k] for d in per_draw])) for k in numeric},
+               "random_draws": len(draw_probs), "random_support_pixels": int(support[cls].sum()),
+               "paired_test": PAIRED_TEST}
+        for s in ("mod", "mod_adv"):
+            right = lambda p: p[s][ours].argmax(1) == cls  # noqa: E731
+            row |= against_draws(s, right(blob_probs), np.stack([right(p) for p in draw_probs]))
+        rows.append(row)
+    return rows
+
+
+def against_draws(name: str, blob_right: np.ndarray, draws_right: np.ndarray) -> dict:
+    """The blob against D random draws on the same N images (blob_right: N
+    bools; draws_right: D×N): each draw's score, their mean, the blob's score
+    and its mid-rank percentile among the draws, and a paired per-image
+    comparison: blob right (0/1) minus the share of draws under which the image
+    is right (mean, 95% t-interval, Wilcoxon p). Fields named after `name`
+    (mod or mod_adv)."""
+    scores = [float(d.mean()) for d in draws_right]
+    blob = float(np.mean(blob_right))
+    paired = paired_difference(np.asarray(blob_right, float), np.mean(draws_right, axis=0))
+    return {f"draws_score_{name}": scores, f"random_score_{name}_mean": float(np.mean(scores)),
+            f"blob_score_{name}": blob, f"percentile_{name}": percentile_among(blob, scores),
+            f"paired_{name}_diff_mean": paired["mean"], f"paired_{name}_diff_low": paired["low"],
+            f"paired_{name}_diff_high": paired["high"], f"paired_{name}_p": paired["p"]}

@@ -11,7 +11,7 @@ import numpy as np
 from skimage.metrics import structural_similarity
 
 from .h5io import blocks, check_labels, check_rows, create_h5, create_stream, open_h5, read_dataset
-from .stats import calibration_split, shuffled_partners
+from .stats import PAIRED_TEST, calibration_split, paired_difference, random_mask_like, shuffled_partners
 
 # The four disjoint regions of the paper's eq. (1); U = in RoI, V = in RoA.
 REGIONS = ("uv", "u_vbar", "ubar_v", "ubar_vbar")
@@ -109,14 +109,16 @@ class Representatives:
 def run_regions(
     maps_path, out, *, delta1: float, delta2: float, representative: str, classes: tuple[str, str],
     roa_source: str = "perturbation", fit_on: str = "test", calibration_fraction: float = 0.5,
-    seed: int = 0, params: dict,
+    seed: int = 0, shuffles: int = 1, params: dict,
 ) -> list[dict]:
     """regions.h5 from maps.h5; returns the SSIM summary of each direction.
 
     Also stores which images form the calibration part (`calibration`; with
     fit_on=test every image is both fitted on and scored), fits the class
-    representatives on the fitted images only, and computes the null of Table
-    I: SSIM of each RoI with the RoA of a random other image of its class."""
+    representatives on the fitted images only, and computes claim (a)'s two
+    references per image: the null of Table I (SSIM of its RoI with the RoA of
+    a random other image of its class, averaged over `shuffles` pairings) and
+    the SSIM of random masks of its RoI's and RoA's sizes (`shuffles` draws)."""
     if roa_source not in ROA_SOURCES:
         raise ValueError(f"unknown RoA source {roa_source!r} (known: {', '.join(ROA_SOURCES)})")
     if fit_on not in FIT_ON:
@@ -142,7 +144,8 @@ def run_regions(
             ssim_out[block] = ssim_per_image(roi, roa)
             fit = calibration[block]
             reps.add(labels[block][fit], cam[fit], magnitude[fit], roi[fit], roa[fit])
-        shuffled = _shuffled_ssim(dst, labels, seed)
+        shuffled = _shuffled_ssim(dst, labels, seed, shuffles)
+        random_masks = _random_mask_ssim(dst, seed, shuffles)
         per_image = dst["ssim"][:]
         directions = []
         for cls, means in enumerate(_split_by_class(reps.means())):
@@ -163,6 +166,11 @@ def run_regions(
                     "ssim_samples": summary(per_image[ours]),
                     "ssim_shuffled_mean": summary(shuffled[ours])["mean"],
                     "ssim_shuffled": summary(shuffled[ours]),
+                    "ssim_shuffles": shuffles,
+                    **_paired_fields("ssim_paired", per_image[ours], shuffled[ours]),
+                    "ssim_random_masks_mean": summary(random_masks[ours])["mean"],
+                    "ssim_random_masks": summary(random_masks[ours]),
+                    **_paired_fields("ssim_random", per_image[ours], random_masks[ours]),
                     "ssim_representatives": rep_ssim,
                     "roi_fraction": float(means["roi"].mean()) if representative == "masks" else None,
                     "roa_fraction": float(means["roa"].mean()) if representative == "masks" else None,
@@ -171,18 +179,47 @@ def run_regions(
     return directions
 
 
-def _shuffled_ssim(dst: h5py.File, labels: np.ndarray, seed: int) -> np.ndarray:
-    """SSIM of each image's RoI with the RoA of a random other image of its class
-    (stored as `ssim_shuffled`, partners as `shuffled_partner`), streamed."""
-    partners = shuffled_partners(labels, seed)
+def _shuffled_ssim(dst: h5py.File, labels: np.ndarray, seed: int, shuffles: int) -> np.ndarray:
+    """Each image's null: the mean over `shuffles` pairings of the SSIM of its
+    RoI with the RoA of a random other image of its class (stored as
+    `ssim_shuffled`, partners as `shuffled_partner`, N×shuffles), streamed.
+    Pairing 0 is the single pairing of earlier versions (seed `seed`)."""
+    partners = np.stack([shuffled_partners(labels, seed if s == 0 else [seed, 0, s]) for s in range(shuffles)], 1)
     dst["shuffled_partner"] = partners
     out = create_stream(dst, "ssim_shuffled", len(labels), (), np.float64)
     roi, roa = dst["roi"], dst["roa"]
     for block in blocks(len(labels)):
-        wanted = partners[block]
-        unique, where = np.unique(wanted, return_inverse=True)  # h5py reads increasing indices
-        out[block] = ssim_per_image(roi[block], roa[unique][where])
+        total = np.zeros(block.stop - block.start)
+        for wanted in partners[block].T:
+            unique, where = np.unique(wanted, return_inverse=True)  # h5py reads increasing indices
+            total += ssim_per_image(roi[block], roa[unique][where])
+        out[block] = total / shuffles
     return out[:]
+
+
+def _random_mask_ssim(dst: h5py.File, seed: int, draws: int) -> np.ndarray:
+    """The reference for a "low" SSIM: per image, the mean over `draws` of the
+    SSIM of two masks placed uniformly over the image with as many pixels as
+    its RoI and its RoA (stored as `ssim_random_masks`). One generator consumed
+    image by image, so the draws do not depend on the blocking."""
+    rng = np.random.default_rng([seed, 1])
+    n = len(dst["roi"])
+    out = create_stream(dst, "ssim_random_masks", n, (), np.float64)
+    for block in blocks(n):
+        pairs = [(random_mask_like(roi, rng), random_mask_like(roa, rng))
+                 for roi, roa in zip(dst["roi"][block], dst["roa"][block]) for _ in range(draws)]  # fmt: skip
+        values = np.array([ssim(a, b) for a, b in pairs]).reshape(-1, draws)
+        out[block] = values.mean(axis=1)
+    return out[:]
+
+
+def _paired_fields(prefix: str, first: np.ndarray, second: np.ndarray) -> dict:
+    """A paired per-image comparison as ssim.json fields: {prefix}_diff_mean,
+    _diff_low, _diff_high (first − second and its 95% t-interval), {prefix}_p
+    and {prefix}_test (roiroa.stats.paired_difference)."""
+    out = paired_difference(first, second)
+    return {f"{prefix}_diff_mean": out["mean"], f"{prefix}_diff_low": out["low"],
+            f"{prefix}_diff_high": out["high"], f"{prefix}_p": out["p"], f"{prefix}_test": PAIRED_TEST}
 
 
 def _split_by_class(means: dict[str, np.ndarray]) -> list[dict[str, np.ndarray]]:

@@ -184,3 +184,37 @@ def _wilson_fraction(p: float, n: float, z: float) -> tuple[float, float]:
     centre = (p + z * z / (2 * n)) / denom
     half = z * math.sqrt(max(0.0, p * (1 - p)) / n + z * z / (4 * n * n)) / denom
     return max(0.0, centre - half), min(1.0, centre + half)
+
+
+# ---- paired per-image comparisons and percentiles (claim (a), baselines) ----
+
+PAIRED_TEST = "Wilcoxon signed-rank (scipy.stats.wilcoxon, two-sided, zero differences dropped)"
+
+
+def paired_difference(first, second) -> dict[str, float]:
+    """Paired comparison of two per-image values (same images, same order):
+    the mean of first − second, its 95% t-interval and a two-sided Wilcoxon
+    signed-rank p-value (PAIRED_TEST). Images are the units, so the interval
+    is within one seed; n < 2 gives NaN bounds, no non-zero difference p = 1."""
+    from scipy import stats as scipy_stats  # scipy comes with scikit-image
+
+    diff = np.asarray(first, float) - np.asarray(second, float)
+    n = len(diff)
+    out = {"n": n, "mean": float(diff.mean()) if n else float("nan"), "low": float("nan"),
+           "high": float("nan"), "p": float("nan") if n == 0 else 1.0}
+    if n >= 2:
+        half = scipy_stats.t.ppf(0.975, n - 1) * diff.std(ddof=1) / math.sqrt(n)
+        out["low"], out["high"] = out["mean"] - half, out["mean"] + half
+    if np.any(diff != 0):
+        out["p"] = float(scipy_stats.wilcoxon(diff, zero_method="wilcox", alternative="two-sided").pvalue)
+    return out
+
+
+def percentile_among(value: float, draws) -> float:
+    """Mid-rank percentile (0–100) of `value` among `draws`: the share of draws
+    below it plus half the share equal to it (ties split, so a value equal to
+    every draw sits at 50, not at 0 or 100)."""
+    draws = np.asarray(draws, float)
+    if len(draws) == 0:
+        return float("nan")
+    return float(100 * ((draws < value).sum() + 0.5 * (draws == value).sum()) / len(draws))
