@@ -101,6 +101,10 @@ def test_the_work_after_the_map_stage_is_bundled(planned):
     assert summary["submissions_without_groups"] == sum(jobs[r] for r in ALONE | {"neutralize_reattack", "baselines"})
     # with them: the jobs of their own and a third as many group jobs as settings
     assert summary["submissions"] == sum(jobs[r] for r in ALONE) + math.ceil(n["keys"] / 3), summary
+    # job arrays (bench/plan.py with_arrays) shrink the jobs of their own, never the group jobs
+    arrays = plan.with_arrays(summary)
+    assert arrays["group_jobs"] == math.ceil(n["keys"] / 3)
+    assert arrays["group_jobs"] < arrays["min"] < summary["submissions"], arrays
 
 
 def test_a_group_job_asks_for_one_job_at_a_time(planned):

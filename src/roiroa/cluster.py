@@ -15,9 +15,15 @@ profiles/slurm, so a site's own `slurm` profile runs them the same way:
 `runtime` grows with Snakemake's `attempt` (1, 2, 3 with `retries: 2`), so a
 job that hit its time limit is retried with more time, not the same limit.
 
-`watch_pending()` (started by profiles/slurm) warns on stderr when a job of this
-user stays PENDING for a reason that waiting cannot resolve; `python -m
-roiroa.cluster` lists such jobs once and exits 1 if there are any.
+`probe_gpus()` (profiles/slurm, when Snakemake starts) records in
+ROIROA_SLURM_GPUS what `sinfo` says the GPU jobs' partition offers; `gpu_plan()`
+then plans CPU jobs on a cluster without GPUs and stops on a GPU request that it
+cannot meet, before any submission.
+
+`watch_pending()` (started by profiles/slurm) finds the run's jobs that stay
+PENDING for a reason that waiting cannot resolve, cancels them and stops the run
+(ROIROA_SLURM_PENDING=warn: only warns); `python -m roiroa.cluster` lists such
+jobs once and exits 1 if there are any.
 """
 
 from __future__ import annotations
