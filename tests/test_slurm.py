@@ -624,11 +624,12 @@ def test_group_jobs_are_named_by_their_settings_and_ask_for_one_gpu(tmp_path):
     import plan
 
     config = slurm_config()
-    config["regions"]["delta1"] = [0.3, 0.4, 0.5, 0.6]  # 4 settings: a job of 3, a job of 1
+    config["regions"]["delta1"] = [0.3, 0.4, 0.5, 0.6]  # 4 settings a seed: a job of 3, a job of 1
+    config["seeds"] = [0, 1]  # seeds never share a job
     env = {"ROIROA_SLURM_GPUS": "gpu:fake:1", "ROIROA_SLURM_MAX_THREADS": "3"}
     groups = [s for s in plan.submissions(tmp_path, config, env=env)["submissions"] if s["group"]]
-    name = "analysis~digits~0-1~seed0~fgsm~eps0.1~gradcam"
-    assert sorted((s["group"], len(s["keys"])) for s in groups) == [(name, 1), (name, 3)], groups
+    names = [f"analysis~digits~0-1~seed{seed}~fgsm~eps0.1~gradcam" for seed in (0, 1)]
+    assert sorted((s["group"], len(s["keys"])) for s in groups) == [(n, k) for n in names for k in (1, 3)], groups
     assert all(s["resources"]["gpu"] == 1 for s in groups), groups
     # 3 jobs side by side (serial: 3 in a copy of the profile): 3 CPUs, still one GPU
     shutil.copytree(ROOT / "profiles" / "slurm", tmp_path / "parallel")
