@@ -8,7 +8,11 @@ like a checkout. They submit the tiny config (device auto, so the torch rules
 request gpu=1; without CUDA they compute on the CPU) and check that the jobs ran
 under SLURM, that the tables equal those of a local run, that the default
 `threads` fit the node, and that an attack_cam job cancelled mid-write is
-retried, leaves no temporary file, and redoes neither prepare_data nor train.
+retried, leaves no temporary file, and redoes neither prepare_data nor train;
+that a job which can never start is cancelled and stops the run; that job
+arrays go out through the profile, and hang where fewer jobs are handed over
+than are ready. Without SLURM: the GPU plan, the group jobs' names and GPUs (dry
+runs). tests/test_slurm_no_gpu.py: a cluster without GPUs.
 Skipped, with the reason, where SLURM cannot be started (not root, no apt-get).
 """
 
@@ -437,6 +441,49 @@ def test_a_job_that_can_never_start_is_cancelled_and_stops_the_run(slurm, tmp_pa
     output = (tmp_path / "warn.log").read_text()
     assert "WARNING (roiroa): SLURM job" in output and "Cancel it (scancel" in output, output[-4000:]
     assert "ERROR (roiroa)" not in output
+
+
+MANY = """
+rule all:
+    input: expand("out/{i}.txt", i=range(6))
+
+rule many:
+    output: "out/{i}.txt"
+    resources: runtime=5, mem_mb=100
+    shell: "touch {output}"
+"""
+
+
+@pytest.mark.slurm
+def test_job_arrays_through_the_profile_and_their_hang(slurm, tmp_path):
+    """--slurm-array-jobs with the profile: 6 ready jobs of a rule go as one array when
+    Snakemake hands over all of them (--jobs 6). With fewer places than ready jobs
+    (--jobs 2) plugin 2.8.0 holds back the ones it was handed and submits nothing:
+    why profiles/slurm sets no arrays (docs/hpc.md, Job arrays). When this part fails,
+    the plugin has changed: reconsider arrays."""
+    (tmp_path / "Snakefile").write_text(MANY)
+    array = [*LITERAL, "--slurm-array-jobs=many"]
+    result = subprocess.run([*array, "--jobs", "6"], cwd=tmp_path, env=slurm, capture_output=True, text=True,
+                            timeout=600)  # fmt: skip
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output[-4000:]
+    assert output.count("Submitted array job") == 1 and not slurm_ids(output), output[-4000:]
+    assert len(list((tmp_path / "out").glob("*.txt"))) == 6
+
+    hang = tmp_path / "hang"
+    hang.mkdir()
+    (hang / "Snakefile").write_text(MANY)
+    with open(hang / "run.log", "w") as log:
+        process = subprocess.Popen([*array, "--jobs", "2"], cwd=hang, env=slurm, stdout=log, stderr=subprocess.STDOUT)
+        try:
+            time.sleep(45)  # the array above went out within seconds
+            output = (hang / "run.log").read_text()
+            assert process.poll() is None, output[-4000:]
+            assert "Submitted array job" not in output and not slurm_ids(output), output[-4000:]
+            assert not [line for line in squeue_lines(slurm) if "rule_many" in line]
+        finally:
+            process.send_signal(signal.SIGINT)
+            process.wait(timeout=120)
 
 
 def dry_run_resources(workdir: Path, config: dict | None, profile: str, env: dict,

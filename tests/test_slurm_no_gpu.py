@@ -17,7 +17,8 @@ import pytest
 from test_slurm import LITERAL, checkout, run, slurm_config, slurm_ids, start_slurm, wait_for_accounting
 
 pytestmark = pytest.mark.workflow
-NO_GPU_LINE = "roiroa: no GPU on partition debug (ROIROA_SLURM_GPUS=none, from sinfo or the site): the torch jobs run as CPU jobs"
+NO_GPU_LINE = ("roiroa: no GPU on partition debug (ROIROA_SLURM_GPUS=none, from sinfo or the site): the torch jobs "
+               "run as CPU jobs")
 
 
 @pytest.fixture(scope="module")
@@ -44,7 +45,8 @@ def test_a_cluster_without_gpus_runs_the_torch_rules_as_cpu_jobs(slurm_without_g
     "device, extra, setting",
     [("cuda", {}, "config device: cuda asks for a GPU"),
      ("auto", {"ROIROA_SLURM_GPU_MODEL": "a100"}, "ROIROA_SLURM_GPU_MODEL=a100: partition debug offers no GPU"),
-     ("auto", {"ROIROA_SLURM_GPU_PARTITION": "debug"}, "ROIROA_SLURM_GPU_PARTITION=debug: partition debug offers no GPU")],
+     ("auto", {"ROIROA_SLURM_GPU_PARTITION": "debug"},
+      "ROIROA_SLURM_GPU_PARTITION=debug: partition debug offers no GPU")],
 )  # fmt: skip
 def test_a_gpu_request_the_cluster_cannot_meet_stops_before_any_submission(slurm_without_gpus, tmp_path, device,
                                                                            extra, setting):  # fmt: skip

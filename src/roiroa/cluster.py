@@ -257,7 +257,8 @@ def describe(job: dict, cancelled: bool = False) -> str:
     what = f" ({job['comment']})" if job["comment"] else ""
     lower = "lower the request (config `threads`, the rule's mem_mb/runtime) or pick another partition"
     if cancelled:
-        todo = f"Cancelled it and stopping the run: {lower}, then run the same command again ({PENDING_VARIABLE}=warn only warns)"
+        todo = (f"Cancelled it and stopping the run: {lower}, then run the same command again "
+                f"({PENDING_VARIABLE}=warn only warns)")
     else:
         todo = f"Cancel it (scancel {job['job']}) and {lower}"
     return (f"SLURM job {job['job']}{what} is PENDING with reason {job['reason']}, which waiting does not resolve: "
@@ -286,8 +287,8 @@ def this_runs_jobs(jobs: list[dict], workdir: str) -> list[dict]:
     return [job for job in jobs if job["comment"].startswith("rule_") and os.path.realpath(job["workdir"]) == here]
 
 
-def watch_pending(interval: float = 60, stream=None, stop: threading.Event | None = None,
-                  action: str = "warn", stop_run: Callable[[], None] | None = None) -> threading.Thread | None:  # fmt: skip
+def watch_pending(interval: float = 60, stream=None, stop: threading.Event | None = None, action: str = "warn",
+                  stop_run: Callable[[], None] | None = None) -> threading.Thread | None:  # fmt: skip
     """Every `interval` s, warn once per job of this run (this_runs_jobs) that can never start;
     with `action` "cancel", also scancel it and call `stop_run` (default: SIGINT to this
     process, what Ctrl-C does: the executor cancels the run's other jobs and Snakemake
