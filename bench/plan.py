@@ -115,7 +115,7 @@ def submissions(workdir: Path, config: dict, name: str = "slurm", profile: str =
     configfile.write_text(yaml.safe_dump(config, sort_keys=False))
     out = workdir / f"{name}.probe.json"
     args = snakemake_args(workdir / name, configfile, "--quiet", "rules", "--cores", "8",  # as docs/hpc.md types it
-                          "--profile", str(ROOT / "profiles" / profile))
+                          "--profile", str(ROOT / "profiles" / profile))  # a path stays a path
     env = {**quiet_env(), **(env or {})}
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT / "src"), env.get("PYTHONPATH")]))
     result = subprocess.run([sys.executable, __file__, "--probe", str(out), "--", *args], capture_output=True,
@@ -189,7 +189,9 @@ def plain(resources) -> dict:
 
 def summarize(probe_result: dict) -> dict:
     subs = probe_result["submissions"]
-    by_group = collections.Counter(s["group"] or f"rule {next(iter(s['rules']))}" for s in subs)
+    # a group job's name: the group (analysis), then the settings its jobs share (profiles/slurm)
+    by_group = collections.Counter(s["group"].split("~")[0] if s["group"] else f"rule {next(iter(s['rules']))}"
+                                   for s in subs)  # fmt: skip
     grouped = [s for s in subs if s["group"]]
     per_key = collections.Counter(tuple(k) for s in grouped for k in s["keys"])
     runtimes = sorted(s["resources"].get("runtime", 0) for s in grouped)
@@ -210,6 +212,22 @@ def summarize(probe_result: dict) -> dict:
         "group_gpus_max": max((s["resources"].get("gpu", 0) for s in grouped), default=0),
         "group_mem_mb_max": max((s["resources"].get("mem_mb", 0) for s in grouped), default=0),
     }
+
+
+def with_arrays(summary: dict, rules: tuple[str, ...] = ("prepare_data", "train", "attack_cam"),
+                profile: Path = ROOT / "profiles" / "slurm", array_limit: int = 1000) -> dict:  # fmt: skip
+    """The fewest submissions with `--slurm-array-jobs=RULES` (plugin 2.8.0): the jobs of
+    an array rule that Snakemake hands over at once go as one sbatch, but Snakemake hands
+    over at most the profile's `jobs` at a time, and an array holds at most `array_limit`
+    tasks; group jobs cannot be arrays. A bound: jobs that become ready at different
+    times (attack_cam after each train) go as more, smaller arrays."""
+    jobs_limit = int(yaml.safe_load((profile / "config.yaml").read_text())["jobs"])
+    per_rule = summary["submissions_per_group_or_rule"]
+    chunk = min(jobs_limit, array_limit)
+    arrays = {rule: -(-per_rule[f"rule {rule}"] // chunk) for rule in rules if f"rule {rule}" in per_rule}
+    rest = summary["submissions"] - sum(per_rule[f"rule {rule}"] for rule in arrays)
+    return {"rules": list(arrays), "jobs_limit": jobs_limit, "per_rule": arrays, "min": rest + sum(arrays.values()),
+            "group_jobs": sum(n for name, n in per_rule.items() if not name.startswith("rule "))}  # fmt: skip
 
 
 # ---- the fixed cost of one neutralize_reattack job ---------------------------------------------
@@ -341,12 +359,13 @@ def main() -> None:
     parser.add_argument("--work", type=Path, help="scratch directory (default: a new temporary one)")
     parser.add_argument("--json", type=Path, help="also write the numbers here")
     parser.add_argument("--out", type=Path, help="also write what it prints here (bench/results/plan.txt)")
+    parser.add_argument("--append", action="store_true", help="add to --out instead of replacing it")
     parser.add_argument("--work-tsv", type=Path, nargs="*", default=[],
                         help="benchmark files of real neutralize_reattack jobs, to set the fixed cost against")
     parser.add_argument("--work-thetas", type=int, default=1,
                         help="θ per job of the --work-tsv files whose path names no θ (a job runs every θ of its config)")
     args = parser.parse_args()
-    if args.out:
+    if args.out and not args.append:
         args.out.write_text("")
     say = tee(args.out) if args.out else print
     parts = args.only or ["planning", "submissions", "overhead"]
@@ -376,6 +395,11 @@ def main() -> None:
               f"{summary['submissions_without_groups']}")  # fmt: skip
         say(f"SLURM submissions through profiles/slurm: {summary['submissions']}  "
               + ", ".join(f"{g} {n}" for g, n in summary["submissions_per_group_or_rule"].items()))  # fmt: skip
+        arrays = with_arrays(summary)
+        out["submissions_with_arrays"] = arrays
+        say(f"with job arrays for {', '.join(arrays['rules'])} (--slurm-array-jobs; `jobs: {arrays['jobs_limit']}`): "
+            f"at least {arrays['min']} submissions, " + ", ".join(f"{r} {n}" for r, n in arrays["per_rule"].items())
+            + f", the {arrays['group_jobs']} group jobs unchanged (a group job cannot be an array)")  # fmt: skip
         say(f"group jobs: {summary['group_keys']} (pair, seed, attack, ε, CAM, δ1, RoA, δ2) settings, at most "
               f"{summary['group_jobs_per_submission_max']} jobs per submission; a submission asks for at most "
               f"{summary['group_cpus_max']} CPUs, {summary['group_gpus_max']} GPU, {summary['group_mem_mb_max']} MB, "

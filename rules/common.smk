@@ -75,6 +75,12 @@ wildcard_constraints:
 from roiroa import cluster as rcluster
 
 TORCH_THREADS = config["threads"]
+try:  # a GPU request that the cluster cannot meet stops here, before any job
+    GPUS, GPU_NOTE = rcluster.gpu_plan(config)
+except rcluster.ClusterError as err:
+    raise WorkflowError(str(err)) from None
+if GPU_NOTE and workflow.is_main_process:
+    print(GPU_NOTE, file=sys.stderr)
 TORCH_RESOURCES = rcluster.torch_resources(config)
 
 # On SLURM (profiles/slurm, `groups:`), everything after the map stage of one

@@ -81,7 +81,11 @@ def test_the_work_after_the_map_stage_is_bundled(planned):
     alone = {rule for s in result["submissions"] if not s["group"] for rule in s["rules"]}
     assert alone <= ALONE, f"submitted as jobs of their own: {alone - ALONE}"
     groups = [s for s in result["submissions"] if s["group"]]
-    assert {s["group"] for s in groups} == {"analysis"}
+    # a group job is named by the settings that its jobs share (profiles/slurm)
+    for s in groups:
+        dataset, pair, seed, attack, eps, cam = {tuple(key[:6]) for key in s["keys"]}.pop()
+        assert s["group"] == f"analysis~{dataset}~{pair}~seed{seed}~{attack}~eps{eps}~{cam}", s
+        assert len({tuple(key[:6]) for key in s["keys"]}) == 1, s
     assert {rule for s in groups for rule in s["rules"]} == ANALYSIS
     # every fill of one setting in the same submission, each setting in one
     assert summary["group_keys"] == n["keys"] and summary["submissions_per_group_key_max"] == 1
@@ -97,6 +101,10 @@ def test_the_work_after_the_map_stage_is_bundled(planned):
     assert summary["submissions_without_groups"] == sum(jobs[r] for r in ALONE | {"neutralize_reattack", "baselines"})
     # with them: the jobs of their own and a third as many group jobs as settings
     assert summary["submissions"] == sum(jobs[r] for r in ALONE) + math.ceil(n["keys"] / 3), summary
+    # job arrays (bench/plan.py with_arrays) shrink the jobs of their own, never the group jobs
+    arrays = plan.with_arrays(summary)
+    assert arrays["group_jobs"] == math.ceil(n["keys"] / 3)
+    assert arrays["group_jobs"] < arrays["min"] < summary["submissions"], arrays
 
 
 def test_a_group_job_asks_for_one_job_at_a_time(planned):

@@ -8,7 +8,11 @@ like a checkout. They submit the tiny config (device auto, so the torch rules
 request gpu=1; without CUDA they compute on the CPU) and check that the jobs ran
 under SLURM, that the tables equal those of a local run, that the default
 `threads` fit the node, and that an attack_cam job cancelled mid-write is
-retried, leaves no temporary file, and redoes neither prepare_data nor train.
+retried, leaves no temporary file, and redoes neither prepare_data nor train;
+that a job which can never start is cancelled and stops the run; that job
+arrays go out through the profile, and hang where fewer jobs are handed over
+than are ready. Without SLURM: the GPU plan, the group jobs' names and GPUs (dry
+runs). tests/test_slurm_no_gpu.py: a cluster without GPUs.
 Skipped, with the reason, where SLURM cannot be started (not root, no apt-get).
 """
 
@@ -20,6 +24,8 @@ import io
 import json
 import os
 import re
+import shutil
+import signal
 import subprocess
 import sys
 import threading
@@ -30,8 +36,8 @@ import h5py
 import pytest
 
 from conftest import ROOT, SNAKEMAKE, TINY_CONFIG, write_config
-from roiroa.cluster import (ANALYSIS_RUNTIME_MIN, ANALYSIS_TORCH_RUNTIME_MIN, TORCH_RUNTIME_MIN, hopeless_reason,
-                            pending_hopeless, watch_pending)  # fmt: skip
+from roiroa.cluster import (ANALYSIS_RUNTIME_MIN, ANALYSIS_TORCH_RUNTIME_MIN, SQUEUE_FORMAT, TORCH_RUNTIME_MIN,
+                            hopeless_reason, pending_hopeless, this_runs_jobs, watch_pending)  # fmt: skip
 
 pytestmark = pytest.mark.workflow
 
@@ -57,11 +63,16 @@ def _pid_alive(pid: int) -> bool:
 
 @pytest.fixture(scope="module")
 def slurm(tmp_path_factory):
-    """A running SLURM cluster; yields the environment for snakemake under it."""
+    """A running SLURM cluster with one (fake) GPU; yields the environment for snakemake under it."""
+    yield from start_slurm(tmp_path_factory.mktemp("slurm"), fake_gpus=1)
+
+
+def start_slurm(base: Path, fake_gpus: int):
+    """Start a one-node SLURM cluster in `base` with `fake_gpus` GPUs (0: a cluster
+    without GRES); yield the environment for snakemake under it; stop it."""
     if os.geteuid() != 0:
         pytest.skip("SLURM test needs root (it starts the SLURM, munge and MariaDB daemons)")
-    base = tmp_path_factory.mktemp("slurm")
-    env = {**os.environ, "FAKE_GPUS": "1", "GPU_TYPE": GPU_TYPE}
+    env = {**os.environ, "FAKE_GPUS": str(fake_gpus), "GPU_TYPE": GPU_TYPE}
     started = time.monotonic()
     up = subprocess.run(
         ["bash", str(SCRIPTS / "slurm_up.sh"), str(base)], env=env, capture_output=True, text=True, timeout=600
@@ -87,7 +98,8 @@ def slurm(tmp_path_factory):
     env = dict(os.environ)
     # What the profile or the workflow must provide, not the caller.
     for name in ("HDF5_USE_FILE_LOCKING", "ROIROA_SLURM_ACCOUNT", "ROIROA_SLURM_GPU_PARTITION",
-                 "ROIROA_SLURM_MAX_THREADS", "XDG_CONFIG_HOME", "SNAKEMAKE_PROFILE"):  # fmt: skip
+                 "ROIROA_SLURM_MAX_THREADS", "ROIROA_SLURM_GPUS", "ROIROA_SLURM_PENDING", "XDG_CONFIG_HOME",
+                 "SNAKEMAKE_PROFILE"):  # fmt: skip
         env.pop(name, None)
     home = base / "home"  # the profile is installed here, not in the user's ~/.config
     home.mkdir()
@@ -96,7 +108,7 @@ def slurm(tmp_path_factory):
         "PATH": f"{SNAKEMAKE.parent}{os.pathsep}{env.get('PATH', '')}",  # an activated .venv
         "SLURM_CONF": str(base / "etc" / "slurm.conf"),
         "ROIROA_SLURM_PARTITION": "debug",
-        "ROIROA_SLURM_GPU_MODEL": GPU_TYPE,
+        **({"ROIROA_SLURM_GPU_MODEL": GPU_TYPE} if fake_gpus else {}),
         # test-only: poll SLURM every 2 s (the executor's default: first check after
         # 40 s, then a pause that grows by 10 s while no job finishes)
         "ROIROA_SLURM_STATUS_SECONDS": "2",
@@ -162,8 +174,9 @@ def sacct(env: dict, ids: list[str]) -> list[dict]:
     records = [dict(zip(fields, line.split("|"))) for line in out.splitlines() if line]
     for record in records:
         # the executor's job comment: rule_<name>_wildcards_<values>; a group job's:
-        # rule_<group>_<its rules, the first five>_... (its rule: the group)
-        group = re.match(r"rule_(analysis)_", record["Comment"])
+        # rule_<group>_<its rules, the first five>_..., the group analysis~<its settings>
+        # (profiles/slurm; its rule here: analysis)
+        group = re.match(r"rule_(analysis)~", record["Comment"])
         rule = group or re.match(r"rule_(\w+?)(?:_wildcards_.*)?$", record["Comment"])
         record["rule"] = rule.group(1)
     return records
@@ -213,6 +226,9 @@ def test_workflow_runs_under_slurm(slurm, tiny_run, tmp_path):
     assert {"prepare_data", "analysis"} | (torch_rules - ANALYSIS) <= rules, records
     assert not rules & (LOCAL_RULES | ANALYSIS), records  # no rule of the group alone
     assert [r["rule"] for r in records].count("analysis") == 1, records  # both θ in one job
+    # the group job's comment names its settings (and its first five rules)
+    comment = next(r["Comment"] for r in records if r["rule"] == "analysis")
+    assert comment.startswith("rule_analysis~digits~0-1~seed0~fgsm~eps0.1~gradcam_baselines_blob_"), comment
     assert all(r["State"] == "COMPLETED" for r in records), records
     # the profile's settings from the environment reached sbatch: the partition
     # (not the cluster's default) and, for the GPU rules only, a GPU of the model
@@ -330,7 +346,7 @@ def test_cancelled_attack_cam_leaves_no_temp_file_and_redoes_nothing_before_it(s
 
 
 def squeue_lines(env: dict) -> list[str]:
-    out = subprocess.run(["squeue", "-h", "-o", "%i|%T|%r|%k"], env=env, capture_output=True, text=True, timeout=30)
+    out = subprocess.run(["squeue", "-h", "-o", SQUEUE_FORMAT], env=env, capture_output=True, text=True, timeout=30)
     return out.stdout.splitlines()
 
 
@@ -367,6 +383,107 @@ def test_a_job_that_can_never_start_is_reported(slurm, tmp_path):
         assert check.returncode == 1 and f"scancel {submitted}" in check.stdout, check.stdout + check.stderr
     finally:
         subprocess.run(["scancel", submitted], env=slurm, timeout=30)
+
+
+NEVER_STARTS = """
+rule all:
+    input: "big.txt", "small.txt"
+
+rule big:  # more CPUs than the node has: PENDING (PartitionConfig) for good
+    output: "big.txt"
+    threads: {threads}
+    resources: runtime=5, mem_mb=100
+    shell: "touch {{output}}"
+
+rule small:  # starts, and runs until the run stops
+    output: "small.txt"
+    resources: runtime=5, mem_mb=100
+    shell: "sleep 600; touch {{output}}"
+"""
+
+
+@pytest.mark.slurm
+def test_a_job_that_can_never_start_is_cancelled_and_stops_the_run(slurm, tmp_path):
+    """The literal command on a workflow with one job that can never start: the
+    profile's watcher cancels it and stops the run (exit 1, its message), and the
+    run's other job is cancelled too; with ROIROA_SLURM_PENDING=warn it only warns."""
+    cpus = int(subprocess.run(["sinfo", "-h", "-p", "debug", "-o", "%c"], env=slurm, capture_output=True, text=True,
+                              check=True).stdout.split()[0].rstrip("+"))  # fmt: skip
+    (tmp_path / "Snakefile").write_text(NEVER_STARTS.format(threads=cpus + 1))
+    env = slurm | {"ROIROA_SLURM_MAX_THREADS": str(cpus + 1)}  # no cap: the request stays too big
+    started = time.monotonic()
+    result = subprocess.run(LITERAL, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
+    output = result.stdout + result.stderr
+    ids = slurm_ids(output)
+    assert result.returncode == 1, output[-4000:]
+    assert re.search(r"ERROR \(roiroa\): SLURM job (\d+) \(rule_big\) is PENDING with reason PartitionConfig, "
+                     r".*Cancelled it and stopping the run", output), output[-4000:]  # fmt: skip
+    assert time.monotonic() - started < 300
+    records = {r["rule"]: r["State"].split()[0] for r in wait_for_accounting(slurm, ids)}
+    assert records == {"big": "CANCELLED", "small": "CANCELLED"}, records
+    assert not squeue_lines(slurm)
+
+    # the opt-out: a warning, the job stays queued, the run goes on (until Ctrl-C here)
+    shutil.rmtree(tmp_path / ".snakemake")
+    with open(tmp_path / "warn.log", "w") as log:
+        process = subprocess.Popen(LITERAL, cwd=tmp_path, env=env | {"ROIROA_SLURM_PENDING": "warn"}, stdout=log,
+                                   stderr=subprocess.STDOUT)  # fmt: skip
+        try:
+            deadline = time.monotonic() + 300
+            while "WARNING (roiroa)" not in (tmp_path / "warn.log").read_text() and time.monotonic() < deadline:
+                time.sleep(0.5)
+            time.sleep(5)  # a few more rounds of the watcher and of the executor's status checks
+            assert process.poll() is None, (tmp_path / "warn.log").read_text()[-4000:]
+            assert [job for job in pending_hopeless(squeue_lines(slurm)) if job["comment"] == "rule_big"]
+        finally:
+            process.send_signal(signal.SIGINT)  # Ctrl-C: the executor cancels its jobs
+            process.wait(timeout=120)
+    output = (tmp_path / "warn.log").read_text()
+    assert "WARNING (roiroa): SLURM job" in output and "Cancel it (scancel" in output, output[-4000:]
+    assert "ERROR (roiroa)" not in output
+
+
+MANY = """
+rule all:
+    input: expand("out/{i}.txt", i=range(6))
+
+rule many:
+    output: "out/{i}.txt"
+    resources: runtime=5, mem_mb=100
+    shell: "touch {output}"
+"""
+
+
+@pytest.mark.slurm
+def test_job_arrays_through_the_profile_and_their_hang(slurm, tmp_path):
+    """--slurm-array-jobs with the profile: 6 ready jobs of a rule go as one array when
+    Snakemake hands over all of them (--jobs 6). With fewer places than ready jobs
+    (--jobs 2) plugin 2.8.0 holds back the ones it was handed and submits nothing:
+    why profiles/slurm sets no arrays (docs/hpc.md, Job arrays). When this part fails,
+    the plugin has changed: reconsider arrays."""
+    (tmp_path / "Snakefile").write_text(MANY)
+    array = [*LITERAL, "--slurm-array-jobs=many"]
+    result = subprocess.run([*array, "--jobs", "6"], cwd=tmp_path, env=slurm, capture_output=True, text=True,
+                            timeout=600)  # fmt: skip
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output[-4000:]
+    assert output.count("Submitted array job") == 1 and not slurm_ids(output), output[-4000:]
+    assert len(list((tmp_path / "out").glob("*.txt"))) == 6
+
+    hang = tmp_path / "hang"
+    hang.mkdir()
+    (hang / "Snakefile").write_text(MANY)
+    with open(hang / "run.log", "w") as log:
+        process = subprocess.Popen([*array, "--jobs", "2"], cwd=hang, env=slurm, stdout=log, stderr=subprocess.STDOUT)
+        try:
+            time.sleep(45)  # the array above went out within seconds
+            output = (hang / "run.log").read_text()
+            assert process.poll() is None, output[-4000:]
+            assert "Submitted array job" not in output and not slurm_ids(output), output[-4000:]
+            assert not [line for line in squeue_lines(slurm) if "rule_many" in line]
+        finally:
+            process.send_signal(signal.SIGINT)
+            process.wait(timeout=120)
 
 
 def dry_run_resources(workdir: Path, config: dict | None, profile: str, env: dict,
@@ -474,10 +591,14 @@ def test_torch_resources_apply_gpu_settings_only_with_a_gpu():
 
 
 def test_pending_reasons_that_cannot_resolve():
-    lines = ["1|PENDING|PartitionConfig|rule_train_wildcards_x", "2|PENDING|Resources|rule_attack_cam",
-             "3|PENDING|Priority|", "4|RUNNING|None|rule_train", "5|PENDING|QOSMaxCpuPerJobLimit|rule_blob",
-             "6|PENDING|PartitionTimeLimit|rule_train", "garbage"]  # fmt: skip
-    assert [j["job"] for j in pending_hopeless(lines)] == ["1", "5", "6"]
+    lines = ["1|PENDING|PartitionConfig|/w|rule_train_wildcards_x", "2|PENDING|Resources|/w|rule_attack_cam",
+             "3|PENDING|Priority|/w|", "4|RUNNING|None|/w|rule_train", "5|PENDING|QOSMaxCpuPerJobLimit|/w|rule_blob",
+             "6|PENDING|PartitionTimeLimit|/other|rule_train", "7|PENDING|PartitionConfig|/w|someone's job",
+             "garbage"]  # fmt: skip
+    hopeless = pending_hopeless(lines)
+    assert [j["job"] for j in hopeless] == ["1", "5", "6", "7"]
+    # only the executor's jobs (comment rule_...) of the run in this working directory
+    assert [j["job"] for j in this_runs_jobs(hopeless, "/w")] == ["1", "5"]
     assert hopeless_reason("ReqNodeNotAvail") is None  # a node may come back
 
 
@@ -518,3 +639,50 @@ def test_local_profile_runs_one_gpu_job_at_a_time(tmp_path):
     resources = dry_run_resources(tmp_path, slurm_config(), "local", dict(os.environ))
     assert all("gpu=1" in resources[rule] for rule in TORCH_RULES), resources
     assert not (ROOT / "profiles" / "default").exists(), "Snakemake would load profiles/default into every run"
+
+
+def test_gpu_plan_follows_what_the_cluster_offers():
+    from roiroa.cluster import ClusterError, gpu_plan
+
+    auto, cuda, cpu = {"device": "auto"}, {"device": "cuda"}, {"device": "cpu"}
+    assert gpu_plan(auto, {}) == (1, None)  # nothing probed: one GPU, unchecked
+    assert gpu_plan(cpu, {"ROIROA_SLURM_GPUS": "none", "ROIROA_SLURM_GPU_MODEL": "a100"}) == (0, None)
+    gpus, note = gpu_plan(auto, {"ROIROA_SLURM_GPUS": "none"})
+    assert gpus == 0 and "run as CPU jobs" in note and "ROIROA_SLURM_GPUS=none" in note
+    # a request only a GPU can meet stops, naming the setting to change
+    for config, env, setting in [
+        (cuda, {"ROIROA_SLURM_GPUS": "none"}, "config device: cuda"),
+        (auto, {"ROIROA_SLURM_GPUS": "none", "ROIROA_SLURM_GPU_PARTITION": "gpu"}, "ROIROA_SLURM_GPU_PARTITION=gpu"),
+        (auto, {"ROIROA_SLURM_GPUS": "none", "ROIROA_SLURM_GPU_MODEL": "a100"}, "ROIROA_SLURM_GPU_MODEL=a100"),
+        (auto, {"ROIROA_SLURM_GPUS": "gpu:v100:4", "ROIROA_SLURM_GPU_MODEL": "a100"}, "ROIROA_SLURM_GPU_MODEL=a100"),
+    ]:  # fmt: skip
+        with pytest.raises(ClusterError, match=re.escape(setting)):
+            gpu_plan(config, env)
+    assert gpu_plan(cuda, {"ROIROA_SLURM_GPUS": "gpu:v100:4,gpu:a100:2", "ROIROA_SLURM_GPU_MODEL": "a100"}) == (1, None)
+    assert gpu_plan(auto, {"ROIROA_SLURM_GPUS": "gpu:2"}) == (1, None)
+
+
+def test_group_jobs_are_named_by_their_settings_and_ask_for_one_gpu(tmp_path):
+    """profiles/slurm as a dry run (bench/plan.py records what would be submitted): a
+    group job per (dataset, pair, seed, attack, ε, CAM), named by them, with up to 3 of
+    its (δ1, RoA, δ2) settings; one GPU per group job, even in a copy of the profile
+    that lets 3 jobs of a group run side by side."""
+    sys.path.insert(0, str(ROOT / "bench"))
+    import plan
+
+    config = slurm_config()
+    config["regions"]["delta1"] = [0.3, 0.4, 0.5, 0.6]  # 4 settings a seed: a job of 3, a job of 1
+    config["seeds"] = [0, 1]  # seeds never share a job
+    env = {"ROIROA_SLURM_GPUS": "gpu:fake:1", "ROIROA_SLURM_MAX_THREADS": "3"}
+    groups = [s for s in plan.submissions(tmp_path, config, env=env)["submissions"] if s["group"]]
+    names = [f"analysis~digits~0-1~seed{seed}~fgsm~eps0.1~gradcam" for seed in (0, 1)]
+    assert sorted((s["group"], len(s["keys"])) for s in groups) == [(n, k) for n in names for k in (1, 3)], groups
+    assert all(s["resources"]["gpu"] == 1 for s in groups), groups
+    # 3 jobs side by side (serial: 3 in a copy of the profile): 3 CPUs, still one GPU
+    shutil.copytree(ROOT / "profiles" / "slurm", tmp_path / "parallel")
+    profile = tmp_path / "parallel" / "config.yaml"
+    profile.write_text(profile.read_text().replace("\n  serial: 1\n", "\n  serial: 3\n"))
+    wide = [s for s in plan.submissions(tmp_path, config, "wide", profile=str(tmp_path / "parallel"),
+                                        env=env)["submissions"] if s["group"]]  # fmt: skip
+    assert max(s["resources"]["_cores"] for s in wide) == 3, wide
+    assert all(s["resources"]["gpu"] == 1 for s in wide), wide
