@@ -4,7 +4,7 @@ PY := $(VENV)/bin/python
 CORES ?= all
 
 .PHONY: run test lint clean slurm-profile paper-fmnist publish-digits publish-digits-attacks \
-	fmnist-data publish-fmnist-attacks publish-digits-eps
+	fmnist-data publish-fmnist-attacks publish-digits-eps verify-fmnist
 
 # Reinstall when the project's dependencies change.
 $(VENV)/.installed: pyproject.toml
@@ -36,6 +36,16 @@ paper-fmnist: $(VENV)/.installed fmnist-data
 	$(VENV)/bin/snakemake --cores $(CORES) --rerun-incomplete --configfile=config/fashion_mnist.yaml
 	$(PY) -m roiroa.publish --dataset fashion_mnist --config config/fashion_mnist.yaml \
 	  --command "make paper-fmnist" --out docs/results/fashion_mnist.md --readme README.md
+
+# The rerun check of docs/results/fashion_mnist.md: seed VERIFY_SEED of its config
+# rerun from scratch in results/verify/fashion_mnist (emptied first), each number
+# against the page's seeds in docs/results/fashion_mnist_verify.md (roiroa.verify).
+VERIFY_SEED ?= 0
+verify-fmnist: $(VENV)/.installed fmnist-data
+	rm -rf results/verify/fashion_mnist
+	$(PY) -m roiroa.verify --page docs/results/fashion_mnist.md --config config/fashion_mnist.yaml \
+	  --seed $(VERIFY_SEED) --workdir results/verify/fashion_mnist --cores $(CORES) \
+	  --command "make verify-fmnist VERIFY_SEED=$(VERIFY_SEED)"
 
 # Every attack and RoA source on Fashion-MNIST (config/fashion_mnist_attacks.yaml;
 # sized for a GPU: hours on 2 CPU cores).
