@@ -85,3 +85,7 @@ def test_rerun_check_refuses_a_used_folder_and_a_page_without_seed_rows(tmp_path
     (page.with_suffix("") / "table3_reattack_seeds.csv").unlink()
     with pytest.raises(FileNotFoundError, match="table3_reattack_seeds.csv"):
         verify.compare_tables(page.with_suffix(""), tiny_run / "results" / "tables", 0)
+    fresh = tmp_path / "fresh"  # the page is checked before any rerun starts
+    with pytest.raises(FileNotFoundError, match="table3_reattack_seeds.csv"):
+        verify.main(["--page", str(page), "--config", str(config), "--workdir", str(fresh)])
+    assert not fresh.exists()

@@ -115,15 +115,22 @@ def row_label(row: pd.Series, varying: list[str]) -> str:
     return ", ".join(parts)
 
 
+def seed_rows(folder: Path) -> dict[str, Path]:
+    """`<table>_seeds.csv` of every table in `folder`; a missing one is named."""
+    paths = {table: folder / f"{table}_seeds.csv" for table in METRICS}
+    for table, path in paths.items():
+        if not path.is_file():
+            raise FileNotFoundError(f"{path}: no per-seed rows of {table} (a page folder holds copies of "
+                                    f"results/tables/*_seeds.csv; republish the page)")  # fmt: skip
+    return paths
+
+
 def compare_tables(page_dir: Path, rerun_dir: Path, seed: int) -> pd.DataFrame:
     """Every table's comparison, from `<table>_seeds.csv` in both folders."""
     frames = []
+    pages, reruns = seed_rows(page_dir), seed_rows(rerun_dir)
     for table in METRICS:
-        page_csv, rerun_csv = page_dir / f"{table}_seeds.csv", rerun_dir / f"{table}_seeds.csv"
-        for path in (page_csv, rerun_csv):
-            if not path.is_file():
-                raise FileNotFoundError(f"{path}: no per-seed rows of {table} (the page folder holds copies "
-                                        f"of results/tables/*_seeds.csv; republish the page)")  # fmt: skip
+        page_csv, rerun_csv = pages[table], reruns[table]
         page = pd.read_csv(page_csv)
         if seed not in set(page["seed"]):
             print(f"note: {page_csv} has no seed {seed} (seeds {sorted(set(page['seed']))})", file=sys.stderr)
@@ -214,6 +221,7 @@ def main(argv: list[str] | None = None) -> int:
     page_dir = args.page.with_suffix("")
     if not page_dir.is_dir():
         raise SystemExit(f"{page_dir}: no page folder beside {args.page}")
+    seed_rows(page_dir)  # before the rerun's hours, not after
     rerun(args.config, args.seed, args.workdir, args.cores, args.resume)
     comparison = compare_tables(page_dir, args.workdir / "results" / "tables", args.seed)
     out = args.out or args.page.with_name(f"{args.page.stem}_verify.md")
