@@ -14,7 +14,7 @@ CORES ?= all
 .DEFAULT_GOAL := help
 
 .PHONY: help run test lint clean slurm-profile paper-fmnist own-example publish publish-digits publish-digits-attacks \
-	fmnist-data publish-fmnist-attacks publish-digits-eps performance-doc overview
+	fmnist-data publish-fmnist-attacks publish-digits-eps performance-doc overview verify-fmnist
 
 help: ## list the targets, one line each
 	@awk 'BEGIN {FS = ":[^#]*## "} /^[A-Za-z0-9_.-]+:[^=]*## / {printf "  %-24s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -50,6 +50,16 @@ paper-fmnist: $(VENV)/.installed fmnist-data ## the paper's Fashion-MNIST experi
 	$(PY) -m roiroa.publish --dataset fashion_mnist --config config/fashion_mnist.yaml \
 	  --command "make paper-fmnist" --out docs/results/fashion_mnist.md
 	$(MAKE) --no-print-directory performance-doc overview
+
+# The rerun check of docs/results/fashion_mnist.md: seed VERIFY_SEED of its config
+# rerun from scratch in results/verify/fashion_mnist (emptied first), each number
+# against the page's seeds in docs/results/fashion_mnist_verify.md (roiroa.verify).
+VERIFY_SEED ?= 0
+verify-fmnist: $(VENV)/.installed fmnist-data ## rerun one seed of docs/results/fashion_mnist.md from scratch and compare (VERIFY_SEED=0)
+	rm -rf results/verify/fashion_mnist
+	$(PY) -m roiroa.verify --page docs/results/fashion_mnist.md --config config/fashion_mnist.yaml \
+	  --seed $(VERIFY_SEED) --workdir results/verify/fashion_mnist --cores $(CORES) \
+	  --command "make verify-fmnist VERIFY_SEED=$(VERIFY_SEED)"
 
 # Every attack and RoA source on Fashion-MNIST (config/fashion_mnist_attacks.yaml;
 # sized for a GPU: hours on 2 CPU cores).

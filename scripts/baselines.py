@@ -7,7 +7,7 @@ import logging
 from roiroa.baselines import run_baselines
 from roiroa.defense import defense_options
 from roiroa.models import load_model
-from roiroa.runtime import read_json, start_torch_job, write_json
+from roiroa.runtime import job_environment, read_json, start_torch_job, write_json
 
 params = snakemake.params
 record = params.record
@@ -28,4 +28,5 @@ rows = run_baselines(
 for row in rows:
     logging.info("%s→%s %s %s: mod %.4f mod_adv %.4f", row["source"], row["target"], row["order"],
                  row["neutralization"], row["score_mod"], row["score_mod_adv"])
-write_json(snakemake.output.baselines, {"params": record | {"theta": theta}, "directions": rows})
+write_json(snakemake.output.baselines,
+           {"params": record | {"theta": theta}, "directions": rows, "environment": job_environment()})

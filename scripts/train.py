@@ -9,7 +9,7 @@ from roiroa import __version__
 from roiroa.checkpoints import import_checkpoint
 from roiroa.data import read_classes, read_pair
 from roiroa.models import ModelSpec, build_model, check_input, save_model
-from roiroa.runtime import host_description, start_torch_job, write_json
+from roiroa.runtime import host_description, job_environment, start_torch_job, write_json
 from roiroa.training import accuracy, predict, train_model
 
 params = snakemake.params
@@ -74,6 +74,7 @@ write_json(
         "history": history,
         "device": str(device),
         "host": host_description(),
+        "environment": job_environment(),
         "versions": {"roiroa": __version__, "torch": torch.__version__, "python": platform.python_version()},
     },
 )

@@ -315,10 +315,14 @@ def source_commit() -> str:
 
 
 def provenance(params: dict, inputs: list[str] | None = None) -> dict:
-    """Root attributes every output carries: what produced it and from what."""
+    """Root attributes every output carries: what produced it, from what, and on
+    which machine (`environment`: runtime.job_environment, as JSON)."""
+    from .runtime import job_environment
+
     return {
         "roiroa_version": __version__,
         "source_commit": source_commit(),
+        "environment": json.dumps(job_environment(), sort_keys=True),
         "params": json.dumps(params, sort_keys=True, default=str),
         "inputs": json.dumps([str(p) for p in inputs or []]),
     }

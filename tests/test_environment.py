@@ -1,0 +1,40 @@
+"""What a rerun needs: every job records the machine it ran on
+(runtime.job_environment) in train.json and in every HDF5 output's attributes."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import h5py
+import torch
+
+from roiroa.runtime import cpu_model, job_environment
+
+PAIR_DIR = "results/digits/0-1/seed~0"
+MAPS_DIR = f"{PAIR_DIR}/attack~fgsm/eps~0.1/cam~gradcam"
+
+
+def test_job_environment_names_cpu_cores_threads_and_versions():
+    import numpy
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        record = job_environment()
+    finally:
+        torch.set_num_threads(before)
+    assert record["cpu"] == cpu_model() and record["cpu"] != "unknown CPU"
+    assert record["cores"] == os.cpu_count() and record["torch_threads"] == 1
+    assert record["torch"] == torch.__version__ and record["numpy"] == numpy.__version__
+    assert record["cpu_capability"] == torch.backends.cpu.get_cpu_capability()
+
+
+def test_every_job_records_its_machine(tiny_run):
+    train = json.loads((tiny_run / PAIR_DIR / "train.json").read_text())
+    assert train["environment"]["cpu"] == cpu_model()
+    assert train["environment"]["torch_threads"] == 1  # TINY_CONFIG threads: 1
+    with h5py.File(tiny_run / MAPS_DIR / "maps.h5") as f:
+        recorded = json.loads(f.attrs["environment"])
+    assert recorded["cpu"] == cpu_model() and recorded["cores"] == os.cpu_count()
+    assert recorded["torch_threads"] == 1 and recorded["numpy"]
