@@ -3,13 +3,14 @@ RoA sources: every row says which attack and source it is, the machine is the
 one the jobs ran on, and a page from copied tables drops what it cannot compute."""
 
 import copy
+import os
 import shutil
 
 import pytest
 
 from conftest import TINY_CONFIG, snakemake, write_config
 from roiroa.publish import publish as publish_checked
-from roiroa.runtime import host_description
+from roiroa.runtime import cpu_model, host_description
 
 
 @pytest.fixture(scope="module")
@@ -53,7 +54,7 @@ def test_page_names_attack_and_source_on_every_row(two_attacks, tmp_path):
     # 2 directions × 2 attacks × 2 sources × (blob, and random mask, RoI complement, none under the
     # baselines' two orders, each row naming its order)
     assert len(defense) == 2 * 2 * 2 * (1 + 3 * 2)
-    assert all(row[3].endswith(("(neutralize_then_attack)", "(attack_then_neutralize)")) for row in defense)
+    assert {row[3] for row in defense} == {"neutralize_then_attack", "attack_then_neutralize"}  # the threat model
     assert {(row[1], row[2]) for row in defense} == {
         (f"{a} ε=0.1", s) for a in ("fgsm", "pgd_linf") for s in ("perturbation", "gradient")}
     attacks = table_rows(page, "## Attacks and RoA sources")
@@ -73,7 +74,10 @@ def test_page_names_the_machine_the_jobs_ran_on(two_attacks, tmp_path):
     workdir, configfile = two_attacks
     page = publish("digits", configfile, "make test", workdir / "results", tmp_path / "page.md").read_text()
     ran_on = next(line for line in page.splitlines() if line.startswith("- Jobs ran on:"))
-    assert host_description() in ran_on and "torch" in ran_on
+    # every job's recorded environment: CPU, cores, torch's threads and kernel path, and the files
+    assert f"{cpu_model()}, {os.cpu_count()} cores" in ran_on
+    assert "torch 2." in ran_on and "threads, CPU kernels" in ran_on
+    assert "× train.json" in ran_on and "× maps.h5" in ran_on
     assert "- Published on: " + host_description() in page
 
 

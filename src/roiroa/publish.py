@@ -557,10 +557,12 @@ def check_clean(results: Path, dataset: str, allow_dirty: bool, out: Path) -> st
 
 def _verify_link(page: Path) -> str:
     """The page's rerun check (roiroa.verify writes PAGE_verify.md beside it), if one was run."""
-    check = page.with_name(f"{page.stem}_verify.md")
-    if check.exists():
-        return f"[{check.name}]({check.name}) (one seed rerun from scratch, compared with this page)"
-    return f"none run yet (`python -m roiroa.verify --page {page}` reruns one seed and compares)"
+    check, cause = page.with_name(f"{page.stem}_verify.md"), page.with_name(f"{page.stem}_cause.md")
+    found = (f"[{check.name}]({check.name}) (one seed rerun from scratch, compared with this page)" if check.exists()
+             else f"none run yet (`python -m roiroa.verify --page {page}` reruns one seed and compares)")
+    if cause.exists():
+        found += f"; why a rerun elsewhere differs: [{cause.name}]({cause.name})"
+    return found
 
 
 def write_verdicts(path: Path, dataset: str, page: Path, records: list[dict]) -> None:
