@@ -94,8 +94,9 @@ def compares_settings(t1: pd.DataFrame) -> bool:
 
 def setting_folder(row, attack: str | None = None, roa: str | None = None) -> str:
     """The glob (under results/{dataset}) of seed 0's d2~ folder of a table row's
-    settings, with another attack or RoA source when given."""
-    return (f"*/seed~0/attack~{attack or row['attack']}/eps~{row['eps']:g}/cam~{row['cam']}/"
+    settings, with another attack or RoA source when given (`**`: the levels of
+    the settings of one value, roiroa.config.SETTING_OF, between them)."""
+    return (f"*/seed~0/attack~{attack or row['attack']}/eps~{row['eps']:g}/cam~{row['cam']}/**/"
             f"d1~{row['delta1']:g}/roa~{roa or row['roa_source']}/d2~{row['delta2']:g}")
 
 
@@ -160,7 +161,7 @@ def _read_blob(path: Path) -> dict:
 def _blob(results: Path, dataset: str, row, attack: str, roa: str, theta: str):
     """The class masks of seed 0's blob for a table row's settings (another attack
     and RoA source allowed), or None when the file is not at hand."""
-    path = next((results / dataset).glob(f"{setting_folder(row, attack, roa)}/theta~{theta}/blob.h5"), None)
+    path = next((results / dataset).glob(f"{setting_folder(row, attack, roa)}/**/theta~{theta}/blob.h5"), None)
     return None if path is None else _read_blob(path)
 
 
@@ -238,7 +239,7 @@ def copy_figures(results: Path, dataset: str, folder: Path, t1: pd.DataFrame) ->
         stale.unlink()
     wanted = []
     for _, r in t1.iterrows():  # the first setting whose representatives were drawn
-        wanted = sorted((results / dataset).glob(f"{setting_folder(r)}/figures/*/representatives.png"))
+        wanted = sorted((results / dataset).glob(f"{setting_folder(r)}/**/figures/*/representatives.png"))
         if wanted:
             break
     wanted += sorted((results / "figures" / dataset).glob("*/*/scores_vs_theta.png"))
