@@ -22,7 +22,7 @@ data. Everything is a dry run in a scratch directory; nothing is trained.
 
     .venv/bin/python bench/plan.py --out bench/results/plan.txt   # all of it (minutes)
     .venv/bin/python bench/plan.py --only submissions
-    .venv/bin/python bench/plan.py --work-tsv results/benchmarks/neutralize_reattack/.../fill~0.tsv
+    .venv/bin/python bench/plan.py --work-tsv results/benchmarks/neutralize_reattack/.../fill~0/assign~true_class.tsv
 
 tests/test_scale.py plans a reduced, structurally identical sweep with the
 functions below and fails on a granularity regression.

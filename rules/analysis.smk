@@ -101,11 +101,11 @@ rule select_theta:
     input:
         calibration=f"{DEFENSE}/calibration.json",
     output:
-        selected=f"{DEFENSE}/theta.json",
+        selected=f"{SELECTED}/theta.json",
     log:
-        log_path("select_theta", DEFENSE),
+        log_path("select_theta", SELECTED),
     benchmark:
-        benchmark_path("select_theta", DEFENSE)
+        benchmark_path("select_theta", SELECTED)
     priority: GATES_BASELINES
     conda:
         "../envs/roiroa.yaml"
@@ -126,13 +126,13 @@ rule baselines:
         model=f"{MODEL}/model.pt",
         maps=f"{MAPS}/maps.h5",
         regions=f"{REGIONS}/regions.h5",
-        selected=f"{DEFENSE}/theta.json",
+        selected=f"{SELECTED}/theta.json",
     output:
-        baselines=f"{DEFENSE}/baselines.json",
+        baselines=f"{BASELINES}/baselines.json",
     log:
-        log_path("baselines", DEFENSE),
+        log_path("baselines", BASELINES),
     benchmark:
-        benchmark_path("baselines", DEFENSE)
+        benchmark_path("baselines", BASELINES)
     priority: BEFORE_FIGURES
     conda:
         "../envs/roiroa.yaml"

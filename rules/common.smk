@@ -50,7 +50,7 @@ except rc.ConfigError as err:
 # entry in SWEEP_OF or SETTING_OF, and in record()). What spans every θ (the
 # neutralized images and the scores of each part at every θ, the θ chosen on the
 # calibration part, the baselines at it) sits beside the θ folders, in
-# blob~/selected/fill~/assign~/. Logs and benchmarks mirror the paths under
+# blob~/selected/fill~/assign~/ (θ chosen in drop~/, baselines in drop~/draws~/). Logs and benchmarks mirror the paths under
 # results/logs/{rule}/ and results/benchmarks/{rule}/ (log_path, benchmark_path).
 # The order of attacks (neutralize.order) is not a level: the attack stage's work.
 
@@ -67,8 +67,9 @@ MAPS = levels(MODEL, "attack", "eps", "cam", "cam_target", "n")  # attack_cam
 REGIONS = levels(MAPS, "d1", "roa", "d2", "rep", "fit", "cal")  # regions
 BLOBS = levels(REGIONS, "blob")  # the blob mode: above every θ and what spans them
 BLOB = levels(BLOBS, "theta")  # blob (one file per θ)
-# neutralize_reattack, select_theta, baselines
-DEFENSE = levels(f"{BLOBS}/selected", "fill", "assign")
+DEFENSE = levels(f"{BLOBS}/selected", "fill", "assign")  # neutralize_reattack
+SELECTED = levels(DEFENSE, "drop")  # select_theta
+BASELINES = levels(SELECTED, "draws")  # baselines
 
 
 def log_path(rule_name, folder):
@@ -106,6 +107,8 @@ wildcard_constraints:
     theta=r"[^/]+",
     fill=r"[^/]+",
     assign=r"[a-z_]+",
+    drop=r"[^/]+",
+    draws=r"\d+",
 
 
 # Torch rules: threads per job; their resources (one GPU unless device: cpu, the
@@ -232,12 +235,12 @@ def record_every_theta(wildcards):
 
 def record_selection(wildcards):
     """What select_theta records: the stage's settings and the selection criterion."""
-    return record(wildcards) | {"max_clean_drop": config["blob"]["max_clean_drop"]}
+    return record(wildcards) | {"max_clean_drop": float(wildcards.drop)}
 
 
 def record_baselines(wildcards):
     """What the baselines stage records: its settings and the number of draws."""
-    return record(wildcards) | {"random_draws": config["baselines"]["random_draws"]}
+    return record(wildcards) | {"random_draws": int(wildcards.draws)}
 
 
 # ---- figures (rules/figures.smk) ----

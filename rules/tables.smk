@@ -17,8 +17,8 @@ rule tables:
     input:
         ssim=expand_sweep(f"{REGIONS}/ssim.json"),
         sweep_scores=expand_sweep("results/{dataset}/{pair}/sweep_scores.json"),
-        selected=expand_sweep(f"{DEFENSE}/theta.json"),
-        baselines=expand_sweep(f"{DEFENSE}/baselines.json"),
+        selected=expand_sweep(f"{SELECTED}/theta.json"),
+        baselines=expand_sweep(f"{BASELINES}/baselines.json"),
     output:
         tables=TABLES,
         pages=[

@@ -16,7 +16,7 @@ pytestmark = pytest.mark.workflow
 
 # The stages in pipeline order, and the config change, its folder level and the
 # first stage it acts on.
-STAGES = ["prepare_data", "train", "attack_cam", "regions", "blob", "neutralize_reattack"]
+STAGES = ["prepare_data", "train", "attack_cam", "regions", "blob", "neutralize_reattack", "select_theta", "baselines"]
 # what is rebuilt from the current config only, as README says: the tables, and
 # the θ sweep's rows and plots of each pair
 CURRENT_CONFIG_VIEWS = {"tables", "sweep_scores", "figures_sweep", "all"}
@@ -29,6 +29,8 @@ CHANGES = [
     (("blob", "mode"), "roa_minus_roi", "blob~roa_minus_roi", "blob"),
     (("neutralize", "assign"), "union", "assign~union", "neutralize_reattack"),
     (("neutralize", "fill"), [1], "fill~1", "neutralize_reattack"),
+    (("blob", "max_clean_drop"), 0.05, "drop~0.05", "select_theta"),
+    (("baselines", "random_draws"), 2, "draws~2", "baselines"),
 ]
 
 

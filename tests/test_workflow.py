@@ -19,6 +19,7 @@ PAIR_DIR = "results/digits/0-1/seed~0"
 MAPS_DIR = f"{PAIR_DIR}/attack~fgsm/eps~0.1/cam~gradcam/cam_target~predicted_class/n~all"
 REGIONS_DIR = f"{MAPS_DIR}/d1~0.5/roa~perturbation/d2~0.5/rep~masks/fit~calibration/cal~0.5"
 DEFENSE_DIR = f"{REGIONS_DIR}/blob~ubar_v/selected/fill~0/assign~true_class"
+SELECTED_DIR = f"{DEFENSE_DIR}/drop~0.01"
 TABLES = ["table1_ssim", "table2_classification", "table3_reattack"]
 
 
@@ -119,7 +120,7 @@ def test_theta_selection_reads_only_calibration_scores(tiny_run):
         calibration = json.loads((tiny_run / inputs[0]).read_text())["by_theta"]
         assert [entry["params"]["theta"] for entry in calibration] == [0.15, 0.3]
         assert {d["part"] for entry in calibration for d in entry["directions"]} == {"calibration"}
-    chosen = json.loads((tiny_run / DEFENSE_DIR / "theta.json").read_text())
+    chosen = json.loads((tiny_run / SELECTED_DIR / "theta.json").read_text())
     assert chosen["theta"] in (0.15, 0.3) and chosen["inputs"] and "criterion" in chosen
 
 

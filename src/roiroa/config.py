@@ -50,6 +50,8 @@ SETTING_OF = {
     "cal": ("blob", "calibration_fraction"),
     "blob": ("blob", "mode"),
     "assign": ("neutralize", "assign"),
+    "drop": ("blob", "max_clean_drop"),
+    "draws": ("baselines", "random_draws"),
 }
 # the folder name of a setting left unset (n_samples: null = every image)
 UNSET = "all"

@@ -22,7 +22,7 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
-from .config import SWEEP_OF, as_list, config_value, fmt
+from .config import SETTING_OF, SWEEP_OF, as_list, config_value, fmt, setting
 from .h5io import source_commit
 from .runtime import host_description
 
@@ -43,10 +43,13 @@ def versions() -> str:
 def rule_times(results: Path, dataset: str, config: dict) -> pd.DataFrame:
     """Jobs and summed wall time per rule, from the benchmark files of `dataset`
     that belong to `config`: a file under a `key~value` folder whose value the
-    config does not list (a θ dropped since, another config's attack or ε run
-    in the same results/) is left out."""
+    config does not list (a θ dropped since, another config's attack, ε or
+    blob assignment run in the same results/) is left out."""
     listed = {key: {fmt(v) for v in as_list(values)} for key, keys in SWEEP_OF.items()
               if (values := config_value(config, keys)) is not None}  # fmt: skip
+    # the settings of one value the config names (one left out: its default, not known here)
+    listed |= {key: {setting(config, key)} for key, keys in SETTING_OF.items()
+               if keys[-1] in (config_value(config, keys[:-1]) or {})}  # fmt: skip
     rows = []
     for tsv in sorted((results / "benchmarks").glob(f"*/{dataset}/**/*.tsv")) + sorted(
             (results / "benchmarks").glob(f"*/{dataset}.tsv")):
