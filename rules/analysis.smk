@@ -17,14 +17,14 @@ rule regions:
     """RoI/RoA masks, the four regions, the calibration/evaluation split, class
     representatives (fitted per blob.fit_on) and SSIM with its shuffled-pair null."""
     input:
-        maps="results/{dataset}/{pair}/seed~{seed}/attack~{attack}/eps~{eps}/cam~{cam}/maps.h5",
+        maps=f"{MAPS}/maps.h5",
     output:
-        regions="results/{dataset}/{pair}/seed~{seed}/attack~{attack}/eps~{eps}/cam~{cam}/d1~{d1}/roa~{roa}/d2~{d2}/regions.h5",
-        ssim="results/{dataset}/{pair}/seed~{seed}/attack~{attack}/eps~{eps}/cam~{cam}/d1~{d1}/roa~{roa}/d2~{d2}/ssim.json",
+        regions=f"{REGIONS}/regions.h5",
+        ssim=f"{REGIONS}/ssim.json",
     log:
-        "results/logs/regions/{dataset}/{pair}/seed~{seed}/attack~{attack}/eps~{eps}/cam~{cam}/d1~{d1}/roa~{roa}/d2~{d2}.log",
+        log_path("regions", REGIONS),
     benchmark:
-        "results/benchmarks/regions/{dataset}/{pair}/seed~{seed}/attack~{attack}/eps~{eps}/cam~{cam}/d1~{d1}/roa~{roa}/d2~{d2}.tsv"
+        benchmark_path("regions", REGIONS)
     conda:
         "../envs/roiroa.yaml"
     resources:
@@ -40,15 +40,13 @@ rule blob:
     """The blob of each source class at every θ: class-level ŪV ≥ θ (may be
     empty); one file per θ."""
     input:
-        regions="results/{dataset}/{pair}/seed~{seed}/attack~{attack}/eps~{eps}/cam~{cam}/d1~{d1}/roa~{roa}/d2~{d2}/regions.h5",
+        regions=f"{REGIONS}/regions.h5",
     output:
-        blobs=every_theta(
-            "results/{dataset}/{pair}/seed~{seed}/attack~{attack}/eps~{eps}/cam~{cam}/d1~{d1}/roa~{roa}/d2~{d2}/theta~{theta}/blob.h5"
-        ),
+        blobs=every_theta(f"{BLOB}/blob.h5"),
     log:
-        "results/logs/blob/{dataset}/{pair}/seed~{seed}/attack~{attack}/eps~{eps}/cam~{cam}/d1~{d1}/roa~{roa}/d2~{d2}.log",
+        log_path("blob", BLOBS),
     benchmark:
-        "results/benchmarks/blob/{dataset}/{pair}/seed~{seed}/attack~{attack}/eps~{eps}/cam~{cam}/d1~{d1}/roa~{roa}/d2~{d2}.tsv"
+        benchmark_path("blob", BLOBS)
     priority: GATES_BASELINES
     conda:
         "../envs/roiroa.yaml"
@@ -69,21 +67,19 @@ rule neutralize_reattack:
     output has no record to compare), and listing them made the plan of the
     authors' sweep a third longer. One model load for all θ."""
     input:
-        data="results/{dataset}/data.h5",
-        model="results/{dataset}/{pair}/seed~{seed}/model.pt",
-        maps="results/{dataset}/{pair}/seed~{seed}/attack~{attack}/eps~{eps}/cam~{cam}/maps.h5",
-        regions="results/{dataset}/{pair}/seed~{seed}/attack~{attack}/eps~{eps}/cam~{cam}/d1~{d1}/roa~{roa}/d2~{d2}/regions.h5",
-        blobs=every_theta(
-            "results/{dataset}/{pair}/seed~{seed}/attack~{attack}/eps~{eps}/cam~{cam}/d1~{d1}/roa~{roa}/d2~{d2}/theta~{theta}/blob.h5"
-        ),
+        data=f"{DATA}/data.h5",
+        model=f"{MODEL}/model.pt",
+        maps=f"{MAPS}/maps.h5",
+        regions=f"{REGIONS}/regions.h5",
+        blobs=every_theta(f"{BLOB}/blob.h5"),
     output:
-        defense="results/{dataset}/{pair}/seed~{seed}/attack~{attack}/eps~{eps}/cam~{cam}/d1~{d1}/roa~{roa}/d2~{d2}/selected/fill~{fill}/defense.h5",
-        calibration="results/{dataset}/{pair}/seed~{seed}/attack~{attack}/eps~{eps}/cam~{cam}/d1~{d1}/roa~{roa}/d2~{d2}/selected/fill~{fill}/calibration.json",
-        evaluation="results/{dataset}/{pair}/seed~{seed}/attack~{attack}/eps~{eps}/cam~{cam}/d1~{d1}/roa~{roa}/d2~{d2}/selected/fill~{fill}/evaluation.json",
+        defense=f"{DEFENSE}/defense.h5",
+        calibration=f"{DEFENSE}/calibration.json",
+        evaluation=f"{DEFENSE}/evaluation.json",
     log:
-        "results/logs/neutralize_reattack/{dataset}/{pair}/seed~{seed}/attack~{attack}/eps~{eps}/cam~{cam}/d1~{d1}/roa~{roa}/d2~{d2}/fill~{fill}.log",
+        log_path("neutralize_reattack", DEFENSE),
     benchmark:
-        "results/benchmarks/neutralize_reattack/{dataset}/{pair}/seed~{seed}/attack~{attack}/eps~{eps}/cam~{cam}/d1~{d1}/roa~{roa}/d2~{d2}/fill~{fill}.tsv"
+        benchmark_path("neutralize_reattack", DEFENSE)
     priority: GATES_BASELINES
     conda:
         "../envs/roiroa.yaml"
@@ -103,13 +99,13 @@ rule select_theta:
     """θ chosen on the calibration part only, by the criterion in roiroa.selection
     (its inputs are calibration scores: no evaluation image is read)."""
     input:
-        calibration="results/{dataset}/{pair}/seed~{seed}/attack~{attack}/eps~{eps}/cam~{cam}/d1~{d1}/roa~{roa}/d2~{d2}/selected/fill~{fill}/calibration.json",
+        calibration=f"{DEFENSE}/calibration.json",
     output:
-        selected="results/{dataset}/{pair}/seed~{seed}/attack~{attack}/eps~{eps}/cam~{cam}/d1~{d1}/roa~{roa}/d2~{d2}/selected/fill~{fill}/theta.json",
+        selected=f"{SELECTED}/theta.json",
     log:
-        "results/logs/select_theta/{dataset}/{pair}/seed~{seed}/attack~{attack}/eps~{eps}/cam~{cam}/d1~{d1}/roa~{roa}/d2~{d2}/fill~{fill}.log",
+        log_path("select_theta", SELECTED),
     benchmark:
-        "results/benchmarks/select_theta/{dataset}/{pair}/seed~{seed}/attack~{attack}/eps~{eps}/cam~{cam}/d1~{d1}/roa~{roa}/d2~{d2}/fill~{fill}.tsv"
+        benchmark_path("select_theta", SELECTED)
     priority: GATES_BASELINES
     conda:
         "../envs/roiroa.yaml"
@@ -126,17 +122,17 @@ rule baselines:
     at the chosen θ, on the evaluation part (the blob at θ computed from
     regions.h5, as rule blob computes it)."""
     input:
-        data="results/{dataset}/data.h5",
-        model="results/{dataset}/{pair}/seed~{seed}/model.pt",
-        maps="results/{dataset}/{pair}/seed~{seed}/attack~{attack}/eps~{eps}/cam~{cam}/maps.h5",
-        regions="results/{dataset}/{pair}/seed~{seed}/attack~{attack}/eps~{eps}/cam~{cam}/d1~{d1}/roa~{roa}/d2~{d2}/regions.h5",
-        selected="results/{dataset}/{pair}/seed~{seed}/attack~{attack}/eps~{eps}/cam~{cam}/d1~{d1}/roa~{roa}/d2~{d2}/selected/fill~{fill}/theta.json",
+        data=f"{DATA}/data.h5",
+        model=f"{MODEL}/model.pt",
+        maps=f"{MAPS}/maps.h5",
+        regions=f"{REGIONS}/regions.h5",
+        selected=f"{SELECTED}/theta.json",
     output:
-        baselines="results/{dataset}/{pair}/seed~{seed}/attack~{attack}/eps~{eps}/cam~{cam}/d1~{d1}/roa~{roa}/d2~{d2}/selected/fill~{fill}/baselines.json",
+        baselines=f"{BASELINES}/baselines.json",
     log:
-        "results/logs/baselines/{dataset}/{pair}/seed~{seed}/attack~{attack}/eps~{eps}/cam~{cam}/d1~{d1}/roa~{roa}/d2~{d2}/fill~{fill}.log",
+        log_path("baselines", BASELINES),
     benchmark:
-        "results/benchmarks/baselines/{dataset}/{pair}/seed~{seed}/attack~{attack}/eps~{eps}/cam~{cam}/d1~{d1}/roa~{roa}/d2~{d2}/fill~{fill}.tsv"
+        benchmark_path("baselines", BASELINES)
     priority: BEFORE_FIGURES
     conda:
         "../envs/roiroa.yaml"
@@ -145,7 +141,7 @@ rule baselines:
         **ANALYSIS_TORCH_RESOURCES,
     params:
         record=record_baselines,
-        blob_mode=config["blob"]["mode"],
+        blob_mode=lambda w: w.blob,
         batch_size=config["batch_size"],
         device=config["device"],
     script:

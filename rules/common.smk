@@ -43,12 +43,46 @@ except rc.ConfigError as err:
 
 
 # ---- paths -------------------------------------------------------------------
-# Every result-changing parameter is one `key~value` folder level, in pipeline
-# order: results/{dataset}/{pair}/seed~/attack~/eps~/cam~/d1~/roa~/d2~/theta~ (the blob);
-# what spans every θ (the neutralized images and the scores of each part at
-# every θ, the θ chosen on the calibration part, the baselines at it) sits
-# beside the θ folders, in d2~/selected/fill~/.
-# The rules spell their paths out in full; logs mirror them under results/logs.
+# Every result-changing setting is one `key~value` folder level, where it first
+# acts, in pipeline order: a sweep (rc.SWEEP_OF: every value runs) or a setting
+# of one value per config (rc.SETTING_OF), so two configs that differ in one
+# never write into the same folder. One name per stage folder below; the rules
+# build their paths from these, so adding a level is one name here (and its
+# entry in SWEEP_OF or SETTING_OF, and in record()). What spans every θ (the
+# neutralized images and the scores of each part at every θ, the θ chosen on the
+# calibration part, the baselines at it) sits beside the θ folders, in
+# blob~/selected/fill~/assign~/ (θ chosen in drop~/, baselines in drop~/draws~/). Logs and benchmarks mirror the paths under
+# results/logs/{rule}/ and results/benchmarks/{rule}/ (log_path, benchmark_path).
+# The order of attacks (neutralize.order) is not a level: the attack stage's work.
+
+
+def levels(parent, *names):
+    """`parent` followed by the `name~{name}` folder of each wildcard named."""
+    return os.path.join(parent, *(f"{name}~{{{name}}}" for name in names))
+
+
+DATA = "results/{dataset}"
+PAIR = f"{DATA}/{{pair}}"
+MODEL = levels(PAIR, "seed")  # train
+MAPS = levels(MODEL, "attack", "eps", "cam", "cam_target", "n")  # attack_cam
+REGIONS = levels(MAPS, "d1", "roa", "d2", "rep", "fit", "cal")  # regions
+BLOBS = levels(REGIONS, "blob")  # the blob mode: above every θ and what spans them
+BLOB = levels(BLOBS, "theta")  # blob (one file per θ)
+DEFENSE = levels(f"{BLOBS}/selected", "fill", "assign")  # neutralize_reattack
+SELECTED = levels(DEFENSE, "drop")  # select_theta
+BASELINES = levels(SELECTED, "draws")  # baselines
+
+
+def log_path(rule_name, folder):
+    """The log of a rule's job whose outputs sit in `folder`: results/logs/{rule}/..."""
+    return folder.replace("results/", f"results/logs/{rule_name}/", 1) + ".log"
+
+
+def benchmark_path(rule_name, folder):
+    """The benchmark file of a rule's job whose outputs sit in `folder`."""
+    return folder.replace("results/", f"results/benchmarks/{rule_name}/", 1) + ".tsv"
+
+
 TABLE_NAMES = ["table1_ssim", "table2_classification", "table3_reattack"]
 TABLES = expand(
     "results/tables/{name}.{ext}", name=TABLE_NAMES, ext=["csv", "md"]
@@ -62,11 +96,20 @@ wildcard_constraints:
     attack=r"[a-z0-9_]+",
     cam=r"[a-z0-9_]+",
     eps=r"[^/]+",
+    cam_target=r"[a-z_]+",
+    n=r"all|\d+",
     d1=r"[^/]+",
     roa=r"[a-z_]+",
     d2=r"[^/]+",
+    rep=r"[a-z_]+",
+    fit=r"[a-z_]+",
+    cal=r"[^/]+",
+    blob=r"[a-z_]+",
     theta=r"[^/]+",
     fill=r"[^/]+",
+    assign=r"[a-z_]+",
+    drop=r"[^/]+",
+    draws=r"\d+",
 
 
 # Torch rules: threads per job; their resources (one GPU unless device: cpu, the
@@ -110,6 +153,18 @@ def sweep(*keys):
     return [rc.fmt(v) for v in values]
 
 
+def level_values(name):
+    """The values of one path level as path segments: every value of a sweep, the
+    one value of a setting."""
+    if name in rc.SWEEP_OF:
+        return sweep(*rc.SWEEP_OF[name])
+    return [rc.setting(config, name)]
+
+
+# Every path level's wildcard, sweeps first.
+LEVELS = [*rc.SWEEP_OF, *rc.SETTING_OF]
+
+
 def pair_dirs():
     """results/{dataset}/{pair} of every configured pair."""
     for dataset, settings in config["datasets"].items():
@@ -117,15 +172,11 @@ def pair_dirs():
             yield dict(dataset=dataset, pair=rc.pair_name(dataset, pair))
 
 
-# The sweep behind each wildcard of a path, in path order.
-SWEEP_OF = rc.SWEEP_OF
-
-
 def expand_sweep(pattern, **pair):
     """`pattern` for every pair (or the one given as dataset=, pair=) and every
-    combination of the sweeps it names."""
-    names = [name for name in SWEEP_OF if f"{{{name}}}" in pattern]
-    values = [sweep(*SWEEP_OF[name]) for name in names]
+    combination of the path levels it names (settings: their one value)."""
+    names = [name for name in LEVELS if f"{{{name}}}" in pattern]
+    values = [level_values(name) for name in names]
     return [
         pattern.format(**base, **dict(zip(names, combination)))
         for base in ([pair] if pair else pair_dirs())
@@ -159,24 +210,26 @@ def record(wildcards, theta=None, pair=None):
             eps=float(w["eps"]),
             attack_settings=rc.attack_settings(config, w["attack"]),
             cam=w["cam"],
-            cam_target=config["cam"]["target"],
-            n_samples=config["n_samples"],
+            cam_target=w["cam_target"],
+            n_samples=None if w["n"] == rc.UNSET else int(w["n"]),
         )
     if "d1" in w:
         out |= dict(
             delta1=float(w["d1"]),
             roa_source=w["roa"],
             delta2=float(w["d2"]),
-            representative=config["regions"]["representative"],
-            fit_on=config["blob"]["fit_on"],
-            calibration_fraction=config["blob"]["calibration_fraction"],
+            representative=w["rep"],
+            fit_on=w["fit"],
+            calibration_fraction=float(w["cal"]),
         )
+    if "blob" in w:
+        out |= dict(blob_mode=w["blob"])
     if "theta" in w:
-        out |= dict(theta=float(w["theta"]), blob_mode=config["blob"]["mode"])
+        out |= dict(theta=float(w["theta"]))
     if "fill" in w:
         out |= dict(
             fill=number(w["fill"]),
-            assign=config["neutralize"]["assign"],
+            assign=w["assign"],
             order=config["neutralize"]["order"],
         )
     return out
@@ -189,7 +242,7 @@ def record_every_theta(wildcards):
 
 def record_selection(wildcards):
     """What select_theta records: the stage's settings and the selection criterion."""
-    return record(wildcards) | {"max_clean_drop": config["blob"]["max_clean_drop"]}
+    return record(wildcards) | {"max_clean_drop": float(wildcards.drop)}
 
 
 def record_regions(wildcards):
@@ -198,10 +251,10 @@ def record_regions(wildcards):
 
 
 def record_baselines(wildcards):
-    """What the baselines stage records: its settings, the number of draws and
-    the orders it evaluates (each row names its own)."""
+    """What the baselines stage records: its settings, the number of draws (from
+    the path) and the orders it evaluates (each row names its own)."""
     return record(wildcards) | {
-        "random_draws": config["baselines"]["random_draws"],
+        "random_draws": int(wildcards.draws),
         "baseline_orders": config["baselines"]["orders"],
     }
 
@@ -212,7 +265,11 @@ PARAMETERS = "{attack} ε={eps} {cam} δ1={d1} δ2={d2}"
 # A job of both directions names its pair {first}-{second}: its outputs are the
 # figures of first→second, then those of second→first.
 DIRECTIONS = (("{first}", "{second}"), ("{second}", "{first}"))
-PAIR_SETTING = "results/{dataset}/{first}-{second}/seed~{seed}/attack~{attack}/eps~{eps}/cam~{cam}/d1~{d1}/roa~{roa}/d2~{d2}"
+
+
+def of_both(folder):
+    """A path of the pair named {first}-{second}, for a job of both directions."""
+    return folder.replace("{pair}", "{first}-{second}")
 
 
 def both_directions(path, caption, figure, parameters=PARAMETERS):

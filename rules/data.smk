@@ -25,12 +25,12 @@ rule prepare_data:
             else []
         ),
     output:
-        data="results/{dataset}/data.h5",
-        report="results/{dataset}/data_report.json",
+        data=f"{DATA}/data.h5",
+        report=f"{DATA}/data_report.json",
     log:
-        "results/logs/prepare_data/{dataset}.log",
+        log_path("prepare_data", DATA),
     benchmark:
-        "results/benchmarks/prepare_data/{dataset}.tsv"
+        benchmark_path("prepare_data", DATA)
     conda:
         "../envs/roiroa.yaml"
     resources:

@@ -32,7 +32,7 @@ wildcard_constraints:
 
 
 # ---- targets: every figure of both directions of every pair and every sweep --
-SWEPT = {name: sweep(*where) for name, where in SWEEP_OF.items()}
+SWEPT = {name: level_values(name) for name in LEVELS}
 # figures of single images and class maps illustrate; they are drawn for the first seed only
 SWEPT["seed"] = SWEPT["seed"][:1]
 # θ is always plotted; δ1 and δ2 when the config sweeps them
@@ -48,8 +48,8 @@ REGION_FIGURES = [
     "regions_representatives",
 ]
 FIGURE_PATTERNS = [
-    "results/{dataset}/{pair}/seed~{seed}/attack~{attack}/eps~{eps}/cam~{cam}/d1~{d1}/roa~{roa}/d2~{d2}/figures/{source}-to-{target}/{figure}.png",
-    "results/{dataset}/{pair}/seed~{seed}/attack~{attack}/eps~{eps}/cam~{cam}/d1~{d1}/roa~{roa}/d2~{d2}/theta~{theta}/figures/{source}-to-{target}/blob.png",
+    f"{REGIONS}/figures/{{source}}-to-{{target}}/{{figure}}.png",
+    f"{BLOB}/figures/{{source}}-to-{{target}}/blob.png",
     "results/figures/{dataset}/{pair}/{source}-to-{target}/scores_vs_{param}.png",
 ]
 FIGURES = [
@@ -83,37 +83,37 @@ FIGURES += [
 rule figures_regions:
     """Both directions' RoI and RoA (one image and the class), and the four regions."""
     input:
-        data="results/{dataset}/data.h5",
-        maps="results/{dataset}/{first}-{second}/seed~{seed}/attack~{attack}/eps~{eps}/cam~{cam}/maps.h5",
-        regions=f"{PAIR_SETTING}/regions.h5",
+        data=f"{DATA}/data.h5",
+        maps=f"{of_both(MAPS)}/maps.h5",
+        regions=f"{of_both(REGIONS)}/regions.h5",
     output:
         roi_individual=both_directions(
-            f"{PAIR_SETTING}/figures/{{source}}-to-{{target}}/roi_individual.png",
+            f"{of_both(REGIONS)}/figures/{{source}}-to-{{target}}/roi_individual.png",
             "../report/roi_individual.rst",
             "a) RoI of one image (Fig. 6)",
         ),
         roa_individual=both_directions(
-            f"{PAIR_SETTING}/figures/{{source}}-to-{{target}}/roa_individual.png",
+            f"{of_both(REGIONS)}/figures/{{source}}-to-{{target}}/roa_individual.png",
             "../report/roa_individual.rst",
             "b) RoA of one image (Fig. 7)",
         ),
         representatives=both_directions(
-            f"{PAIR_SETTING}/figures/{{source}}-to-{{target}}/representatives.png",
+            f"{of_both(REGIONS)}/figures/{{source}}-to-{{target}}/representatives.png",
             "../report/representatives.rst",
             "c) class RoI and RoA (Figs. 8, 9)",
         ),
         regions_individual=both_directions(
-            f"{PAIR_SETTING}/figures/{{source}}-to-{{target}}/regions_individual.png",
+            f"{of_both(REGIONS)}/figures/{{source}}-to-{{target}}/regions_individual.png",
             "../report/regions_individual.rst",
             "d) four regions of one image",
         ),
         regions_representatives=both_directions(
-            f"{PAIR_SETTING}/figures/{{source}}-to-{{target}}/regions_representatives.png",
+            f"{of_both(REGIONS)}/figures/{{source}}-to-{{target}}/regions_representatives.png",
             "../report/regions_representatives.rst",
             "e) four regions of the class",
         ),
     log:
-        "results/logs/figures_regions/{dataset}/{first}-{second}/seed~{seed}/attack~{attack}/eps~{eps}/cam~{cam}/d1~{d1}/roa~{roa}/d2~{d2}.log",
+        log_path("figures_regions", of_both(REGIONS)),
     conda:
         "../envs/roiroa.yaml"
     resources:
@@ -131,22 +131,22 @@ rule figures_blob:
     direction and θ, in its theta~ folder (first→second at every θ, then second→first).
     """
     input:
-        data="results/{dataset}/data.h5",
-        maps="results/{dataset}/{first}-{second}/seed~{seed}/attack~{attack}/eps~{eps}/cam~{cam}/maps.h5",
-        regions=f"{PAIR_SETTING}/regions.h5",
+        data=f"{DATA}/data.h5",
+        maps=f"{of_both(MAPS)}/maps.h5",
+        regions=f"{of_both(REGIONS)}/regions.h5",
     output:
         blobs=[
             figure
             for theta in SWEPT["theta"]
             for figure in both_directions(
-                f"{PAIR_SETTING}/theta~{theta}/figures/{{source}}-to-{{target}}/blob.png",
+                f"{of_both(BLOBS)}/theta~{theta}/figures/{{source}}-to-{{target}}/blob.png",
                 "../report/blob.rst",
                 "f) blob (Fig. 10)",
                 f"{PARAMETERS} θ={theta}",
             )
         ],
     log:
-        "results/logs/figures_blob/{dataset}/{first}-{second}/seed~{seed}/attack~{attack}/eps~{eps}/cam~{cam}/d1~{d1}/roa~{roa}/d2~{d2}.log",
+        log_path("figures_blob", of_both(BLOBS)),
     conda:
         "../envs/roiroa.yaml"
     resources:
@@ -154,7 +154,7 @@ rule figures_blob:
     params:
         directions=directions_of,
         thetas=[float(theta) for theta in SWEPT["theta"]],
-        mode=config["blob"]["mode"],
+        mode=lambda w: w.blob,
     script:
         "../scripts/figures_blob.py"
 
@@ -166,7 +166,7 @@ rule sweep_scores:
     of the authors' sweep a third longer)."""
     input:
         scores=lambda w: expand_sweep(
-            "results/{dataset}/{pair}/seed~{seed}/attack~{attack}/eps~{eps}/cam~{cam}/d1~{d1}/roa~{roa}/d2~{d2}/selected/fill~{fill}/evaluation.json",
+            f"{DEFENSE}/evaluation.json",
             dataset=w.dataset,
             pair=w.pair,
         ),
@@ -210,17 +210,19 @@ rule figures_attacks:
     """One image's RoI beside the RoA of every attack and RoA source (first seed,
     ε, CAM, δ1 and δ2 of the config)."""
     input:
-        data="results/{dataset}/data.h5",
-        maps=lambda w: expand(
-            "results/{{dataset}}/{{pair}}/seed~{seed}/attack~{attack}/eps~{eps}/cam~{cam}/maps.h5",
-            **{k: SWEPT[k][:1] for k in ("seed", "eps", "cam")},
+        data=f"{DATA}/data.h5",
+        maps=expand(
+            f"{MAPS}/maps.h5",
+            **{k: SWEPT[k][:1] for k in LEVELS if k != "attack"},
             attack=SWEPT["attack"],
+            allow_missing=True,
         ),
-        regions=lambda w: expand(
-            "results/{{dataset}}/{{pair}}/seed~{seed}/attack~{attack}/eps~{eps}/cam~{cam}/d1~{d1}/roa~{roa}/d2~{d2}/regions.h5",
-            **{k: SWEPT[k][:1] for k in ("seed", "eps", "cam", "d1", "d2")},
+        regions=expand(
+            f"{REGIONS}/regions.h5",
+            **{k: SWEPT[k][:1] for k in LEVELS if k not in ("attack", "roa")},
             attack=SWEPT["attack"],
             roa=SWEPT["roa"],
+            allow_missing=True,
         ),
     output:
         plot=report(

@@ -2,14 +2,14 @@ rule attack_cam:
     """The map stage: FGSM, CAM and clean/adversarial predictions of the pair's
     test images, from one shared forward pass per batch."""
     input:
-        data="results/{dataset}/data.h5",
-        model="results/{dataset}/{pair}/seed~{seed}/model.pt",
+        data=f"{DATA}/data.h5",
+        model=f"{MODEL}/model.pt",
     output:
-        maps="results/{dataset}/{pair}/seed~{seed}/attack~{attack}/eps~{eps}/cam~{cam}/maps.h5",
+        maps=f"{MAPS}/maps.h5",
     log:
-        "results/logs/attack_cam/{dataset}/{pair}/seed~{seed}/attack~{attack}/eps~{eps}/cam~{cam}.log",
+        log_path("attack_cam", MAPS),
     benchmark:
-        "results/benchmarks/attack_cam/{dataset}/{pair}/seed~{seed}/attack~{attack}/eps~{eps}/cam~{cam}.tsv"
+        benchmark_path("attack_cam", MAPS)
     conda:
         "../envs/roiroa.yaml"
     threads: TORCH_THREADS

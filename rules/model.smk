@@ -1,16 +1,16 @@
 rule train:
     """One binary classifier per class pair (first class = output 0), or model.checkpoint checked and imported."""
     input:
-        data="results/{dataset}/data.h5",
+        data=f"{DATA}/data.h5",
         # model.checkpoint: a model of yours, imported instead of trained
         checkpoint=lambda w: rc.model_settings(config, w.dataset).get("checkpoint", []),
     output:
-        model="results/{dataset}/{pair}/seed~{seed}/model.pt",
-        summary="results/{dataset}/{pair}/seed~{seed}/train.json",
+        model=f"{MODEL}/model.pt",
+        summary=f"{MODEL}/train.json",
     log:
-        "results/logs/train/{dataset}/{pair}/seed~{seed}.log",
+        log_path("train", MODEL),
     benchmark:
-        "results/benchmarks/train/{dataset}/{pair}/seed~{seed}.tsv"
+        benchmark_path("train", MODEL)
     conda:
         "../envs/roiroa.yaml"
     threads: TORCH_THREADS

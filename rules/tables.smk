@@ -15,16 +15,10 @@ rule tables:
     the θ chosen on the calibration part, and the baselines; and each table as
     an HTML page for the report, ours beside the paper's."""
     input:
-        ssim=expand_sweep(
-            "results/{dataset}/{pair}/seed~{seed}/attack~{attack}/eps~{eps}/cam~{cam}/d1~{d1}/roa~{roa}/d2~{d2}/ssim.json"
-        ),
+        ssim=expand_sweep(f"{REGIONS}/ssim.json"),
         sweep_scores=expand_sweep("results/{dataset}/{pair}/sweep_scores.json"),
-        selected=expand_sweep(
-            "results/{dataset}/{pair}/seed~{seed}/attack~{attack}/eps~{eps}/cam~{cam}/d1~{d1}/roa~{roa}/d2~{d2}/selected/fill~{fill}/theta.json"
-        ),
-        baselines=expand_sweep(
-            "results/{dataset}/{pair}/seed~{seed}/attack~{attack}/eps~{eps}/cam~{cam}/d1~{d1}/roa~{roa}/d2~{d2}/selected/fill~{fill}/baselines.json"
-        ),
+        selected=expand_sweep(f"{SELECTED}/theta.json"),
+        baselines=expand_sweep(f"{BASELINES}/baselines.json"),
     output:
         tables=TABLES,
         pages=[

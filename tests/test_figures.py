@@ -297,7 +297,8 @@ def test_new_theta_redraws_only_the_blob_and_the_sweep(tiny_run, tmp_path):
     # which the new θ rewrites: its files of every θ exist, yet their record names the old θ
     assert ran["blob"] == ran["neutralize_reattack"] == 1, ran
     # the δ-level figures folder, wherever the path's key~value levels put it (seed~, roa~, ...)
-    (figures,) = [p for p in (workdir / "results/digits/0-1").rglob("figures") if p.parent.name == "d2~0.5"]
+    (figures,) = [p for p in (workdir / "results/digits/0-1").rglob("figures")
+                  if "d2~0.5" in p.parts and not any(part.startswith("theta~") for part in p.parts)]
     assert figures.relative_to(workdir / "results/digits/0-1").parts[0] == "seed~0"
     assert sorted(p.name for p in figures.iterdir()) == ["0-to-1", "1-to-0"]
     assert {p.name for p in (figures / "0-to-1").iterdir()} == {

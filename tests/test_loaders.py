@@ -277,7 +277,7 @@ def test_schema_fills_loader_defaults_and_catches_typos():
     config = {"datasets": {"mnist": {"pairs": [[0, 1]]}, "malaria": {"pairs": "all"}}}
     validate(config, schema)
     assert config["datasets"]["mnist"] == {"pairs": [[0, 1]], "test_fraction": 0.25, "verify": True,
-                                           "data_dir": "data/mnist"}
+                                           "data_dir": "data/mnist", "source": "torchvision"}
     assert config["datasets"]["malaria"]["native_size"] == 64
     for typo in ({"mnist": {"pairs": "all", "data_dri": "x"}}, {"mnist": {"pairs": "all", "native_size": 32}},
                  {"digits": {"pairs": "all", "data_dir": "x"}}):

@@ -143,15 +143,19 @@ def test_wall_times_count_only_the_config_s_jobs(tmp_path):
         f"neutralize_reattack/{setting.format(eps=0.2)}/fill~0.tsv": 99.0,  # another config's ε
         f"blob/{setting.format(eps=0.1)}.tsv": 1.0,
         f"old_rule/{setting.format(eps=0.1)}/theta~0.9/fill~0.tsv": 99.0,  # a θ dropped since
+        f"select_theta/{setting.format(eps=0.1)}/fill~0/assign~true_class/n~all.tsv": 2.0,
+        f"select_theta/{setting.format(eps=0.1)}/fill~0/assign~union/n~all.tsv": 99.0,  # another config's setting
     }
     for path, seconds in files.items():
         (bench / path).parent.mkdir(parents=True, exist_ok=True)
         (bench / path).write_text(f"s\th:m:s\n{seconds}\t0:00:01\n")
     config = {"seeds": [0, 1], "attack": {"method": ["fgsm"], "eps": [0.10]}, "blob": {"theta": [0.15]},
-              "neutralize": {"fill": [0]}}
+              "neutralize": {"fill": [0], "assign": "true_class"}, "n_samples": None}
     times = rule_times(tmp_path, "digits", config).set_index("rule")
-    assert times["wall time (s)"].to_dict() == {"train": 10.0, "neutralize_reattack": 3.0, "blob": 1.0}
-    assert times["jobs"].to_dict() == {"train": 1, "neutralize_reattack": 1, "blob": 1}
+    assert times["wall time (s)"].to_dict() == {"train": 10.0, "neutralize_reattack": 3.0, "blob": 1.0,
+                                               "select_theta": 2.0}
+    assert times["jobs"].to_dict() == {"train": 1, "neutralize_reattack": 1, "blob": 1, "select_theta": 1}
+
 
 
 def test_page_refuses_results_of_modified_code(two_attacks, tmp_path):

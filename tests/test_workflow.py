@@ -16,8 +16,10 @@ from conftest import TINY_CONFIG, jobs_run, snakemake, write_config
 pytestmark = pytest.mark.workflow
 
 PAIR_DIR = "results/digits/0-1/seed~0"
-MAPS_DIR = f"{PAIR_DIR}/attack~fgsm/eps~0.1/cam~gradcam"
-REGIONS_DIR = f"{MAPS_DIR}/d1~0.5/roa~perturbation/d2~0.5"
+MAPS_DIR = f"{PAIR_DIR}/attack~fgsm/eps~0.1/cam~gradcam/cam_target~predicted_class/n~all"
+REGIONS_DIR = f"{MAPS_DIR}/d1~0.5/roa~perturbation/d2~0.5/rep~masks/fit~calibration/cal~0.5"
+DEFENSE_DIR = f"{REGIONS_DIR}/blob~ubar_v/selected/fill~0/assign~true_class"
+SELECTED_DIR = f"{DEFENSE_DIR}/drop~0.01"
 TABLES = ["table1_ssim", "table2_classification", "table3_reattack"]
 
 
@@ -131,15 +133,15 @@ def test_outputs_carry_provenance_and_logs(tiny_run):
     train_log = (tiny_run / "results/logs/train/digits/0-1/seed~0.log").read_text()
     assert "epoch 3/3 done" in train_log
     assert (tiny_run / "results/benchmarks/train/digits/0-1/seed~0.tsv").exists()
-    evaluation = json.loads((tiny_run / REGIONS_DIR / "selected/fill~0/evaluation.json").read_text())["by_theta"]
-    calibration_scores = json.loads((tiny_run / REGIONS_DIR / "selected/fill~0/calibration.json").read_text())["by_theta"]
+    evaluation = json.loads((tiny_run / DEFENSE_DIR / "evaluation.json").read_text())["by_theta"]
+    calibration_scores = json.loads((tiny_run / DEFENSE_DIR / "calibration.json").read_text())["by_theta"]
     assert [e["params"]["theta"] for e in evaluation] == [e["params"]["theta"] for e in calibration_scores] == [0.15, 0.3]
     for scores, calib in zip(evaluation, calibration_scores, strict=True):
         for d, c in zip(scores["directions"], calib["directions"], strict=True):
             assert d["part"] == "evaluation" and c["part"] == "calibration"
             assert d["n_images"] + c["n_images"] == (labels == (0 if d["source"] == "0" else 1)).sum()
     # S_mod and S_mod-adv of every θ: one group each in the setting's defense.h5, with the θ's parameters
-    with h5py.File(tiny_run / REGIONS_DIR / "selected/fill~0/defense.h5") as defense:
+    with h5py.File(tiny_run / DEFENSE_DIR / "defense.h5") as defense:
         assert sorted(defense) == ["theta~0.15", "theta~0.3"]
         for name, entry in zip(["theta~0.15", "theta~0.3"], evaluation, strict=True):
             assert json.loads(defense[name].attrs["params"]) == entry["params"]
@@ -164,11 +166,11 @@ def test_theta_selection_reads_only_calibration_scores(tiny_run):
     assert blocks, text[-2000:]
     for block in blocks:
         inputs = re.search(r"^    input: (.*)$", block, flags=re.M).group(1).split(", ")
-        assert len(inputs) == 1 and inputs[0].endswith("/selected/fill~0/calibration.json"), inputs
+        assert len(inputs) == 1 and inputs[0].endswith(f"{DEFENSE_DIR}/calibration.json"), inputs
         calibration = json.loads((tiny_run / inputs[0]).read_text())["by_theta"]
         assert [entry["params"]["theta"] for entry in calibration] == [0.15, 0.3]
         assert {d["part"] for entry in calibration for d in entry["directions"]} == {"calibration"}
-    chosen = json.loads((tiny_run / REGIONS_DIR / "selected/fill~0/theta.json").read_text())
+    chosen = json.loads((tiny_run / SELECTED_DIR / "theta.json").read_text())
     assert chosen["theta"] in (0.15, 0.3) and chosen["inputs"] and "criterion" in chosen
 
 

@@ -49,6 +49,30 @@ SWEEP_OF = {
 }
 
 
+# Settings that change a result but are not swept (one value per config): each is
+# a `key~value` folder level too, where it first acts (rules/common.smk), so two
+# configs that differ in one never write into the same folder.
+SETTING_OF = {
+    "cam_target": ("cam", "target"),
+    "n": ("n_samples",),
+    "rep": ("regions", "representative"),
+    "fit": ("blob", "fit_on"),
+    "cal": ("blob", "calibration_fraction"),
+    "blob": ("blob", "mode"),
+    "assign": ("neutralize", "assign"),
+    "drop": ("blob", "max_clean_drop"),
+    "draws": ("baselines", "random_draws"),
+}
+# the folder name of a setting left unset (n_samples: null = every image)
+UNSET = "all"
+
+
+def setting(config: dict, name: str) -> str:
+    """A setting's value (SETTING_OF) as it appears in its `key~value` path segment."""
+    value = config_value(config, SETTING_OF[name])
+    return UNSET if value is None else fmt(value)
+
+
 def config_value(config: dict, keys: tuple[str, ...]):
     """config[keys[0]][keys[1]]..., or None where a level is missing."""
     value = config

