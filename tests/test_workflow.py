@@ -87,10 +87,10 @@ def test_baselines_summarize_draws_and_compare_the_blob_to_them(tiny_run):
     draws, the blob's percentile among them and the paired per-image comparison;
     the blob evaluated beside the draws scores what neutralize_reattack scored
     for it at the chosen θ (FGSM: no randomness)."""
-    selected = tiny_run / REGIONS_DIR / "selected/fill~0"
-    baselines = json.loads((selected / "baselines.json").read_text())
-    theta = json.loads((selected / "theta.json").read_text())["theta"]
-    evaluation = json.loads((selected / "evaluation.json").read_text())["by_theta"]
+    setting = tiny_run / REGIONS_DIR  # one setting below it: each file is the only one of its name
+    baselines = json.loads(next(setting.rglob("baselines.json")).read_text())
+    theta = json.loads(next(setting.rglob("theta.json")).read_text())["theta"]
+    evaluation = json.loads(next(setting.rglob("evaluation.json")).read_text())["by_theta"]
     blob = {d["source"]: d for e in evaluation if e["params"]["theta"] == theta for d in e["directions"]}
     rows = baselines["directions"]
     assert baselines["params"]["baseline_orders"] == ["neutralize_then_attack", "attack_then_neutralize"]
