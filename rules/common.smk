@@ -170,7 +170,8 @@ def record(wildcards, theta=None, pair=None):
         out |= dict(
             fill=number(w["fill"]),
             assign=config["neutralize"]["assign"],
-            order=config["neutralize"]["order"],
+            orders=config["neutralize"]["orders"],
+            **rc.adaptive_settings(config, w["attack"]),
         )
     return out
 
@@ -182,12 +183,19 @@ def record_every_theta(wildcards):
 
 def record_selection(wildcards):
     """What select_theta records: the stage's settings and the selection criterion."""
-    return record(wildcards) | {"max_clean_drop": config["blob"]["max_clean_drop"]}
+    return record(wildcards) | {
+        "max_clean_drop": config["blob"]["max_clean_drop"],
+        "selection_order": config["blob"]["selection_order"],
+    }
 
 
 def record_baselines(wildcards):
-    """What the baselines stage records: its settings and the number of draws."""
-    return record(wildcards) | {"random_draws": config["baselines"]["random_draws"]}
+    """What the baselines stage records: its settings, the number of draws and
+    the one order it runs under (the order θ was chosen on)."""
+    from roiroa.defense import order_record
+
+    out = order_record(record(wildcards), config["blob"]["selection_order"])
+    return out | {"random_draws": config["baselines"]["random_draws"]}
 
 
 # ---- figures (rules/figures.smk) ----

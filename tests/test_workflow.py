@@ -83,20 +83,39 @@ def test_outputs_carry_provenance_and_logs(tiny_run):
     assert (tiny_run / "results/benchmarks/train/digits/0-1/seed~0.tsv").exists()
     evaluation = json.loads((tiny_run / REGIONS_DIR / "selected/fill~0/evaluation.json").read_text())["by_theta"]
     calibration_scores = json.loads((tiny_run / REGIONS_DIR / "selected/fill~0/calibration.json").read_text())["by_theta"]
-    assert [e["params"]["theta"] for e in evaluation] == [e["params"]["theta"] for e in calibration_scores] == [0.15, 0.3]
+    # every θ under every order of the default (the paper's, post-hoc, adaptive): an entry each
+    orders = ["neutralize_then_attack", "attack_then_neutralize", "adaptive"]
+    runs = [(t, o) for t in (0.15, 0.3) for o in orders]
+    for entries in (evaluation, calibration_scores):
+        assert [(e["params"]["theta"], e["params"]["order"]) for e in entries] == runs
     for scores, calib in zip(evaluation, calibration_scores, strict=True):
+        assert "orders" not in scores["params"]
+        assert ("adaptive_restarts" in scores["params"]) == (scores["params"]["order"] == "adaptive")
         for d, c in zip(scores["directions"], calib["directions"], strict=True):
             assert d["part"] == "evaluation" and c["part"] == "calibration"
+            assert d["order"] == c["order"] == scores["params"]["order"]
             assert d["n_images"] + c["n_images"] == (labels == (0 if d["source"] == "0" else 1)).sum()
-    # S_mod and S_mod-adv of every θ: one group each in the setting's defense.h5, with the θ's parameters
+    by_run = {(e["params"]["theta"], e["params"]["order"]): e["directions"] for e in evaluation}
+    for theta in (0.15, 0.3):  # S_mod does not depend on the order; the adaptive attacker gets through x itself
+        assert len({tuple(d["score_mod"] for d in by_run[theta, o]) for o in orders}) == 1
+        assert all(d["score_mod_adv"] <= d["score_mod"] for d in by_run[theta, "adaptive"])
+    # S_mod and, per order, S_mod-adv of every θ: one group each in the setting's defense.h5
     with h5py.File(tiny_run / REGIONS_DIR / "selected/fill~0/defense.h5") as defense:
         assert sorted(defense) == ["theta~0.15", "theta~0.3"]
-        for name, entry in zip(["theta~0.15", "theta~0.3"], evaluation, strict=True):
-            assert json.loads(defense[name].attrs["params"]) == entry["params"]
-            assert defense[name]["x_mod"].shape == defense[name]["x_mod_adv"].shape == (len(labels), 1, 8, 8)
-    # the sweep's rows: each θ's evaluation scores, one row per direction
+        for name, entry in zip(["theta~0.15", "theta~0.3"], evaluation[::len(orders)], strict=True):
+            params = json.loads(defense[name].attrs["params"])
+            assert params["theta"] == entry["params"]["theta"] and params["orders"] == orders
+            assert defense[name]["x_mod"].shape == (len(labels), 1, 8, 8)
+            for order in orders:
+                assert defense[name][order]["x_mod_adv"].shape == (len(labels), 1, 8, 8)
+    # the sweep's rows: each θ's and order's evaluation scores, one row per direction
     rows = json.loads((tiny_run / "results/digits/0-1/sweep_scores.json").read_text())["rows"]
-    assert [(row["theta"], row["part"]) for row in rows] == [(t, "evaluation") for t in (0.15, 0.3) for _ in (0, 1)]
+    assert [(row["theta"], row["order"], row["part"]) for row in rows] == [
+        (t, o, "evaluation") for t, o in runs for _ in (0, 1)]
+    chosen = json.loads((tiny_run / REGIONS_DIR / "selected/fill~0/theta.json").read_text())
+    assert chosen["selection_order"] == "adaptive" and "of order adaptive" in chosen["criterion"]
+    baselines = json.loads((tiny_run / REGIONS_DIR / "selected/fill~0/baselines.json").read_text())
+    assert baselines["params"]["order"] == "adaptive" and "orders" not in baselines["params"]
 
 
 def test_second_run_does_nothing(tiny_run):

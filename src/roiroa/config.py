@@ -112,6 +112,7 @@ def check_config(config: dict) -> None:
         check_model(config, name)
         check_test_fraction(config, name)
     check_sweeps(config)
+    check_selection_order(config)
 
 
 def check_sweeps(config: dict) -> None:
@@ -209,17 +210,36 @@ ATTACK_SETTINGS = {
     "fgsm": (),
     "pgd_linf": ("steps", "step_size", "random_start"),
     "pgd_l2": ("steps", "step_size", "random_start"),
+    "apgd_ce": ("steps", "random_start"),
     "deepfool": ("overshoot", "max_iter"),
 }
 
 
 def attack_settings(config: dict, method: str) -> dict:
-    """The attack settings a method uses (recorded with its results); the
-    adaptive order runs PGD, so it records the PGD settings too."""
-    keys = set(ATTACK_SETTINGS[method])
-    if config["neutralize"]["order"] == "adaptive":
-        keys |= set(ATTACK_SETTINGS["pgd_linf"])
-    return {k: config["attack"][k] for k in sorted(keys)}
+    """The attack settings a method uses (recorded with its results). A
+    minimal-perturbation attack (DeepFool) is labelled so in them, for the tables."""
+    from .attacks import MINIMAL_PERTURBATION
+
+    settings = {k: config["attack"][k] for k in sorted(ATTACK_SETTINGS[method])}
+    return settings | ({"minimal_perturbation": True} if method in MINIMAL_PERTURBATION else {})
+
+
+def adaptive_settings(config: dict, method: str) -> dict:
+    """The adaptive order's attacker (recorded with the defense's results): the
+    method (roiroa.defense.adaptive_method), the PGD settings, restarts, loss."""
+    from .defense import adaptive_method
+
+    attack, neutralize = config["attack"], config["neutralize"]
+    return dict(adaptive_attack=adaptive_method(method), adaptive_steps=attack["steps"],
+                adaptive_step_size=attack["step_size"], adaptive_restarts=neutralize["adaptive_restarts"],
+                adaptive_loss=neutralize["adaptive_loss"])  # fmt: skip
+
+
+def check_selection_order(config: dict) -> None:
+    """θ is ranked on one of the orders that run."""
+    order, orders = config["blob"]["selection_order"], config["neutralize"]["orders"]
+    if order not in orders:
+        raise ConfigError(f"blob.selection_order: {order!r} is not one of neutralize.orders ({', '.join(orders)})")
 
 
 # Keys of a dataset's section that the workflow reads itself; the rest goes to the loader.
