@@ -6,7 +6,8 @@ neutralize.orders, S_mod-adv (a group of defense.h5 per θ); the scores of every
 import logging
 
 from roiroa.config import fmt
-from roiroa.defense import defense_options, order_record, run_defense
+from roiroa.defense import defense_options, run_defense
+from roiroa.orders import order_record
 from roiroa.h5io import create_h5
 from roiroa.models import load_model
 from roiroa.runtime import seed_everything, start_torch_job, write_json

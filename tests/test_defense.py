@@ -15,8 +15,8 @@ from roiroa.defense import (
     evaluate_masks,
     fill_value,
     neutralize,
-    order_record,
 )
+from roiroa.orders import order_record
 from roiroa.models import ModelSpec, build_model
 from test_attacks import Margin
 

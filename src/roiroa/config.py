@@ -227,7 +227,7 @@ def attack_settings(config: dict, method: str) -> dict:
 def adaptive_settings(config: dict, method: str) -> dict:
     """The adaptive order's attacker (recorded with the defense's results): the
     method (roiroa.defense.adaptive_method), the PGD settings, restarts, loss."""
-    from .defense import adaptive_method
+    from .orders import adaptive_method
 
     attack, neutralize = config["attack"], config["neutralize"]
     return dict(adaptive_attack=adaptive_method(method), adaptive_steps=attack["steps"],

@@ -1,10 +1,11 @@
 """Neutralization and the repeated attack (the paper's Tables II and III).
 
 `defend_batch` is the science: one batch's S_mod and S_mod-adv under an
-attack order (a threat model: docs/attacks.md). `evaluate_masks` streams a
-pair's images through it for any per-class masks (the blob, or a baseline's
-mask) and returns per-image correctness; `direction_scores` turns that into
-the scores, the counts behind the intervals and the paired tests.
+attack order (a threat model: roiroa.orders, docs/attacks.md).
+`evaluate_masks` streams a pair's images through it for any per-class masks
+(the blob, or a baseline's mask) and returns per-image correctness;
+`direction_scores` turns that into the scores, the counts behind the
+intervals and the paired tests.
 """
 
 from __future__ import annotations
@@ -17,29 +18,16 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .attacks import AttackSettings, L2_ATTACKS, loss_gradient, run_attack, starts_from_gradient
+from .attacks import AttackSettings, loss_gradient, run_attack, starts_from_gradient
 from .data import read_rows
 from .h5io import blocks, check_labels, check_rows, create_stream, open_h5, provenance, read_dataset
+from .orders import ORDERS
 from .stats import mcnemar_exact, paired_counts
 
 log = logging.getLogger(__name__)
 
-# neutralize_then_attack:       the attack re-run on S_mod, never neutralized again (the
-#                               paper's order: the attacker may write into the blob)
-# attack_then_neutralize:       the blob blanked out of S_adv (post-hoc defense; the attacker
-#                               ignores it)
-# neutralize_attack_neutralize: the attack on S_mod, then the blob blanked again
-# adaptive:                     the attacker knows the defense: PGD or APGD (adaptive_method) with
-#                               restarts on the defended model (DefendedModel: every iterate
-#                               neutralized as deployed, with the mask of the iterate's predicted
-#                               class under assign: predicted_class); worst case over restarts
-#                               and x itself
-ORDERS = ("neutralize_then_attack", "attack_then_neutralize", "neutralize_attack_neutralize", "adaptive")
-PAPER_ORDER = "neutralize_then_attack"
 ASSIGNMENTS = ("true_class", "predicted_class", "union")
 SETS = ("clean", "adv", "mod", "mod_adv")
-# the adaptive attack's settings in a record (common.smk `record`), prefix adaptive_
-ADAPTIVE_KEYS = ("adaptive_attack", "adaptive_steps", "adaptive_step_size", "adaptive_restarts", "adaptive_loss")
 
 
 def neutralize(x: torch.Tensor, mask: torch.Tensor, fill: torch.Tensor) -> torch.Tensor:
@@ -106,14 +94,6 @@ class DefendedModel(torch.nn.Module):
 
     def rows(self, rows: torch.Tensor) -> "DefendedModel":
         return DefendedModel(self.model, self.neutralizer, self.labels[rows])
-
-
-def adaptive_method(method: str) -> str:
-    """The adaptive attacker's method: the attack itself where it is iterative
-    with a random start (PGD, APGD), else PGD of the attack's norm."""
-    if method in ("pgd_linf", "pgd_l2", "apgd_ce"):
-        return method
-    return "pgd_l2" if method in L2_ATTACKS else "pgd_linf"
 
 
 @dataclass(frozen=True)
@@ -201,15 +181,6 @@ def defense_options(record: dict, batch_size: int, device) -> dict:
     orders = {"orders": record["orders"]} if "orders" in record else {"order": record["order"]}
     return dict(fill=record["fill"], assign=record["assign"], **orders,
                 attack=Attack.from_record(record), batch_size=batch_size, device=device)
-
-
-def order_record(record: dict, order: str) -> dict:
-    """The record of one order's rows: `orders` replaced by `order`; the adaptive
-    attacker's settings only where they act (order adaptive)."""
-    out = {k: v for k, v in record.items() if k != "orders"} | {"order": order}
-    if order != "adaptive":
-        out = {k: v for k, v in out.items() if k not in ADAPTIVE_KEYS}
-    return out
 
 
 def fill_value(model, fill, channels: int) -> torch.Tensor:
