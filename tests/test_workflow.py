@@ -159,7 +159,9 @@ def test_new_thresholds_rerun_only_downstream(tiny_run, tmp_path):
     assert sorted(tables["table1_ssim"]["delta1"].unique()) == [0.3, 0.5]
     t2 = tables["table2_classification"]
     sweep = t2[t2["neutralization"] == "blob, θ sweep"]
-    assert len(sweep) == 2 * 2 * 3 and set(sweep["theta"]) == {"0.15", "0.3", "0.4"}
+    # directions × δ1 × θ × the three orders of the default (a row each: the tables group by order)
+    assert len(sweep) == 2 * 2 * 3 * 3 and set(sweep["theta"]) == {"0.15", "0.3", "0.4"}
+    assert set(sweep["order"]) == {"neutralize_then_attack", "attack_then_neutralize", "adaptive"}
 
 
 def test_a_new_seed_trains_only_its_own_model(tiny_run, tmp_path):
