@@ -191,10 +191,10 @@ def record_selection(wildcards):
 
 def record_baselines(wildcards):
     """What the baselines stage records: its settings, the number of draws and
-    the one order it runs under (the order θ was chosen on)."""
+    the one order it runs under (baselines.order)."""
     from roiroa.orders import order_record
 
-    out = order_record(record(wildcards), config["blob"]["selection_order"])
+    out = order_record(record(wildcards), config["baselines"]["order"])
     return out | {"random_draws": config["baselines"]["random_draws"]}
 
 

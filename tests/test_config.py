@@ -127,9 +127,11 @@ def test_bad_config_is_named_by_the_plan_time_checks(path, value, key, problem):
     assert str(err.value).startswith(f"config key {key}: ") and problem in str(err.value), str(err.value)
 
 
-def test_theta_is_ranked_on_an_order_that_runs():
+def test_theta_is_ranked_and_the_baselines_scored_on_orders_that_run():
     with pytest.raises(ConfigError, match="config key blob.selection_order: 'adaptive' is not one of neutralize.orders"):
         validate_config(with_change(("neutralize", "orders"), ["attack_then_neutralize"]))
+    with pytest.raises(ConfigError, match="config key baselines.order: 'attack_then_neutralize' is not one of"):
+        validate_config(with_change(("neutralize", "orders"), ["adaptive"]))
 
 
 def test_folder_dataset_test_fraction_is_checked_against_the_files_in_place(tmp_path):
@@ -188,6 +190,7 @@ def test_schema_enums_match_the_library():
     assert schema["neutralize"]["properties"]["assign"]["enum"] == list(ASSIGNMENTS)
     assert schema["neutralize"]["properties"]["orders"]["items"]["enum"] == list(ORDERS)
     assert schema["blob"]["properties"]["selection_order"]["enum"] == list(ORDERS)
+    assert schema["baselines"]["properties"]["order"]["enum"] == list(ORDERS)
     assert schema["neutralize"]["properties"]["adaptive_loss"]["enum"] == list(LOSSES)
 
 

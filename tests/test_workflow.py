@@ -115,7 +115,7 @@ def test_outputs_carry_provenance_and_logs(tiny_run):
     chosen = json.loads((tiny_run / REGIONS_DIR / "selected/fill~0/theta.json").read_text())
     assert chosen["selection_order"] == "adaptive" and "of order adaptive" in chosen["criterion"]
     baselines = json.loads((tiny_run / REGIONS_DIR / "selected/fill~0/baselines.json").read_text())
-    assert baselines["params"]["order"] == "adaptive" and "orders" not in baselines["params"]
+    assert baselines["params"]["order"] == "attack_then_neutralize" and "orders" not in baselines["params"]
 
 
 def test_second_run_does_nothing(tiny_run):

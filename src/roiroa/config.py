@@ -112,7 +112,7 @@ def check_config(config: dict) -> None:
         check_model(config, name)
         check_test_fraction(config, name)
     check_sweeps(config)
-    check_selection_order(config)
+    check_orders(config)
 
 
 def check_sweeps(config: dict) -> None:
@@ -235,11 +235,13 @@ def adaptive_settings(config: dict, method: str) -> dict:
                 adaptive_loss=neutralize["adaptive_loss"])  # fmt: skip
 
 
-def check_selection_order(config: dict) -> None:
-    """θ is ranked on one of the orders that run."""
-    order, orders = config["blob"]["selection_order"], config["neutralize"]["orders"]
-    if order not in orders:
-        raise ConfigError(f"blob.selection_order: {order!r} is not one of neutralize.orders ({', '.join(orders)})")
+def check_orders(config: dict) -> None:
+    """θ is ranked, and the baselines are scored, under orders that run."""
+    orders = config["neutralize"]["orders"]
+    for section, key in (("blob", "selection_order"), ("baselines", "order")):
+        order = config[section][key]
+        if order not in orders:
+            raise ConfigError(f"{section}.{key}: {order!r} is not one of neutralize.orders ({', '.join(orders)})")
 
 
 # Keys of a dataset's section that the workflow reads itself; the rest goes to the loader.
