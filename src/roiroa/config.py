@@ -230,7 +230,7 @@ def adaptive_settings(config: dict, method: str) -> dict:
     from .orders import adaptive_method
 
     attack, neutralize = config["attack"], config["neutralize"]
-    return dict(adaptive_attack=adaptive_method(method), adaptive_steps=attack["steps"],
+    return dict(adaptive_attack=adaptive_method(method), adaptive_steps=neutralize["adaptive_steps"],
                 adaptive_step_size=attack["step_size"], adaptive_restarts=neutralize["adaptive_restarts"],
                 adaptive_loss=neutralize["adaptive_loss"])  # fmt: skip
 
