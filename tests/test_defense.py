@@ -238,3 +238,18 @@ def test_direction_scores_counts_rates_and_paired_tests():
     assert zero["clean_vs_mod_mcnemar_p"] == 1.0
     one = direction_scores(labels, probs, 1)
     assert one["n_images"] == 1 and one["score_adv"] == 0.0 and one["score_mod_adv"] == 1.0
+
+
+def test_the_adaptive_attacker_of_each_attack_and_its_recorded_settings():
+    from roiroa.config import adaptive_settings
+
+    config = {"attack": {"steps": 40, "step_size": 0.1},
+              "neutralize": {"adaptive_steps": 7, "adaptive_restarts": 5, "adaptive_loss": "margin"}}
+    expected = {"fgsm": "pgd_linf", "pgd_linf": "pgd_linf", "apgd_ce": "apgd_ce", "pgd_l2": "pgd_l2",
+                "deepfool": "pgd_l2"}
+    for method, adaptive in expected.items():
+        record = {"attack": method, "eps": 0.1, "attack_settings": {}, "seed": 0} | adaptive_settings(config, method)
+        assert record["adaptive_attack"] == adaptive
+        name, settings = Attack.from_record(record).adaptive
+        assert name == adaptive
+        assert settings == AttackSettings(steps=7, step_size=0.1, random_start=True, restarts=5, loss="margin")
