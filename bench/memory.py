@@ -74,7 +74,7 @@ def run_stage(stage: str, work: Path) -> dict:
         with create_h5(work / "defense.h5", {}) as defense:
             run_defense(load_model(work / "model.pt"), work / "data.h5", work / "maps.h5", work / "regions.h5",
                         work / "blob.h5", defense.create_group("theta~0.15"), fill=0, assign="true_class",
-                        order="neutralize_then_attack", attack=Attack("fgsm", 0.1), batch_size=256, device=device,
+                        orders=["neutralize_then_attack"], attack=Attack("fgsm", 0.1), batch_size=256, device=device,
                         params={})  # fmt: skip
     return {"stage": stage, "after_imports_mb": baseline, "peak_mb": peak_rss_mb(),
             "seconds": time.perf_counter() - start}

@@ -53,7 +53,7 @@ except rc.ConfigError as err:
 # calibration part, the baselines at it) sits beside the θ folders, in
 # blob~/selected/fill~/assign~/ (θ chosen in drop~/, baselines in drop~/draws~/). Logs and benchmarks mirror the paths under
 # results/logs/{rule}/ and results/benchmarks/{rule}/ (log_path, benchmark_path).
-# The order of attacks (neutralize.order) is not a level: the attack stage's work.
+# The orders of the re-attack (neutralize.orders) are not a level: every run scores each of them.
 
 
 def levels(parent, *names):
@@ -230,7 +230,8 @@ def record(wildcards, theta=None, pair=None):
         out |= dict(
             fill=number(w["fill"]),
             assign=w["assign"],
-            order=config["neutralize"]["order"],
+            orders=config["neutralize"]["orders"],
+            **rc.adaptive_settings(config, w["attack"]),
         )
     return out
 
@@ -242,7 +243,10 @@ def record_every_theta(wildcards):
 
 def record_selection(wildcards):
     """What select_theta records: the stage's settings and the selection criterion."""
-    return record(wildcards) | {"max_clean_drop": float(wildcards.drop)}
+    return record(wildcards) | {
+        "max_clean_drop": float(wildcards.drop),
+        "selection_order": config["blob"]["selection_order"],
+    }
 
 
 def record_regions(wildcards):
@@ -252,11 +256,14 @@ def record_regions(wildcards):
 
 def record_baselines(wildcards):
     """What the baselines stage records: its settings, the number of draws (from
-    the path) and the orders it evaluates (each row names its own)."""
-    return record(wildcards) | {
-        "random_draws": int(wildcards.draws),
-        "baseline_orders": config["baselines"]["orders"],
-    }
+    the path) and the orders it runs (baselines.orders; each row names its own);
+    the adaptive attacker's settings only when adaptive is among them."""
+    from roiroa.orders import ADAPTIVE_KEYS
+
+    orders = config["baselines"]["orders"]
+    drop = set() if "adaptive" in orders else set(ADAPTIVE_KEYS)
+    out = {k: v for k, v in record(wildcards).items() if k not in drop}
+    return out | {"random_draws": int(wildcards.draws), "orders": orders}
 
 
 # ---- figures (rules/figures.smk) ----

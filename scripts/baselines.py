@@ -22,7 +22,6 @@ rows = run_baselines(
     blob_mode=params.blob_mode,
     draws=record["random_draws"],
     seed=record["seed"],
-    orders=record["baseline_orders"],
     **defense_options(record, params.batch_size, device),
 )
 for row in rows:

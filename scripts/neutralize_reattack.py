@@ -1,11 +1,13 @@
-"""Rule neutralize_reattack: at every θ, blob → S_mod, S_mod-adv (a group of
-defense.h5 each); the scores of every θ → calibration.json (calibration part)
-and evaluation.json (evaluation part); the model is loaded once."""
+"""Rule neutralize_reattack: at every θ, blob → S_mod and, under every order of
+neutralize.orders, S_mod-adv (a group of defense.h5 per θ); the scores of every
+θ and order → calibration.json (calibration part) and evaluation.json
+(evaluation part), one entry per (θ, order); the model is loaded once."""
 
 import logging
 
 from roiroa.config import fmt
 from roiroa.defense import defense_options, run_defense
+from roiroa.orders import order_record
 from roiroa.h5io import create_h5
 from roiroa.models import load_model
 from roiroa.runtime import seed_everything, start_torch_job, write_json
@@ -19,17 +21,18 @@ with create_h5(outputs.defense, params.record, list(inputs)) as defense:
         logging.info("θ=%s (%d of %d)", record["theta"], i, len(params.records))
         # every θ draws the random numbers (random starts of PGD) it would draw in a job of its own
         seed_everything(record["seed"])
-        parts = run_defense(
+        by_order = run_defense(
             model, inputs.data, inputs.maps, inputs.regions, blob, defense.create_group(f"theta~{fmt(record['theta'])}"),
             params=record, **defense_options(record, params.batch_size, device),
         )  # fmt: skip
-        for d in parts["evaluation"]:
-            logging.info(
-                "%s→%s (%s part): clean %.4f mod %.4f adv %.4f mod_adv %.4f (%d images, blob %d px)",
-                d["source"], d["target"], d["part"], d["score_clean"], d["score_mod"], d["score_adv"],
-                d["score_mod_adv"], d["n_images"], d["blob_pixels"],
-            )  # fmt: skip
-        for part, entries in every_theta.items():
-            entries.append({"params": record, "directions": parts[part]})
+        for order, parts in by_order.items():
+            for d in parts["evaluation"]:
+                logging.info(
+                    "%s %s→%s (%s part): clean %.4f mod %.4f adv %.4f mod_adv %.4f (%d images, blob %d px)",
+                    order, d["source"], d["target"], d["part"], d["score_clean"], d["score_mod"], d["score_adv"],
+                    d["score_mod_adv"], d["n_images"], d["blob_pixels"],
+                )  # fmt: skip
+            for part, entries in every_theta.items():
+                entries.append({"params": order_record(record, order), "directions": parts[part]})
 for part, entries in every_theta.items():
     write_json(outputs[part], {"params": params.record, "by_theta": entries})

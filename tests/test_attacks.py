@@ -1,12 +1,13 @@
-"""The attacks (FGSM, PGD L∞/L2, DeepFool; checked against ART) and the RoA magnitude."""
+"""The attacks (FGSM, PGD L∞/L2, APGD-CE, DeepFool; checked against ART) and the RoA magnitude."""
 
 import math
+from dataclasses import replace
 
 import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
-from art.attacks.evasion import DeepFool, ProjectedGradientDescent
+from art.attacks.evasion import AutoProjectedGradientDescent, DeepFool, ProjectedGradientDescent
 from art.estimators.classification import PyTorchClassifier
 from art.utils import random_sphere
 from scipy.stats import ks_2samp
@@ -16,14 +17,19 @@ from torch import nn
 from roiroa.attacks import (
     ATTACKS,
     L2_ATTACKS,
+    LINF_ATTACKS,
+    RANDOM_START,
     AttackSettings,
+    apgd_checkpoints,
     fgsm,
     gradient_magnitude,
     l2_budget,
     loss_gradient,
+    per_image_loss,
     perturbation_magnitude,
     run_attack,
 )
+from roiroa.config import attack_settings
 from roiroa.models import ModelSpec, build_model
 
 
@@ -165,14 +171,21 @@ def test_full_eps_moves_have_magnitude_exactly_one():
     assert magnitude.min() >= 0 and magnitude.max() <= 1
 
 
-def test_l2_magnitude_is_scaled_by_the_images_peak():
+def test_the_same_change_has_the_same_roa_under_every_attack():
+    """One scale for every attack (issue 18, 6): the magnitude is the change over
+    ε·√C whichever attack made it, so δ2 = 0.5 means "moved by at least ε/2"
+    for L∞ and L2 attacks alike (the L2 attacks used to be divided by the
+    image's own peak change: there the same change gave [1, 0, 0, 0.25])."""
     x = torch.zeros(2, 1, 2, 2)
     x_adv = x.clone()
-    x_adv[0, 0, 0, 0], x_adv[0, 0, 1, 1] = 0.4, 0.1
-    for method in L2_ATTACKS:
-        magnitude = perturbation_magnitude(x_adv, x, 0.05, method)
-        assert magnitude[0].flatten().tolist() == pytest.approx([1.0, 0.0, 0.0, 0.25])
+    x_adv[0, 0, 0, 0], x_adv[0, 0, 1, 1] = 0.4, 0.025
+    magnitudes = {method: perturbation_magnitude(x_adv, x, 0.05, method) for method in ATTACKS}
+    for method, magnitude in magnitudes.items():
+        assert magnitude[0].flatten().tolist() == pytest.approx([1.0, 0.0, 0.0, 0.5]), method  # 0.4 > ε: clipped
         assert magnitude[1].abs().max() == 0  # unchanged image
+        assert torch.equal(magnitude >= 0.5, magnitudes["fgsm"] >= 0.5)
+    with pytest.raises(ValueError, match="unknown attack"):
+        perturbation_magnitude(x_adv, x, 0.05, "cw")
 
 
 def test_gradient_magnitude():
@@ -334,7 +347,7 @@ def test_pgd_is_at_least_as_strong_as_fgsm(trained, digits, eps):
         assert F.cross_entropy(trained(x_pgd), y) >= F.cross_entropy(trained(x_fgsm), y)
 
 
-@pytest.mark.parametrize("method", ["pgd_linf", "pgd_l2"])
+@pytest.mark.parametrize("method", RANDOM_START)
 def test_seeded_random_start_is_reproducible(trained, digits, method):
     x, y = digits[0][:16], digits[1][:16]
     runs = [run_attack(trained, x, y, method, 0.2, generator=torch.Generator().manual_seed(s)) for s in (7, 7, 8)]
@@ -371,6 +384,88 @@ def test_projection_is_applied_to_every_iterate(trained, digits, method):
     assert torch.equal(x_adv[..., mask], x[..., mask])
     assert (x_adv[..., ~mask] != x[..., ~mask]).any()
     assert len(calls) >= (1 if method == "fgsm" else 2)
+
+
+def test_margin_loss():
+    logits = torch.tensor([[2.0, -1.0], [0.5, 3.0], [1.0, 0.0]])
+    y = torch.tensor([0, 0, 1])
+    assert per_image_loss(logits, y, "margin").tolist() == pytest.approx([-3.0, 2.5, 1.0])
+    torch.testing.assert_close(per_image_loss(logits, y, "ce"), F.cross_entropy(logits, y, reduction="none"))
+    with pytest.raises(ValueError, match="unknown attack loss"):
+        per_image_loss(logits, y, "dlr")
+
+
+@pytest.mark.parametrize("method", RANDOM_START)
+def test_margin_loss_attack_is_as_strong_as_ce_on_two_classes(trained, digits, method):
+    """On two classes the margin and the cross-entropy rise together (CE = softplus(margin)),
+    so both losses flip the same images up to the path the steps take."""
+    x, y = digits
+    rates = [success(trained, run_attack(trained, x, y, method, 0.2, AttackSettings(loss=loss),
+                                         generator=torch.Generator().manual_seed(0)), y) for loss in ("ce", "margin")]
+    assert 0.1 < rates[0] < 0.9 and abs(rates[0] - rates[1]) <= 0.03, rates
+
+
+@pytest.mark.parametrize("method", RANDOM_START)
+def test_restarts_keep_the_worst_case_per_image(trained, digits, method):
+    """Each restart draws a new random start from the same generator and runs on
+    the images still classified correctly; an image keeps its highest-margin
+    result, so restarts never help the model: every margin is at least the
+    first start's, and higher somewhere (new starts were drawn)."""
+    x, y = digits
+    settings = AttackSettings(steps=3)
+
+    def attack(restarts):
+        x_adv = run_attack(trained, x, y, method, 0.15, replace(settings, restarts=restarts),
+                           generator=torch.Generator().manual_seed(0))
+        with torch.no_grad():
+            return x_adv, per_image_loss(trained(x_adv), y, "margin")
+
+    one, margin_one = attack(1)
+    five, margin_five = attack(5)
+    assert (margin_five >= margin_one).all() and (margin_five > margin_one).any()
+    assert (margin_five > 0).sum() >= (margin_one > 0).sum()
+    budget = l2_budget(0.15, x) * (1 + 1e-5) if method in L2_ATTACKS else 0.15 + 1e-6
+    assert (l2_norms(five, x) if method in L2_ATTACKS else (five - x).abs().amax((1, 2, 3))).max() <= budget
+
+
+def test_apgd_checkpoints_follow_croce_and_hein():
+    # p = 0, 0.22, 0.41, 0.57, 0.70, 0.80, 0.87, 0.93, 0.99 (each gap 0.03 shorter, at least 0.06)
+    assert apgd_checkpoints(100) == [0, 22, 41, 57, 70, 80, 87, 93, 99]
+    assert apgd_checkpoints(10) == [0, 3, 5, 6, 7, 8, 9, 10]
+
+
+@pytest.mark.parametrize("eps", [0.2])
+def test_apgd_ce_agrees_with_art(trained, digits, eps):
+    """APGD-CE against ART's AutoProjectedGradientDescent (initial step 2ε, one random
+    start, 10 iterations, CE) on the same model: different random numbers and a
+    different bookkeeping (ART counts a step as progress when it beats the best loss,
+    Croce & Hein and ours when it beats the previous step), so the same success
+    rate within 0.02 (measured: equal at ε = 0.1, 0.2, 0.3 and 10 or 50 iterations)
+    and a mean final loss at least ART's (ours returns each image's best iterate,
+    ART a failed image's random start). APGD is at least as strong as PGD here."""
+    x, y = digits
+    ours = run_attack(trained, x, y, "apgd_ce", eps, AttackSettings(steps=10),
+                      generator=torch.Generator().manual_seed(0))
+    np.random.seed(0)
+    theirs = torch.from_numpy(AutoProjectedGradientDescent(
+        art_classifier(trained), norm=np.inf, eps=eps, eps_step=2 * eps, max_iter=10, nb_random_init=1,
+        batch_size=len(x), verbose=False,
+    ).generate(x.numpy(), y.numpy()))
+    pgd = run_attack(trained, x, y, "pgd_linf", eps, AttackSettings(steps=10), generator=torch.Generator().manual_seed(0))
+    assert 0.1 < success(trained, ours, y) < 0.9
+    assert abs(success(trained, ours, y) - success(trained, theirs, y)) <= 0.02
+    assert success(trained, ours, y) >= success(trained, pgd, y) - 0.01
+    with torch.no_grad():
+        losses = [F.cross_entropy(trained(z), y).item() for z in (ours, theirs)]
+    assert losses[0] >= losses[1] - 1e-4, losses
+
+
+def test_deepfool_is_labelled_a_minimal_perturbation_attack():
+    config = {"attack": {"steps": 10, "step_size": 0.25, "random_start": True, "overshoot": 0.02, "max_iter": 50}}
+    recorded = attack_settings(config, "deepfool")
+    assert recorded == {"max_iter": 50, "overshoot": 0.02, "minimal_perturbation": True}
+    assert AttackSettings.from_record(recorded) == AttackSettings(max_iter=50, overshoot=0.02)
+    assert all("minimal_perturbation" not in attack_settings(config, m) for m in LINF_ATTACKS + ("pgd_l2",))
 
 
 def test_attacks_need_eval_mode_and_a_known_method(trained, digits):

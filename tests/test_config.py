@@ -6,7 +6,7 @@ import pytest
 import yaml
 
 from conftest import ROOT, TINY_CONFIG, snakemake, write_config
-from roiroa.attacks import ATTACKS
+from roiroa.attacks import ATTACKS, LOSSES
 from roiroa.blob import BLOB_MODES
 from roiroa.cam import CAM_METHODS, CAM_TARGETS
 from roiroa.config import MIN_INPUT_SIZE, ConfigError, fmt, model_settings, validate_config
@@ -43,7 +43,7 @@ BAD = [
     (("blob", "theta"), [0.1, 2], "blob.theta[1]", "greater than the maximum of 1"),
     (("attack", "eps"), [0], "attack.eps[0]", "less than or equal to the minimum of 0"),
     (("attack", "eps"), -0.3, "attack.eps[0]", "less than or equal to the minimum of 0"),
-    (("attack", "method"), ["pgd"], "attack.method[0]", "'pgd' is not one of ['fgsm', 'pgd_linf', 'pgd_l2', 'deepfool']"),
+    (("attack", "method"), ["pgd"], "attack.method[0]", "'pgd' is not one of ['fgsm', 'pgd_linf', 'pgd_l2', 'deepfool', 'apgd_ce']"),
     (("cam", "method"), "scorecam", "cam.method[0]", "'scorecam' is not one of"),
     (("cam", "target"), "logit", "cam.target", "'logit' is not one of"),
     (("datasets", "digits", "pairs"), DELETE, "datasets.digits", "'pairs' is a required property"),
@@ -120,7 +120,7 @@ BAD_IN_PROCESS = [
     (("attack", "eps"), [1.5], "attack.eps[0]", "greater than the maximum of 1"),
     (("neutralize", "fill"), ["median"], "neutralize.fill[0]", "'mean' was expected"),
     (("blob", "mode"), "max", "blob.mode", "is not one of"),
-    (("neutralize", "order"), "twice", "neutralize.order", "is not one of"),
+    (("neutralize", "orders"), ["twice"], "neutralize.orders[0]", "is not one of"),
     # numbers that JSON Schema lets through (issue 20): NaN passes every range, 2.0 counts as an integer
     (("blob", "theta"), [NAN], "blob.theta[0]", FINITE),
     (("attack", "eps"), [NAN], "attack.eps[0]", FINITE),
@@ -152,6 +152,13 @@ def test_bad_config_is_named_by_the_plan_time_checks(path, value, key, problem):
     with pytest.raises(ConfigError) as err:
         validate_config(with_change(path, value))
     assert str(err.value).startswith(f"config key {key}: ") and problem in str(err.value), str(err.value)
+
+
+def test_theta_is_ranked_and_the_baselines_scored_on_orders_that_run():
+    with pytest.raises(ConfigError, match="config key blob.selection_order: 'adaptive' is not one of neutralize.orders"):
+        validate_config(with_change(("neutralize", "orders"), ["attack_then_neutralize"]))
+    with pytest.raises(ConfigError, match="config key baselines.orders.0.: 'neutralize_then_attack' is not one of"):
+        validate_config(with_change(("neutralize", "orders"), ["adaptive"]))
 
 
 def test_folder_dataset_test_fraction_is_checked_against_the_files_in_place(tmp_path):
@@ -209,7 +216,10 @@ def test_schema_enums_match_the_library():
     assert schema["regions"]["properties"]["representative"]["enum"] == list(REPRESENTATIVE_MODES)
     assert schema["blob"]["properties"]["mode"]["enum"] == list(BLOB_MODES)
     assert schema["neutralize"]["properties"]["assign"]["enum"] == list(ASSIGNMENTS)
-    assert schema["neutralize"]["properties"]["order"]["enum"] == list(ORDERS)
+    assert schema["neutralize"]["properties"]["orders"]["items"]["enum"] == list(ORDERS)
+    assert schema["blob"]["properties"]["selection_order"]["enum"] == list(ORDERS)
+    assert schema["baselines"]["properties"]["order"]["enum"] == list(ORDERS)
+    assert schema["neutralize"]["properties"]["adaptive_loss"]["enum"] == list(LOSSES)
 
 
 def test_default_config_is_valid_and_uses_vgg16(tmp_path):

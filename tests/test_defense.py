@@ -2,12 +2,23 @@
 
 import math
 
+import h5py
 import numpy as np
 import pytest
 import torch
 
-from roiroa.attacks import AttackSettings, fgsm
-from roiroa.defense import Attack, blob_per_image, defend_batch, direction_scores, fill_value, neutralize
+from roiroa.attacks import LOSSES, AttackSettings, fgsm
+from roiroa.defense import (
+    Attack,
+    Neutralizer,
+    blob_per_image,
+    defend_batch,
+    direction_scores,
+    evaluate_masks,
+    fill_value,
+    neutralize,
+)
+from roiroa.orders import order_record
 from roiroa.models import ModelSpec, build_model
 from test_attacks import Margin
 
@@ -44,22 +55,37 @@ def test_blob_assignment():
     assert blob_per_image(blobs, labels, preds, "union").tolist() == [[[True, True]], [[True, True]]]
 
 
+def one_mask_per_class(*pixels_of_class):
+    """2×1×W class masks: class c blanks the pixels pixels_of_class[c]."""
+    width = 1 + max(max(p) for p in pixels_of_class)
+    masks = torch.zeros(2, 1, width, dtype=torch.bool)
+    for cls, pixels in enumerate(pixels_of_class):
+        masks[cls, 0, list(pixels)] = True
+    return masks
+
+
 def test_orders():
     model = Margin(torch.ones(1, 1, 1, 4), 10.0).eval()
     x = torch.full((1, 1, 1, 4), 0.5)
     y = torch.zeros(1, dtype=torch.long)
-    mask = torch.tensor([[[True, False, False, False]]])
-    fill = torch.tensor([0.0])
+    defense = Neutralizer(one_mask_per_class([0], [3]), "true_class", torch.tensor([0.0]))
     x_adv = fgsm(model, x, y, 0.1)
-    x_mod, paper, *_ = defend_batch(model, x, x_adv, y, mask, mask, fill, FGSM, "neutralize_then_attack")
+
+    def run(order):
+        return defend_batch(model, x, x_adv, y, y, y, defense, FGSM, order)
+
+    x_mod, paper, *_ = run("neutralize_then_attack")
     assert x_mod[0, 0, 0].tolist() == [0.0, 0.5, 0.5, 0.5]
     assert paper[0, 0, 0].tolist() == pytest.approx([0.1, 0.6, 0.6, 0.6])  # the attack may use the blob
-    _, post_hoc, *_ = defend_batch(model, x, x_adv, y, mask, mask, fill, FGSM, "attack_then_neutralize")
-    assert post_hoc[0, 0, 0].tolist() == pytest.approx([0.0, 0.6, 0.6, 0.6])
-    _, aware, *_ = defend_batch(model, x, x_adv, y, mask, mask, fill, FGSM, "neutralize_attack_neutralize")
-    assert aware[0, 0, 0].tolist() == pytest.approx([0.0, 0.6, 0.6, 0.6])
+    assert run("attack_then_neutralize")[1][0, 0, 0].tolist() == pytest.approx([0.0, 0.6, 0.6, 0.6])
+    assert run("neutralize_attack_neutralize")[1][0, 0, 0].tolist() == pytest.approx([0.0, 0.6, 0.6, 0.6])
     with pytest.raises(ValueError, match="unknown order"):
-        defend_batch(model, x, x_adv, y, mask, mask, fill, FGSM, "attack_twice")
+        run("attack_twice")
+
+
+def adaptive_attack(steps=10, restarts=1, loss="ce", method="fgsm"):
+    return Attack(method, 0.1, seed=3, adaptive=(
+        "pgd_linf", AttackSettings(steps=steps, step_size=0.25, random_start=True, restarts=restarts, loss=loss)))
 
 
 def test_adaptive_order_runs_pgd_that_never_moves_the_blob():
@@ -68,26 +94,87 @@ def test_adaptive_order_runs_pgd_that_never_moves_the_blob():
     model = Margin(torch.tensor([[[[1.0, 1.0, -1.0, 1.0]]]]), 10.0).eval()
     x = torch.full((1, 1, 1, 4), 0.5)
     y = torch.zeros(1, dtype=torch.long)
-    mask = torch.tensor([[[True, False, False, False]]])
-    attack = Attack("fgsm", 0.1, AttackSettings(steps=10, step_size=0.25, random_start=True), seed=3)
-    _, adaptive, *_ = defend_batch(model, x, x, y, mask, mask, torch.tensor([0.0]), attack, "adaptive")
-    assert adaptive[0, 0, 0, 0] == 0.0
-    # from any random start, 10 steps of ε/4 reach the corner of the ε-ball the gradient points to
-    assert adaptive[0, 0, 0, 1:].tolist() == pytest.approx([0.6, 0.4, 0.6])
-    again = defend_batch(model, x, x, y, mask, mask, torch.tensor([0.0]), attack, "adaptive")[1]
-    assert torch.equal(adaptive, again)  # seeded random start
+    defense = Neutralizer(one_mask_per_class([0], [3]), "true_class", torch.tensor([0.0]))
+    for loss in LOSSES:
+        attack = adaptive_attack(loss=loss)
+        _, adaptive, *_ = defend_batch(model, x, x, y, y, y, defense, attack, "adaptive", attack.generator("cpu"))
+        assert adaptive[0, 0, 0, 0] == 0.0
+        # from any random start, 10 steps of ε/4 reach the corner of the ε-ball the gradient points to
+        assert adaptive[0, 0, 0, 1:].tolist() == pytest.approx([0.6, 0.4, 0.6])
+        again = defend_batch(model, x, x, y, y, y, defense, attack, "adaptive", attack.generator("cpu"))[1]
+        assert torch.equal(adaptive, again)  # seeded random start
 
 
-def test_predicted_class_assignment_uses_the_attacked_image_in_the_attacked_branch():
-    model = Margin(torch.ones(1, 1, 1, 2), 10.0).eval()
+def test_adaptive_order_counts_a_misclassified_s_mod_as_a_success():
+    """x itself is in the attacker's ball: where the defense already gets S_mod
+    wrong, S_mod-adv is S_mod and no attack runs on it."""
+    model = Margin(torch.ones(1, 1, 1, 2), 0.7).eval()  # class 1 iff x0 + x1 > 0.7
+    x = torch.tensor([[[[0.5, 0.5]]], [[[0.1, 0.1]]]])
+    y = torch.tensor([1, 0])
+    defense = Neutralizer(one_mask_per_class([0], [0]), "true_class", torch.tensor([0.0]))
+    passes = []
+    model.register_forward_hook(lambda _, inputs, __: passes.append(len(inputs[0])))
+    x_mod, x_mod_adv, prob_mod, prob_mod_adv = defend_batch(model, x, x, y, y, y, defense, adaptive_attack(),
+                                                            "adaptive")
+    assert prob_mod.argmax(1).tolist() == [0, 0]  # image 0: S_mod = (0, 0.5) is wrong
+    assert torch.equal(x_mod_adv[0], x_mod[0])
+    assert set(passes[1:-1]) == {1}  # the attack's passes see image 1 only
+
+
+def test_deployed_defense_blanks_the_blob_of_the_predicted_class():
+    model = Margin(torch.ones(1, 1, 1, 2), 1.0).eval()  # class 1 iff x0 + x1 > 1
+    defense = Neutralizer(one_mask_per_class([0], [1]), "predicted_class", torch.tensor([0.0]))
+    z = torch.tensor([[[[0.2, 0.3]]], [[[0.7, 0.8]]]])
+    labels = torch.tensor([1, 0])  # the truth does not matter to the deployed defense
+    torch.testing.assert_close(defense.deployed(model, z, labels)[:, 0, 0], torch.tensor([[0.0, 0.3], [0.7, 0.0]]))
+    oracle = Neutralizer(defense.masks, "true_class", defense.fill)
+    torch.testing.assert_close(oracle.deployed(model, z, labels)[:, 0, 0], torch.tensor([[0.2, 0.0], [0.0, 0.8]]))
+
+
+def test_adaptive_attacker_gets_the_mask_of_each_iterate_prediction():
+    """assign: predicted_class, as deployed: the defense predicts the class of the
+    image it is given and blanks that class's blob. The adaptive attacker's
+    iterates are neutralized with the mask of their own prediction (class 1 for
+    every image of the ball here), not with that of the map stage's
+    adversarial image (pred_adv, class 0 here)."""
+    model = Margin(torch.ones(1, 1, 1, 2), 0.0).eval()  # class 1 iff x0 + x1 > 0: never fooled
     x = torch.full((1, 1, 1, 2), 0.5)
-    y = torch.zeros(1, dtype=torch.long)
-    clean_mask = torch.tensor([[[True, False]]])  # the blob of the clean prediction
-    adv_mask = torch.tensor([[[False, True]]])  # the blob of the prediction on the adversarial image
-    _, x_mod_adv, *_ = defend_batch(model, x, x, y, clean_mask, adv_mask, torch.tensor([0.0]), FGSM,
-                                    "attack_then_neutralize")
-    x_mod = defend_batch(model, x, x, y, clean_mask, adv_mask, torch.tensor([0.0]), FGSM, "attack_then_neutralize")[0]
-    assert x_mod[0, 0, 0].tolist() == [0.0, 0.5] and x_mod_adv[0, 0, 0].tolist() == [0.5, 0.0]
+    y = torch.ones(1, dtype=torch.long)
+    defense = Neutralizer(one_mask_per_class([0], [1]), "predicted_class", torch.tensor([0.0]))
+    attack = adaptive_attack()
+    _, x_mod_adv, *_ = defend_batch(model, x, x, y, y, 1 - y, defense, attack, "adaptive", attack.generator("cpu"))
+    assert x_mod_adv[0, 0, 0, 1] == 0.0  # class 1's blob blanked
+    assert x_mod_adv[0, 0, 0, 0] == pytest.approx(0.4)  # the attacker lowered the rest to x − ε
+
+
+def test_adaptive_restarts_draw_new_noise_per_batch_and_restart(tmp_path):
+    """One generator per evaluation: two batches of the same images get different
+    random starts (the old code reseeded per batch: the same noise in every
+    batch), and so do the restarts within a batch."""
+    n = 4
+    images = np.full((n, 1, 1, 3), 0.5, np.float32)
+    with h5py.File(tmp_path / "data.h5", "w") as f:
+        f["test/images"], f["test/labels"] = images, np.zeros(n, np.int64)
+    with h5py.File(tmp_path / "maps.h5", "w") as f:
+        f["index"], f["x_adv"], f["label"] = np.arange(n), images, np.zeros(n, np.int8)
+        f["pred_clean"] = f["pred_adv"] = np.zeros(n, np.int8)
+    model = Margin(torch.ones(1, 1, 1, 3), 100.0).eval()  # never fooled: every restart runs
+    masks = torch.zeros(2, 1, 3, dtype=torch.bool)
+    kept = {}
+
+    def evaluate(restarts):
+        with h5py.File(tmp_path / "data.h5") as data, h5py.File(tmp_path / "maps.h5") as maps:
+            evaluate_masks(model, data["test"], maps, np.arange(n), masks, fill=0, assign="true_class",
+                           order="adaptive", attack=adaptive_attack(steps=0, restarts=restarts), batch_size=2,
+                           device="cpu", keep=lambda block, _, x_mod_adv, *__: kept.update({block.start: x_mod_adv}))
+        return kept[0], kept[2]
+
+    first, second = evaluate(restarts=1)
+    assert not torch.equal(first, second)
+    # the worst of 5 starts (the highest margin, w·x − b here) is at least the first start's,
+    # and higher in some image: the restarts drew new starts
+    worst, _ = evaluate(restarts=5)
+    assert (worst.sum((1, 2, 3)) >= first.sum((1, 2, 3))).all() and not torch.equal(worst, first)
 
 
 @pytest.mark.parametrize("attack", [FGSM, Attack("pgd_linf", 0.1, AttackSettings(steps=2, random_start=False)),
@@ -101,27 +188,36 @@ def test_the_attack_that_starts_at_s_mod_gives_its_probabilities(attack, order):
     torch.manual_seed(0)
     model = build_model(ModelSpec(arch="tiny_vgg", input_size=16, in_channels=1, hidden=8)).eval()
     x, y = torch.rand(6, 1, 8, 8), torch.tensor([0, 1, 0, 1, 0, 1])
-    masks = torch.rand(6, 8, 8) > 0.7
-    fill = torch.tensor([0.0])
+    masks = torch.rand(2, 8, 8) > 0.7
+    defense = Neutralizer(masks, "predicted_class", torch.tensor([0.0]))
     passes = []
     model.register_forward_hook(lambda *_: passes.append(1))
-    x_mod, x_mod_adv, prob_mod, prob_mod_adv = defend_batch(model, x, x, y, masks, masks, fill, attack, order)
+    x_mod, x_mod_adv, prob_mod, prob_mod_adv = defend_batch(model, x, x, y, y, y, defense, attack, order,
+                                                            torch.Generator().manual_seed(5))
     attack_passes = 1 if attack.method == "fgsm" else attack.settings.steps
     reuse = attack.method == "fgsm" or not attack.settings.random_start
     assert len(passes) == attack_passes + (1 if reuse else 2)  # + S_mod-adv's pass (+ S_mod's)
-    expected_adv = attack(model, neutralize(x, masks, fill), y)
+    blanked = neutralize(x, masks[y], defense.fill)
+    expected_adv = attack(model, blanked, y, generator=torch.Generator().manual_seed(5))
     if order == "neutralize_attack_neutralize":
-        expected_adv = neutralize(expected_adv, masks, fill)
+        expected_adv = neutralize(expected_adv, masks[y], defense.fill)
     with torch.no_grad():
-        assert torch.equal(prob_mod, torch.softmax(model(neutralize(x, masks, fill)), 1))
+        assert torch.equal(prob_mod, torch.softmax(model(blanked), 1))
         assert torch.equal(prob_mod_adv, torch.softmax(model(expected_adv), 1))
     assert torch.equal(x_mod_adv, expected_adv)
     passes.clear()
-    other = masks.roll(1, 0)
-    _, _, prob_other, _ = defend_batch(model, x, x, y, masks, other, fill, attack, order)
+    _, _, prob_other, _ = defend_batch(model, x, x, y, y, 1 - y, defense, attack, order)
     assert len(passes) == attack_passes + 2
     with torch.no_grad():
-        assert torch.equal(prob_other, torch.softmax(model(neutralize(x, masks, fill)), 1))
+        assert torch.equal(prob_other, torch.softmax(model(blanked), 1))
+
+
+def test_every_order_gets_its_own_record():
+    record = {"theta": 0.15, "orders": ["neutralize_then_attack", "adaptive"], "adaptive_restarts": 5,
+              "adaptive_attack": "pgd_linf", "adaptive_steps": 10, "adaptive_step_size": 0.25, "adaptive_loss": "ce"}
+    paper = order_record(record, "neutralize_then_attack")
+    assert paper == {"theta": 0.15, "order": "neutralize_then_attack"}
+    assert order_record(record, "adaptive") == {k: v for k, v in record.items() if k != "orders"} | {"order": "adaptive"}
 
 
 def test_direction_scores_counts_rates_and_paired_tests():
@@ -259,3 +355,16 @@ def test_mask_sets_tiled_in_one_pass_give_each_set_s_numbers(tmp_path):
                                                         fill, FGSM, order)
             np.testing.assert_allclose(out[order]["mod"][i], prob_mod.numpy(), atol=1e-6)
             np.testing.assert_allclose(out[order]["mod_adv"][i], prob_mod_adv.numpy(), atol=1e-6)
+def test_the_adaptive_attacker_of_each_attack_and_its_recorded_settings():
+    from roiroa.config import adaptive_settings
+
+    config = {"attack": {"steps": 40, "step_size": 0.1},
+              "neutralize": {"adaptive_steps": 7, "adaptive_restarts": 5, "adaptive_loss": "margin"}}
+    expected = {"fgsm": "pgd_linf", "pgd_linf": "pgd_linf", "apgd_ce": "apgd_ce", "pgd_l2": "pgd_l2",
+                "deepfool": "pgd_l2"}
+    for method, adaptive in expected.items():
+        record = {"attack": method, "eps": 0.1, "attack_settings": {}, "seed": 0} | adaptive_settings(config, method)
+        assert record["adaptive_attack"] == adaptive
+        name, settings = Attack.from_record(record).adaptive
+        assert name == adaptive
+        assert settings == AttackSettings(steps=7, step_size=0.1, random_start=True, restarts=5, loss="margin")

@@ -210,6 +210,17 @@ def test_sweep_groups_split_by_the_other_swept_parameters(tmp_path):
     saved(fg.score_sweep(many, "theta", title="six panels"), tmp_path)
 
 
+def test_sweep_panels_never_average_the_orders():
+    """Every run has rows of each re-attack order at every θ: one panel per order
+    (averaged as if they were seeds, the paper's order and adaptive would mix)."""
+    rows = [dict(source="0", attack="fgsm", eps=0.1, cam="gradcam", delta1=0.5, delta2=0.5, theta=theta, fill=0,
+                 order=order, score_clean=1.0, score_adv=0.5, score_mod=0.9, score_mod_adv=gain)
+            for theta in (0.1, 0.2) for order, gain in (("adaptive", 0.6), ("neutralize_then_attack", 0.8))]
+    groups = fg.sweep_groups(rows, "theta", "0")
+    assert list(groups) == ["order = adaptive", "order = neutralize_then_attack"]
+    assert groups["order = adaptive"]["score_mod_adv"].tolist() == [0.6, 0.6]
+
+
 def test_score_sweep_averages_the_seeds(tmp_path):
     rows = sweep_rows("0", seeds=(0, 1, 2))
     groups = fg.sweep_groups(rows, "theta", "0")

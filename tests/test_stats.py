@@ -5,7 +5,7 @@ import math
 import numpy as np
 import pytest
 
-from roiroa.selection import select_theta
+from roiroa.selection import calibration_by_theta, select_theta
 from roiroa.stats import (
     calibration_split,
     format_p,
@@ -132,12 +132,13 @@ def test_theta_selection_criterion():
         0.3: [direction(1.0, 1.0, 0.2, 0.45), direction(1.0, 1.0, 0.2, 0.45)],  # gain 0.25, smaller blob
         0.4: [direction(1.0, 1.0, 0.2, 0.2), direction(1.0, 1.0, 0.2, 0.2)],
     }
-    choice = select_theta(by_theta, max_clean_drop=0.01)
+    choice = select_theta(by_theta, max_clean_drop=0.01, order="adaptive")
     assert choice["theta"] == 0.3 and choice["meets_constraint"]  # the tie goes to the larger θ
+    assert choice["selection_order"] == "adaptive" and "of order adaptive" in choice["criterion"]
     assert [c["theta"] for c in choice["candidates"]] == [0.1, 0.2, 0.3, 0.4]
-    assert select_theta(by_theta, max_clean_drop=0.05)["theta"] == 0.1
+    assert select_theta(by_theta, max_clean_drop=0.05, order="adaptive")["theta"] == 0.1
     infeasible = {0.1: [direction(1.0, 0.5, 0.2, 0.9)] * 2, 0.2: [direction(1.0, 0.8, 0.2, 0.3)] * 2}
-    choice = select_theta(infeasible, 0.01)
+    choice = select_theta(infeasible, 0.01, order="adaptive")
     assert choice["theta"] == 0.2 and not choice["meets_constraint"]
 
 
@@ -184,3 +185,18 @@ def test_paired_test_within_seeds_finds_what_two_seed_sds_miss():
     spread = 2 * max(np.std(true_means, ddof=1), np.std(null_means, ddof=1))
     assert abs(np.mean(true_means) - np.mean(null_means)) < spread  # old rule: not image-specific
     assert max(p_values) < 0.001  # new: the true pairing is higher in every seed
+
+
+def test_theta_is_ranked_on_the_selection_order_only():
+    """calibration.json holds every (θ, order); the gains of the other orders
+    must not rank θ: here the paper's order prefers θ = 0.1, adaptive θ = 0.2."""
+    entries = [
+        {"params": {"theta": 0.1, "order": "neutralize_then_attack"}, "directions": [direction(1.0, 1.0, 0.2, 0.9)]},
+        {"params": {"theta": 0.1, "order": "adaptive"}, "directions": [direction(1.0, 1.0, 0.2, 0.3)]},
+        {"params": {"theta": 0.2, "order": "neutralize_then_attack"}, "directions": [direction(1.0, 1.0, 0.2, 0.5)]},
+        {"params": {"theta": 0.2, "order": "adaptive"}, "directions": [direction(1.0, 1.0, 0.2, 0.4)]},
+    ]
+    for order, theta in (("adaptive", 0.2), ("neutralize_then_attack", 0.1)):
+        assert select_theta(calibration_by_theta(entries, order), 0.01, order)["theta"] == theta
+    with pytest.raises(ValueError, match="blob.selection_order 'attack_then_neutralize'.*add it to neutralize.orders"):
+        calibration_by_theta(entries, "attack_then_neutralize")

@@ -93,7 +93,7 @@ def test_baselines_summarize_draws_and_compare_the_blob_to_them(tiny_run):
     evaluation = json.loads(next(setting.rglob("evaluation.json")).read_text())["by_theta"]
     blob = {d["source"]: d for e in evaluation if e["params"]["theta"] == theta for d in e["directions"]}
     rows = baselines["directions"]
-    assert baselines["params"]["baseline_orders"] == ["neutralize_then_attack", "attack_then_neutralize"]
+    assert baselines["params"]["orders"] == ["neutralize_then_attack", "attack_then_neutralize"]
     assert sorted((r["order"], r["neutralization"]) for r in rows) == sorted(
         (o, n) for o in ("neutralize_then_attack", "attack_then_neutralize")
         for n in ("random_mask", "roi_complement", "none") for _ in (0, 1))
@@ -135,20 +135,39 @@ def test_outputs_carry_provenance_and_logs(tiny_run):
     assert (tiny_run / "results/benchmarks/train/digits/0-1/seed~0.tsv").exists()
     evaluation = json.loads((tiny_run / DEFENSE_DIR / "evaluation.json").read_text())["by_theta"]
     calibration_scores = json.loads((tiny_run / DEFENSE_DIR / "calibration.json").read_text())["by_theta"]
-    assert [e["params"]["theta"] for e in evaluation] == [e["params"]["theta"] for e in calibration_scores] == [0.15, 0.3]
+    # every θ under every order of the default (the paper's, post-hoc, adaptive): an entry each
+    orders = ["neutralize_then_attack", "attack_then_neutralize", "adaptive"]
+    runs = [(t, o) for t in (0.15, 0.3) for o in orders]
+    for entries in (evaluation, calibration_scores):
+        assert [(e["params"]["theta"], e["params"]["order"]) for e in entries] == runs
     for scores, calib in zip(evaluation, calibration_scores, strict=True):
+        assert "orders" not in scores["params"]
+        assert ("adaptive_restarts" in scores["params"]) == (scores["params"]["order"] == "adaptive")
         for d, c in zip(scores["directions"], calib["directions"], strict=True):
             assert d["part"] == "evaluation" and c["part"] == "calibration"
+            assert d["order"] == c["order"] == scores["params"]["order"]
             assert d["n_images"] + c["n_images"] == (labels == (0 if d["source"] == "0" else 1)).sum()
-    # S_mod and S_mod-adv of every θ: one group each in the setting's defense.h5, with the θ's parameters
+    by_run = {(e["params"]["theta"], e["params"]["order"]): e["directions"] for e in evaluation}
+    for theta in (0.15, 0.3):  # S_mod does not depend on the order; the adaptive attacker gets through x itself
+        assert len({tuple(d["score_mod"] for d in by_run[theta, o]) for o in orders}) == 1
+        assert all(d["score_mod_adv"] <= d["score_mod"] for d in by_run[theta, "adaptive"])
+    # S_mod and, per order, S_mod-adv of every θ: one group each in the setting's defense.h5
     with h5py.File(tiny_run / DEFENSE_DIR / "defense.h5") as defense:
         assert sorted(defense) == ["theta~0.15", "theta~0.3"]
-        for name, entry in zip(["theta~0.15", "theta~0.3"], evaluation, strict=True):
-            assert json.loads(defense[name].attrs["params"]) == entry["params"]
-            assert defense[name]["x_mod"].shape == defense[name]["x_mod_adv"].shape == (len(labels), 1, 8, 8)
-    # the sweep's rows: each θ's evaluation scores, one row per direction
+        for name, entry in zip(["theta~0.15", "theta~0.3"], evaluation[::len(orders)], strict=True):
+            params = json.loads(defense[name].attrs["params"])
+            assert params["theta"] == entry["params"]["theta"] and params["orders"] == orders
+            assert defense[name]["x_mod"].shape == (len(labels), 1, 8, 8)
+            for order in orders:
+                assert defense[name][order]["x_mod_adv"].shape == (len(labels), 1, 8, 8)
+    # the sweep's rows: each θ's and order's evaluation scores, one row per direction
     rows = json.loads((tiny_run / "results/digits/0-1/sweep_scores.json").read_text())["rows"]
-    assert [(row["theta"], row["part"]) for row in rows] == [(t, "evaluation") for t in (0.15, 0.3) for _ in (0, 1)]
+    assert [(row["theta"], row["order"], row["part"]) for row in rows] == [
+        (t, o, "evaluation") for t, o in runs for _ in (0, 1)]
+    chosen = json.loads((tiny_run / REGIONS_DIR / "selected/fill~0/theta.json").read_text())
+    assert chosen["selection_order"] == "adaptive" and "of order adaptive" in chosen["criterion"]
+    baselines = json.loads((tiny_run / REGIONS_DIR / "selected/fill~0/baselines.json").read_text())
+    assert baselines["params"]["order"] == "attack_then_neutralize" and "orders" not in baselines["params"]
 
 
 def test_second_run_does_nothing(tiny_run):
@@ -168,7 +187,7 @@ def test_theta_selection_reads_only_calibration_scores(tiny_run):
         inputs = re.search(r"^    input: (.*)$", block, flags=re.M).group(1).split(", ")
         assert len(inputs) == 1 and inputs[0].endswith(f"{DEFENSE_DIR}/calibration.json"), inputs
         calibration = json.loads((tiny_run / inputs[0]).read_text())["by_theta"]
-        assert [entry["params"]["theta"] for entry in calibration] == [0.15, 0.3]
+        assert sorted({entry["params"]["theta"] for entry in calibration}) == [0.15, 0.3]
         assert {d["part"] for entry in calibration for d in entry["directions"]} == {"calibration"}
     chosen = json.loads((tiny_run / SELECTED_DIR / "theta.json").read_text())
     assert chosen["theta"] in (0.15, 0.3) and chosen["inputs"] and "criterion" in chosen
@@ -192,7 +211,9 @@ def test_new_thresholds_rerun_only_downstream(tiny_run, tmp_path):
     assert sorted(tables["table1_ssim"]["delta1"].unique()) == [0.3, 0.5]
     t2 = tables["table2_classification"]
     sweep = t2[t2["neutralization"] == "blob, θ sweep"]
-    assert len(sweep) == 2 * 2 * 3 and set(sweep["theta"]) == {"0.15", "0.3", "0.4"}
+    # directions × δ1 × θ × the three orders of the default (a row each: the tables group by order)
+    assert len(sweep) == 2 * 2 * 3 * 3 and set(sweep["theta"]) == {"0.15", "0.3", "0.4"}
+    assert set(sweep["order"]) == {"neutralize_then_attack", "attack_then_neutralize", "adaptive"}
 
 
 def test_a_new_seed_trains_only_its_own_model(tiny_run, tmp_path):

@@ -1,9 +1,13 @@
 """Untargeted attacks on a binary classifier and the per-pixel magnitude of
 their change (the RoA signal).
 
-FGSM and L∞ PGD spend a per-pixel budget ε. The L2 attacks (PGD-L2 and
-DeepFool) get the L2 radius `l2_budget(eps, x)`, the length of an L∞-ε change
-that moves every value by ε, so one ε names comparable budgets for all four.
+FGSM, L∞ PGD and APGD-CE spend a per-pixel budget ε. The L2 attacks (PGD-L2
+and DeepFool) get the L2 radius `l2_budget(eps, x)`, the length of an L∞-ε
+change that moves every value by ε, so one ε names comparable budgets for all.
+DeepFool is a minimal-perturbation attack: it looks for the smallest change
+that flips the prediction and fails where that is longer than the budget, so
+its success rate says how often that change fits in ε, not how strong an
+attacker with budget ε is (APGD-CE and PGD measure that).
 Every attack returns images in [0, 1]; gradients are taken w.r.t. the input
 only (torch.autograd.grad), so nothing accumulates in the model's parameters.
 """
@@ -17,9 +21,16 @@ from typing import Callable
 import torch
 import torch.nn.functional as F
 
-ATTACKS = ("fgsm", "pgd_linf", "pgd_l2", "deepfool")
+ATTACKS = ("fgsm", "pgd_linf", "pgd_l2", "deepfool", "apgd_ce")
 L2_ATTACKS = ("pgd_l2", "deepfool")
-LINF_ATTACKS = ("fgsm", "pgd_linf")
+LINF_ATTACKS = ("fgsm", "pgd_linf", "apgd_ce")
+# attacks that search for the smallest flipping change (not the strongest within ε)
+MINIMAL_PERTURBATION = ("deepfool",)
+# attacks that start from a random point of the ball (and so can be restarted)
+RANDOM_START = ("pgd_linf", "pgd_l2", "apgd_ce")
+LOSSES = ("ce", "margin")
+# The RoA magnitude of every attack (perturbation_magnitude), as recorded in maps.h5.
+ROA_SCALE = "per-pixel change, L2 over channels, divided by eps*sqrt(C) and clipped to 1 (every attack)"
 
 # ART's DeepFool guards its divisions with the same constant; keeping it makes
 # the two agree to float precision.
@@ -35,15 +46,36 @@ class AttackSettings:
     random_start: bool = True  # PGD: start uniformly inside the budget ball
     overshoot: float = 0.02  # DeepFool
     max_iter: int = 50  # DeepFool
+    restarts: int = 1  # random starts (RANDOM_START attacks); the worst case per image is kept
+    loss: str = "ce"  # what PGD and APGD ascend: cross-entropy, or the logit margin (LOSSES)
+
+    @classmethod
+    def from_record(cls, settings: dict) -> "AttackSettings":
+        """The settings of a recorded `attack_settings` (descriptive keys such as
+        `minimal_perturbation` are labels for the tables, not settings)."""
+        return cls(**{k: v for k, v in settings.items() if k in cls.__dataclass_fields__})
 
 
-def loss_gradient(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """∇x of the summed cross-entropy at the true labels (the untargeted FGSM
-    direction), and the logits of the forward pass that produced it."""
+def per_image_loss(logits: torch.Tensor, y: torch.Tensor, loss: str = "ce") -> torch.Tensor:
+    """What an untargeted attack ascends, per image: cross-entropy at y, or the
+    logit margin max_{j≠y} z_j − z_y (positive iff the image is misclassified)."""
+    if loss == "ce":
+        return F.cross_entropy(logits, y, reduction="none")
+    if loss == "margin":
+        true = logits.gather(1, y[:, None])[:, 0]
+        return logits.scatter(1, y[:, None], -torch.inf).amax(1) - true
+    raise ValueError(f"unknown attack loss {loss!r} (known: {', '.join(LOSSES)})")
+
+
+def loss_gradient(
+    model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, loss: str = "ce"
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """∇x of the summed per-image loss at the true labels (cross-entropy: the
+    untargeted FGSM direction), and the logits of the forward pass that produced it."""
     x = x.detach().requires_grad_(True)
     with torch.enable_grad():
         logits = model(x)
-        (grad,) = torch.autograd.grad(F.cross_entropy(logits, y, reduction="sum"), x)
+        (grad,) = torch.autograd.grad(per_image_loss(logits, y, loss).sum(), x)
     return grad, logits.detach()
 
 
@@ -112,10 +144,72 @@ def _pgd(model, x, y, eps, settings, l2, grad, project, generator) -> torch.Tens
         x_adv = _apply(project, (x + _random_start(x, radius, l2, generator)).clamp(0.0, 1.0))
     for step in range(settings.steps):
         reuse = step == 0 and grad is not None and not settings.random_start
-        g = grad if reuse else loss_gradient(model, x_adv, y)[0]
+        g = grad if reuse else loss_gradient(model, x_adv, y, settings.loss)[0]
         x_adv = (x_adv + alpha * (_unit(g) if l2 else g.sign())).clamp(0.0, 1.0)
         x_adv = _apply(project, x + _into_ball(x_adv - x, radius, l2))
     return x_adv
+
+
+def apgd_checkpoints(steps: int) -> list[int]:
+    """The iterations at which APGD may halve its step: ⌈p_j·steps⌉ with p_0 = 0,
+    p_1 = 0.22, p_{j+1} = p_j + max(p_j − p_{j−1} − 0.03, 0.06) (Croce & Hein 2020);
+    p_j·steps is rounded to 9 decimals first, so that float noise (0.57·100 =
+    57.000000000000014) does not move a checkpoint."""
+    p = [0.0, 0.22]
+    while p[-1] + max(p[-1] - p[-2] - 0.03, 0.06) <= 1:
+        p.append(p[-1] + max(p[-1] - p[-2] - 0.03, 0.06))
+    return sorted({math.ceil(round(q * steps, 9)) for q in p})
+
+
+def _apgd(model, x, y, eps, settings, project, generator) -> torch.Tensor:
+    """APGD (Croce & Hein 2020, Algorithm 1), L∞: PGD with momentum 0.75 and a
+    per-image step that starts at 2ε and is halved at a checkpoint when fewer
+    than 75% of the steps since the last one raised the loss, or when neither
+    the step nor the best loss changed since then; a halving restarts from the
+    best point. Returns each image's highest-loss iterate (for CE on two classes
+    and for the margin, adversarial whenever any iterate was)."""
+    shape = (-1, *([1] * (x.dim() - 1)))
+
+    def feasible(z):  # clip to [0, 1], project the change onto the ε-ball, then `project`
+        return _apply(project, x + (z.clamp(0.0, 1.0) - x).clamp(-eps, eps))
+
+    def loss_and_grad(z):
+        z = z.detach().requires_grad_(True)
+        with torch.enable_grad():
+            loss = per_image_loss(model(z), y, settings.loss)
+            (g,) = torch.autograd.grad(loss.sum(), z)
+        return loss.detach(), g
+
+    start = x + _random_start(x, eps, False, generator) if settings.random_start else x
+    x_cur = feasible(start)
+    loss, grad = loss_and_grad(x_cur)
+    x_best, loss_best, grad_best = x_cur.clone(), loss.clone(), grad.clone()
+    eta = torch.full((len(x),), 2.0 * eps, device=x.device, dtype=x.dtype)
+    checkpoints = set(apgd_checkpoints(settings.steps)) - {0}
+    last_check, increases = 0, torch.zeros(len(x), device=x.device)
+    # condition 2 needs a previous checkpoint: none "was not halved" before the first
+    halved_last, best_at_check = torch.ones(len(x), dtype=torch.bool, device=x.device), loss_best.clone()
+    x_prev = x_cur
+    for k in range(settings.steps):
+        z = feasible(x_cur + eta.view(shape) * grad.sign())
+        if k > 0:  # momentum: 0.75 of the projected step, 0.25 of the last move
+            z = feasible(x_cur + 0.75 * (z - x_cur) + 0.25 * (x_cur - x_prev))
+        x_prev, x_cur = x_cur, z
+        new_loss, grad = loss_and_grad(x_cur)
+        increases += (new_loss > loss).float()
+        loss = new_loss
+        better = loss > loss_best
+        x_best[better], loss_best[better], grad_best[better] = x_cur[better], loss[better], grad[better]
+        if k + 1 in checkpoints:
+            halve = (increases < 0.75 * (k + 1 - last_check)) | (~halved_last & (loss_best <= best_at_check))
+            eta = torch.where(halve, eta / 2, eta)
+            # a halving goes on from the best point (its loss and gradient)
+            at = halve.view(shape)
+            x_cur, x_prev = torch.where(at, x_best, x_cur), torch.where(at, x_best, x_prev)
+            grad, loss = torch.where(at, grad_best, grad), torch.where(halve, loss_best, loss)
+            last_check, increases = k + 1, torch.zeros_like(increases)
+            halved_last, best_at_check = halve, loss_best.clone()
+    return x_best
 
 
 def _deepfool(model, x, y, eps, settings, project) -> torch.Tensor:
@@ -155,9 +249,11 @@ def _deepfool(model, x, y, eps, settings, project) -> torch.Tensor:
 
 
 def starts_from_gradient(method: str, settings: AttackSettings) -> bool:
-    """Whether the attack's first step uses ∂loss/∂x at x itself (FGSM; PGD
-    without a random start), the gradient a caller may pass as `grad`."""
-    return method == "fgsm" or (method in ("pgd_linf", "pgd_l2") and not settings.random_start)
+    """Whether the attack's first step uses ∂(cross-entropy)/∂x at x itself (FGSM;
+    PGD without a random start), the gradient a caller may pass as `grad`."""
+    return method == "fgsm" or (
+        method in ("pgd_linf", "pgd_l2") and not settings.random_start and settings.loss == "ce"
+    )
 
 
 def _apply(project: Projection | None, x: torch.Tensor) -> torch.Tensor:
@@ -182,17 +278,52 @@ def run_attack(
       as `loss_gradient`); saves FGSM's backward and PGD's first one when it
       starts at x. project: applied (outside autograd) to every iterate, e.g. to
       re-apply a defence's masking so the attacker adapts to it. generator:
-      seeds PGD's random start."""
+      the random starts; one generator serves every batch and restart, so each
+      draws new numbers. settings.restarts > 1 (random-start attacks): the
+      attack runs again from a new random start on the images no run has
+      misclassified yet, and each image keeps its lowest-margin result."""
     if model.training:
         raise ValueError("attacks need the model in eval mode (dropout would randomize the gradients)")
+    if method not in ATTACKS:
+        raise ValueError(f"unknown attack {method!r} (known: {', '.join(ATTACKS)})")
     x = x.detach()
     if method == "fgsm":
         return _apply(project, fgsm_step(x, loss_gradient(model, x, y)[0] if grad is None else grad, eps))
-    if method in ("pgd_linf", "pgd_l2"):
-        return _pgd(model, x, y, eps, settings, method == "pgd_l2", grad, project, generator).detach()
     if method == "deepfool":
         return _deepfool(model, x, y, eps, settings, project).detach()
-    raise ValueError(f"unknown attack {method!r} (known: {', '.join(ATTACKS)})")
+    best = _one_start(model, x, y, method, eps, settings, grad, project, generator)
+    if settings.restarts <= 1 or not settings.random_start:
+        return best
+    margin = _margin(model, best, y)
+    for _ in range(settings.restarts - 1):
+        left = torch.nonzero(margin <= 0).flatten()  # not misclassified by any start so far
+        if len(left) == 0:
+            break
+        # a model or projection that depends on the images' rows (a defense's
+        # per-image masks) exposes `.rows(rows)` for a subset of the batch
+        sub_model, sub_project = _rows_of(model, left), _rows_of(project, left)
+        again = _one_start(sub_model, x[left], y[left], method, eps, settings, None, sub_project, generator)
+        again_margin = _margin(sub_model, again, y[left])
+        worse = again_margin > margin[left]
+        best[left[worse]], margin[left[worse]] = again[worse], again_margin[worse]
+    return best
+
+
+def _one_start(model, x, y, method, eps, settings, grad, project, generator) -> torch.Tensor:
+    if method == "apgd_ce":
+        return _apgd(model, x, y, eps, settings, project, generator).detach()
+    return _pgd(model, x, y, eps, settings, method == "pgd_l2", grad, project, generator).detach()
+
+
+def _margin(model, x_adv, y) -> torch.Tensor:
+    """max_{j≠y} z_j − z_y of each image: > 0 where the attack succeeded."""
+    with torch.no_grad():
+        return per_image_loss(model(x_adv), y, "margin")
+
+
+def _rows_of(thing, rows: torch.Tensor):
+    """`thing` (a model or a projection) for the images at `rows` of the batch."""
+    return thing.rows(rows) if hasattr(thing, "rows") else thing
 
 
 def _per_image_max_scaled(m: torch.Tensor) -> torch.Tensor:
@@ -202,21 +333,20 @@ def _per_image_max_scaled(m: torch.Tensor) -> torch.Tensor:
 
 
 def perturbation_magnitude(x_adv: torch.Tensor, x: torch.Tensor, eps: float, method: str = "fgsm") -> torch.Tensor:
-    """Per-pixel size of the change (L2 over channels): N×H×W in [0, 1].
+    """Per-pixel size of the change (L2 over channels) divided by ε·√C, clipped
+    to 1: N×H×W in [0, 1], on one scale for every attack (ROA_SCALE).
 
-    L∞ attacks (fgsm, pgd_linf): divided by ε·√C, so 1 means every channel
-      moved by the full ε. δ2 (the RoA threshold) is then the fraction of the
-      per-pixel budget a pixel must have used; δ2 = 1 keeps exactly the full-ε
-      pixels (values within 1e-5 of 1 are snapped to 1, float rounding of
-      x ± ε − x would otherwise drop some).
-    L2 attacks (pgd_l2, deepfool): divided by the image's largest change, so
-      δ2 is a fraction of that image's peak change (an unchanged image is all 0).
-    """
-    change = torch.linalg.vector_norm(x_adv - x, dim=1)
-    if method in L2_ATTACKS:
-        return _per_image_max_scaled(change)
-    if method not in LINF_ATTACKS:
+    1 means the pixel moved as far as a full-ε change of every channel; δ2 (the
+    RoA threshold) is the share of ε a pixel must have moved by, whichever
+    attack moved it. An L2 attack's radius ε·√(C·H·W) spread evenly would give
+    every pixel 1; it concentrates its change, so few pixels reach 1 (and those
+    beyond it are clipped: they are in the RoA at every δ2). Values within 1e-5
+    of 1 are snapped to 1: float rounding of x ± ε − x would otherwise drop
+    full-ε pixels from the RoA at δ2 = 1. `method` only checks the name: the
+    same change has the same magnitude under every attack."""
+    if method not in ATTACKS:
         raise ValueError(f"unknown attack {method!r} (known: {', '.join(ATTACKS)})")
+    change = torch.linalg.vector_norm(x_adv - x, dim=1)
     magnitude = change / (eps * math.sqrt(x.shape[1]))
     magnitude = torch.where((magnitude - 1).abs() <= 1e-5, torch.ones_like(magnitude), magnitude)
     return magnitude.clamp_(0.0, 1.0)

@@ -24,7 +24,7 @@ import torch
 
 from .blob import class_blobs
 from .data import read_rows
-from .defense import Attack, blob_per_image, defend_batch, direction_scores, fill_value, scored_parts
+from .defense import Attack, direction_scores, evaluate_masks, fill_value, scored_parts
 from .h5io import blocks, check_labels, open_h5, read_dataset
 from .stats import PAIRED_TEST, paired_difference, percentile_among
 
@@ -78,50 +78,28 @@ def evaluate_mask_sets(
     fill, assign: str, attack: Attack, batch_size: int, device,
 ) -> dict[str, dict[str, np.ndarray]]:
     """Probabilities of S_mod and S_mod-adv ({order: {'mod'|'mod_adv': M×N×2}})
-    for each of M per-class mask sets (M×2×H×W) at positions `rows` of maps.h5.
-    Each batch of images is read once and tiled over as many mask sets as fill
-    `batch_size` images, so a hundred draws cost a hundred evaluations' passes
-    but not a hundred reads nor a hundred small batches."""
-    channels = maps["x_adv"].shape[1]
-    fill = fill_value(model, fill, channels).to(device)
-    mask_sets = mask_sets.to(device)
-    index, m = maps["index"][:], len(mask_sets)
+    for each of M per-class mask sets (M×2×H×W) at positions `rows` of maps.h5,
+    each through the re-attack's own streaming evaluation (defense.evaluate_masks).
+    Tiling several mask sets into one batch was measured to save no CPU time
+    (it helps a GPU only), so each set is its own evaluation."""
+    m = len(mask_sets)
     out = {o: {s: np.zeros((m, len(rows), 2), np.float32) for s in ("mod", "mod_adv")} for o in orders}
-    for block in blocks(len(rows), batch_size):
-        at = rows[block]
-        x = torch.from_numpy(read_rows(data, index[at])[0]).to(device)
-        x_adv = torch.from_numpy(maps["x_adv"][at]).to(device)
-        y = torch.from_numpy(maps["label"][at].astype(np.int64)).to(device)
-        pred_clean = torch.from_numpy(maps["pred_clean"][at].astype(np.int64)).to(device)
-        pred_adv = torch.from_numpy(maps["pred_adv"][at].astype(np.int64)).to(device)
-        per_pass = max(1, batch_size // len(at))
-        for start in range(0, m, per_pass):
-            sets = mask_sets[start:start + per_pass]
-
-            def tile(t, times=len(sets)):
-                return t.repeat(times, *[1] * (t.dim() - 1))
-
-            mask_clean = torch.cat([blob_per_image(s, y, pred_clean, assign) for s in sets])
-            mask_adv = torch.cat([blob_per_image(s, y, pred_adv, assign) for s in sets])
-            for order in orders:
-                _, _, prob_mod, prob_mod_adv = defend_batch(
-                    model, tile(x), tile(x_adv), tile(y), mask_clean, mask_adv, fill, attack, order
-                )
-                shape = (len(sets), len(at), 2)
-                out[order]["mod"][start:start + len(sets), block] = prob_mod.reshape(shape).cpu().numpy()
-                out[order]["mod_adv"][start:start + len(sets), block] = prob_mod_adv.reshape(shape).cpu().numpy()
+    for i in range(m):
+        for order in orders:
+            probs = evaluate_masks(model, data, maps, rows, mask_sets[i], fill=fill, assign=assign, order=order,
+                                   attack=attack, batch_size=batch_size, device=device)  # fmt: skip
+            out[order]["mod"][i], out[order]["mod_adv"][i] = probs["mod"], probs["mod_adv"]
     return out
 
 
 def run_baselines(
     model, data_path, maps_path, regions_path, *, theta: float, blob_mode: str, draws: int, seed: int,
-    fill, assign: str, orders, attack: Attack, batch_size: int, device, order: str | None = None,
+    fill, assign: str, orders, attack: Attack, batch_size: int, device,
 ) -> list[dict]:
     """Rows per order, baseline and direction on the evaluation part (random
     masks: one summary row over the draws). The blob at θ is computed from
     regions.h5 as the blob rule computes it: its file is one of ten per
-    setting, whose listing made the sweep's plan longer. `order` (the config's
-    neutralize.order, passed by defense_options) is not used: `orders` is."""
+    setting, whose listing made the sweep's plan longer."""
     with open_h5(data_path, "prepared data") as data, open_h5(maps_path, "maps") as maps, \
             open_h5(regions_path, "regions") as regions:
         by_class = class_blobs(regions, theta, blob_mode)

@@ -157,6 +157,7 @@ def check_config(config: dict) -> None:
         check_test_fraction(config, name)
     check_sweeps(config)
     check_parts(config)
+    check_orders(config)
 
 
 def check_parts(config: dict) -> None:
@@ -188,7 +189,7 @@ def ignored_options(config: dict) -> list[str]:
     attack = config.get("attack") if isinstance(config.get("attack"), dict) else {}
     methods = as_list(attack.get("method", ["fgsm"]))
     neutralize = config.get("neutralize") if isinstance(config.get("neutralize"), dict) else {}
-    used = {key for m in methods + (["pgd_linf"] if neutralize.get("order") == "adaptive" else [])
+    used = {key for m in methods + (["pgd_linf"] if "adaptive" in as_list(neutralize.get("orders", [])) else [])
             for key in ATTACK_SETTINGS.get(m, ())}
     for key in sorted(set(attack) - used - {"method", "eps"}):
         if any(key in keys for keys in ATTACK_SETTINGS.values()):
@@ -328,17 +329,39 @@ ATTACK_SETTINGS = {
     "fgsm": (),
     "pgd_linf": ("steps", "step_size", "random_start"),
     "pgd_l2": ("steps", "step_size", "random_start"),
+    "apgd_ce": ("steps", "random_start"),
     "deepfool": ("overshoot", "max_iter"),
 }
 
 
 def attack_settings(config: dict, method: str) -> dict:
-    """The attack settings a method uses (recorded with its results); the
-    adaptive order runs PGD, so it records the PGD settings too."""
-    keys = set(ATTACK_SETTINGS[method])
-    if config["neutralize"]["order"] == "adaptive":
-        keys |= set(ATTACK_SETTINGS["pgd_linf"])
-    return {k: config["attack"][k] for k in sorted(keys)}
+    """The attack settings a method uses (recorded with its results). A
+    minimal-perturbation attack (DeepFool) is labelled so in them, for the tables."""
+    from .attacks import MINIMAL_PERTURBATION
+
+    settings = {k: config["attack"][k] for k in sorted(ATTACK_SETTINGS[method])}
+    return settings | ({"minimal_perturbation": True} if method in MINIMAL_PERTURBATION else {})
+
+
+def adaptive_settings(config: dict, method: str) -> dict:
+    """The adaptive order's attacker (recorded with the defense's results): the
+    method (roiroa.defense.adaptive_method), the PGD settings, restarts, loss."""
+    from .orders import adaptive_method
+
+    attack, neutralize = config["attack"], config["neutralize"]
+    return dict(adaptive_attack=adaptive_method(method), adaptive_steps=neutralize["adaptive_steps"],
+                adaptive_step_size=attack["step_size"], adaptive_restarts=neutralize["adaptive_restarts"],
+                adaptive_loss=neutralize["adaptive_loss"])  # fmt: skip
+
+
+def check_orders(config: dict) -> None:
+    """θ is ranked, and the baselines are scored, under orders that run."""
+    orders = config["neutralize"]["orders"]
+    chosen = [("blob.selection_order", config["blob"]["selection_order"])]
+    chosen += [(f"baselines.orders[{i}]", o) for i, o in enumerate(config["baselines"]["orders"])]
+    for key, order in chosen:
+        if order not in orders:
+            raise ConfigError(f"{key}: {order!r} is not one of neutralize.orders ({', '.join(orders)})")
 
 
 # Keys of a dataset's section that the workflow reads itself; the rest goes to the loader.

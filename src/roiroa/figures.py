@@ -37,8 +37,9 @@ REGION_MEANING = {
     "ubar_v": "attacked, not important",
     "ubar_vbar": "neither",
 }
-# The parameters a config can sweep, as named in scores.json.
-SWEPT = ("attack", "eps", "cam", "delta1", "roa_source", "delta2", "theta", "fill")
+# The parameters a config can sweep, as named in scores.json; every run has rows of
+# each re-attack order (neutralize.orders): a panel each, never averaged together.
+SWEPT = ("attack", "eps", "cam", "delta1", "roa_source", "delta2", "theta", "fill", "order")
 SYMBOLS = {"eps": "ε", "theta": "θ", "delta1": "δ1", "delta2": "δ2", "roa_source": "RoA from"}
 SWEEP_LABELS = {"theta": "θ (blob threshold on class-level ŪV)", "delta1": "δ1 (RoI threshold on the CAM)",
                 "delta2": "δ2 (RoA threshold on the perturbation magnitude)"}

@@ -18,7 +18,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .attacks import AttackSettings, gradient_magnitude, perturbation_magnitude, run_attack
+from .attacks import ROA_SCALE, AttackSettings, gradient_magnitude, perturbation_magnitude, run_attack
 from .cam import cam_from_gradients, cam_target, capture_output, normalize_and_upsample
 from .data import read_rows
 from .h5io import create_h5, create_stream, open_h5, read_dataset
@@ -80,7 +80,7 @@ def sample_rows(labels: np.ndarray, classes: tuple[int, int], n_samples: int | N
 def _write_maps(model, test, rows, binary, image_shape, out, started, *, eps, attack, settings, cam_method,
                 target, seed, batch_size, device, params, inputs) -> None:
     n, hw = len(rows), tuple(image_shape[-2:])
-    with create_h5(out, params, inputs) as f:
+    with create_h5(out, params | {"roa_scale": ROA_SCALE}, inputs) as f:
         f["index"] = rows
         f["label"] = binary
         streams = {

@@ -1,0 +1,37 @@
+"""The re-attack's orders (threat models, docs/attacks.md) and what a record of
+each holds. Torch-free: rules/common.smk imports it at plan time."""
+
+from __future__ import annotations
+
+# neutralize_then_attack:       the attack re-run on S_mod, never neutralized again (the
+#                               paper's order: the attacker may write into the blob)
+# attack_then_neutralize:       the blob blanked out of S_adv (post-hoc defense; the attacker
+#                               ignores it)
+# neutralize_attack_neutralize: the attack on S_mod, then the blob blanked again
+# adaptive:                     the attacker knows the defense: PGD or APGD (adaptive_method) with
+#                               restarts on the defended model (roiroa.defense.DefendedModel: every
+#                               iterate neutralized as deployed, with the mask of the iterate's
+#                               predicted class under assign: predicted_class); worst case over
+#                               restarts and x itself
+ORDERS = ("neutralize_then_attack", "attack_then_neutralize", "neutralize_attack_neutralize", "adaptive")
+PAPER_ORDER = "neutralize_then_attack"
+# the adaptive attacker's settings in a record (rules/common.smk `record`)
+ADAPTIVE_KEYS = ("adaptive_attack", "adaptive_steps", "adaptive_step_size", "adaptive_restarts", "adaptive_loss")
+
+
+def adaptive_method(method: str) -> str:
+    """The adaptive attacker's method: the attack itself where it is iterative
+    with a random start (PGD, APGD), else PGD of the attack's norm (FGSM → L∞,
+    DeepFool → L2)."""
+    if method in ("pgd_linf", "pgd_l2", "apgd_ce"):
+        return method
+    return "pgd_l2" if method == "deepfool" else "pgd_linf"
+
+
+def order_record(record: dict, order: str) -> dict:
+    """The record of one order's rows: `orders` replaced by `order`; the adaptive
+    attacker's settings only where they act (order adaptive)."""
+    out = {k: v for k, v in record.items() if k != "orders"} | {"order": order}
+    if order != "adaptive":
+        out = {k: v for k, v in out.items() if k not in ADAPTIVE_KEYS}
+    return out
