@@ -218,7 +218,7 @@ def test_schema_enums_match_the_library():
     assert schema["neutralize"]["properties"]["assign"]["enum"] == list(ASSIGNMENTS)
     assert schema["neutralize"]["properties"]["orders"]["items"]["enum"] == list(ORDERS)
     assert schema["blob"]["properties"]["selection_order"]["enum"] == list(ORDERS)
-    assert schema["baselines"]["properties"]["order"]["enum"] == list(ORDERS)
+    assert schema["baselines"]["properties"]["orders"]["items"]["enum"] == list(ORDERS)
     assert schema["neutralize"]["properties"]["adaptive_loss"]["enum"] == list(LOSSES)
 
 

@@ -323,9 +323,9 @@ def test_blob_against_draws_paired_where_the_old_rule_says_no():
     assert out["paired_mod_adv_p"] == pytest.approx(math.erfc(14 / math.sqrt(28) / math.sqrt(2)))
 
 
-def test_mask_sets_tiled_in_one_pass_give_each_set_s_numbers(tmp_path):
-    """evaluate_mask_sets tiles a batch over several mask sets: the probabilities
-    of each set are those of defend_batch on that set alone."""
+def test_each_mask_set_gets_its_own_numbers(tmp_path):
+    """evaluate_mask_sets evaluates several mask sets under several orders: the
+    probabilities of each set are those of defend_batch with that set alone."""
     import h5py
 
     from roiroa.baselines import evaluate_mask_sets
@@ -346,13 +346,13 @@ def test_mask_sets_tiled_in_one_pass_give_each_set_s_numbers(tmp_path):
     with h5py.File(tmp_path / "d.h5") as data, h5py.File(tmp_path / "m.h5") as maps:
         rows = np.array([0, 2, 3, 5])
         out = evaluate_mask_sets(model, data["test"], maps, rows, sets, orders, fill=0, assign="predicted_class",
-                                 attack=FGSM, batch_size=9, device="cpu")  # 2 sets a pass, the last alone
+                                 attack=FGSM, batch_size=3, device="cpu")  # two batches of rows
     fill = torch.tensor([0.0])
     for order in orders:
         for i, masks in enumerate(sets):
-            mask_clean, mask_adv = masks[pred_clean[rows]], masks[pred_adv[rows]]
-            _, _, prob_mod, prob_mod_adv = defend_batch(model, x[rows], x_adv[rows], y[rows], mask_clean, mask_adv,
-                                                        fill, FGSM, order)
+            defense = Neutralizer(masks, "predicted_class", fill)
+            _, _, prob_mod, prob_mod_adv = defend_batch(model, x[rows], x_adv[rows], y[rows], pred_clean[rows],
+                                                        pred_adv[rows], defense, FGSM, order)
             np.testing.assert_allclose(out[order]["mod"][i], prob_mod.numpy(), atol=1e-6)
             np.testing.assert_allclose(out[order]["mod_adv"][i], prob_mod_adv.numpy(), atol=1e-6)
 def test_the_adaptive_attacker_of_each_attack_and_its_recorded_settings():

@@ -180,8 +180,10 @@ def ignored_options(config: dict) -> list[str]:
 
     notes = []
     for name, settings in (config.get("datasets") or {}).items():
-        if isinstance(settings, dict) and "test_fraction" in settings \
-                and getattr(SOURCES.get(name), "official_split", False):
+        source = SOURCES.get(name)
+        if isinstance(settings, dict) and hasattr(source, "for_options"):  # a dataset of several sources
+            source = source.for_options(settings)
+        if isinstance(settings, dict) and "test_fraction" in settings and getattr(source, "official_split", False):
             notes.append(f"datasets.{name}.test_fraction is ignored: {name} has an official train/test split")
     blob = config.get("blob") if isinstance(config.get("blob"), dict) else {}
     if blob.get("fit_on") == "test" and "calibration_fraction" in blob:

@@ -317,7 +317,7 @@ def source_commit() -> str:
 def provenance(params: dict, inputs: list[str] | None = None) -> dict:
     """Root attributes every output carries: what produced it, from what, and on
     which machine (`environment`: runtime.job_environment, as JSON)."""
-    from .runtime import job_environment
+    from .environment import job_environment
 
     return {
         "roiroa_version": __version__,
