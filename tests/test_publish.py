@@ -53,12 +53,12 @@ def test_page_names_attack_and_source_on_every_row(two_attacks, tmp_path):
     defense = table_rows(page, "## Tables II and III")
     # 2 directions × 2 attacks × 2 sources × (blob, and random mask, RoI complement, none under the
     # baselines' two orders, each row naming its order)
-    assert len(defense) == 2 * 2 * 2 * (1 + 3 * 2)
-    assert {row[3] for row in defense} == {"neutralize_then_attack", "attack_then_neutralize"}  # the threat model
+    assert len(defense) == 2 * 2 * 2 * (3 + 3 * 2)  # the blob under the default's three orders
+    assert {row[3] for row in defense} == {"neutralize_then_attack", "attack_then_neutralize", "adaptive"}
     assert {(row[1], row[2]) for row in defense} == {
         (f"{a} ε=0.1", s) for a in ("fgsm", "pgd_linf") for s in ("perturbation", "gradient")}
     attacks = table_rows(page, "## Attacks and RoA sources")
-    assert len(attacks) == 2 * 2 * 2
+    assert len(attacks) == 2 * 2 * 2 * 3  # directions × attacks × RoA sources × threat models
     iou_header = next(line for line in page.split("## Attacks and RoA sources", 1)[1].splitlines()
                       if line.startswith("|"))
     assert "blob IoU with FGSM's" in iou_header
@@ -66,8 +66,8 @@ def test_page_names_attack_and_source_on_every_row(two_attacks, tmp_path):
     assert all(row[-1] == "1.00" for row in attacks if row[1:3] == ["fgsm ε=0.1", "perturbation"])
     assert all(row[-1] not in ("", "1.00") for row in attacks if row[2] == "gradient")
     claims = [line for line in page.splitlines() if line.startswith("- (c)") and "repeated attack raised:" in line]
-    assert len(claims) == 2 * 2 * 2  # directions × attacks × RoA sources (× the threat models run)
-    assert sum("RoA from gradient" in line for line in claims) == 4
+    assert len(claims) == 2 * 2 * 2 * 3  # directions × attacks × RoA sources × threat models
+    assert sum("RoA from gradient" in line for line in claims) == 12
 
 
 def test_page_names_the_machine_the_jobs_ran_on(two_attacks, tmp_path):
@@ -89,7 +89,7 @@ def test_page_from_copied_tables_drops_the_blob_overlap(two_attacks, tmp_path):
     shutil.copytree(workdir / "results", copied, ignore=shutil.ignore_patterns("*.h5", "*.pt"))
     page = publish("digits", configfile, "make test", copied, tmp_path / "page.md").read_text()
     assert "blob IoU" not in page
-    assert len(table_rows(page, "## Attacks and RoA sources")) == 8
+    assert len(table_rows(page, "## Attacks and RoA sources")) == 2 * 2 * 2 * 3
 
 
 def test_page_refuses_a_dataset_without_rows(two_attacks, tmp_path):
@@ -106,7 +106,7 @@ def test_readme_block_of_a_comparison_holds_its_table(two_attacks, tmp_path):
     text = readme.read_text()
     assert text.startswith("intro\n") and text.endswith("end\n") and "stale" not in text
     assert "written by `make x`" in text
-    assert len(table_rows(text, "<!-- BEGIN generated: digits_attacks -->")) == 8  # the comparison table
+    assert len(table_rows(text, "<!-- BEGIN generated: digits_attacks -->")) == 2 * 2 * 2 * 3  # the comparison table
     with pytest.raises(SystemExit, match="no <!-- BEGIN generated: digits -->"):
         publish("digits", configfile, "make x", workdir / "results", tmp_path / "page.md", readme)
 

@@ -232,7 +232,7 @@ def attack_section(results: Path, dataset: str, t1: pd.DataFrame, t2: pd.DataFra
                   & (t1["roa_source"] == r["roa_source"])].iloc[0]
         rows.append({
             "direction": f"{r['source']} → {r['target']}", "attack": _attack(r), "RoA": r["roa_source"],
-            "RoA fraction": f"{ssim['RoA fraction']:.3f}",
+            "re-attack (threat model)": r.get("order", ""), "RoA fraction": f"{ssim['RoA fraction']:.3f}",
             "SSIM (true / shuffled)": f"{ssim['SSIM value (mean of samples)']:.3f} / "
             f"{ssim['SSIM, shuffled pairs (null)']:.3f}",
             "blob pixels": f"{r['blob_pixels']:.0f}", "score_adv": f"{r['score_adv']:.4f}",
