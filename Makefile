@@ -132,7 +132,7 @@ own-example: $(VENV)/.installed ## write scikit-learn's digits 0 and 1 as PNG cl
 CONFIG ?= config/config.yaml
 publish: $(VENV)/.installed ## run CONFIG=my.yaml and publish results/pages/<dataset>.md
 	$(VENV)/bin/snakemake --cores $(CORES) --rerun-incomplete --configfile=$(CONFIG)
-	$(PY) -m roiroa.publish --config $(CONFIG) $(if $(DATASET),--dataset $(DATASET)) \
+	$(PY) -m roiroa.publish --config $(CONFIG) $(if $(DATASET),--dataset $(DATASET)) $(if $(ALLOW_DIRTY),--allow-dirty) \
 	  --command "make publish CONFIG=$(CONFIG)$(if $(DATASET), DATASET=$(DATASET))"
 
 test: $(VENV)/.installed ## run the whole test suite (creates .venv when missing)

@@ -192,7 +192,8 @@ def test_grey_folder_runs_end_to_end_without_a_download(tmp_path, monkeypatch):
     from roiroa.publish import main
 
     monkeypatch.chdir(tmp_path)
-    main(["--config", "config.yaml", "--command", "make publish CONFIG=config.yaml"])
+    # --allow-dirty: the run is of this checkout, modified or not (the refusal has its own test)
+    main(["--config", "config.yaml", "--command", "make publish CONFIG=config.yaml", "--allow-dirty"])
     page = (tmp_path / "results/pages/own.md").read_text()
     from roiroa.paper import paper_values
 

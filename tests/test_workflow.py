@@ -50,10 +50,12 @@ def test_tables_have_both_directions_baselines_and_intervals(tiny_run):
         sweep = frame[frame["neutralization"] == "blob, θ sweep"]
         assert sorted(sweep["theta"].unique()) == ["0.15", "0.3"]
     assert {"asr_adv", "asr_mod"} <= set(t3.columns)
-    # the random-mask baseline neutralizes as many pixels as the blob at the chosen θ, under every order
+    # the random-mask baseline neutralizes as many pixels as the blob at the chosen θ, under every
+    # order of the baselines (Table III); Table II has one row for all orders (S_mod is the same)
+    assert "order" not in t2.columns
     for source in ("0", "1"):
-        rows = t2[t2["source"].astype(str) == source]
-        blob = rows.loc[rows["neutralization"] == "blob, chosen θ", "blob_pixels"].item()
+        rows = t3[t3["source"].astype(str) == source]
+        blob = rows.loc[rows["neutralization"] == "blob, chosen θ", "blob_pixels"].unique().item()
         sized = rows[rows["neutralization"].isin(["random mask of the blob's size", "RoI complement"])]
         assert sorted(sized["order"]) == sorted(["neutralize_then_attack", "attack_then_neutralize"] * 2)
         assert (sized["blob_pixels"] == blob).all()
@@ -91,7 +93,7 @@ def test_baselines_summarize_draws_and_compare_the_blob_to_them(tiny_run):
     baselines = json.loads(next(setting.rglob("baselines.json")).read_text())
     theta = json.loads(next(setting.rglob("theta.json")).read_text())["theta"]
     evaluation = json.loads(next(setting.rglob("evaluation.json")).read_text())["by_theta"]
-    blob = {d["source"]: d for e in evaluation if e["params"]["theta"] == theta for d in e["directions"]}
+    blob = {(d["source"], d["order"]): d for e in evaluation if e["params"]["theta"] == theta for d in e["directions"]}
     rows = baselines["directions"]
     assert baselines["params"]["orders"] == ["neutralize_then_attack", "attack_then_neutralize"]
     assert sorted((r["order"], r["neutralization"]) for r in rows) == sorted(
@@ -106,9 +108,8 @@ def test_baselines_summarize_draws_and_compare_the_blob_to_them(tiny_run):
         assert 0 <= row["percentile_mod"] <= 100 and 0 <= row["percentile_mod_adv"] <= 100
         assert 0 < row["random_support_pixels"] <= 64  # a blob may be larger (it then takes all of it)
         assert row["paired_test"].startswith("Wilcoxon")
-        if row["order"] == "neutralize_then_attack":
-            assert row["blob_score_mod"] == pytest.approx(blob[row["source"]]["score_mod"])
-            assert row["blob_score_mod_adv"] == pytest.approx(blob[row["source"]]["score_mod_adv"])
+        assert row["blob_score_mod"] == pytest.approx(blob[row["source"], row["order"]]["score_mod"])
+        assert row["blob_score_mod_adv"] == pytest.approx(blob[row["source"], row["order"]]["score_mod_adv"])
 
 
 def test_outputs_carry_provenance_and_logs(tiny_run):
@@ -164,10 +165,11 @@ def test_outputs_carry_provenance_and_logs(tiny_run):
     rows = json.loads((tiny_run / "results/digits/0-1/sweep_scores.json").read_text())["rows"]
     assert [(row["theta"], row["order"], row["part"]) for row in rows] == [
         (t, o, "evaluation") for t, o in runs for _ in (0, 1)]
-    chosen = json.loads((tiny_run / REGIONS_DIR / "selected/fill~0/theta.json").read_text())
+    chosen = json.loads((tiny_run / SELECTED_DIR / "theta.json").read_text())
     assert chosen["selection_order"] == "adaptive" and "of order adaptive" in chosen["criterion"]
-    baselines = json.loads((tiny_run / REGIONS_DIR / "selected/fill~0/baselines.json").read_text())
-    assert baselines["params"]["order"] == "attack_then_neutralize" and "orders" not in baselines["params"]
+    baselines = json.loads((tiny_run / SELECTED_DIR / "draws~5/baselines.json").read_text())
+    assert baselines["params"]["orders"] == ["neutralize_then_attack", "attack_then_neutralize"]
+    assert "adaptive_restarts" not in baselines["params"]  # adaptive is not among the baselines' orders
 
 
 def test_second_run_does_nothing(tiny_run):
@@ -209,10 +211,13 @@ def test_new_thresholds_rerun_only_downstream(tiny_run, tmp_path):
     assert ran["select_theta"] == 2 and ran["baselines"] == 2, ran
     tables = read_tables(workdir)
     assert sorted(tables["table1_ssim"]["delta1"].unique()) == [0.3, 0.5]
-    t2 = tables["table2_classification"]
+    t2, t3 = tables["table2_classification"], tables["table3_reattack"]
     sweep = t2[t2["neutralization"] == "blob, θ sweep"]
-    # directions × δ1 × θ × the three orders of the default (a row each: the tables group by order)
-    assert len(sweep) == 2 * 2 * 3 * 3 and set(sweep["theta"]) == {"0.15", "0.3", "0.4"}
+    # directions × δ1 × θ (Table II: S_mod is the same under every order)
+    assert len(sweep) == 2 * 2 * 3 and set(sweep["theta"]) == {"0.15", "0.3", "0.4"}
+    # Table III: × the three orders of the default, a row each
+    sweep = t3[t3["neutralization"] == "blob, θ sweep"]
+    assert len(sweep) == 2 * 2 * 3 * 3
     assert set(sweep["order"]) == {"neutralize_then_attack", "attack_then_neutralize", "adaptive"}
 
 
