@@ -422,7 +422,7 @@ def seeds_section(results: Path, dataset: str) -> str:
         rows.append({"direction": f"{r['source']} → {r['target']}", "attack": _attack(r), "RoA": r["roa_source"],
                      "re-attack": r.get("order", ""), "seed": r["seed"],
                      "θ": f"{r['theta']:g}" + ("" if met in (True, "True", None) or pd.isna(met) else " (constraint not met)"),
-                     "pixels": r["blob_pixels"], "images": r["n_images"],
+                     "pixels": int(r["blob_pixels"]), "images": int(r["n_images"]),
                      "score_clean": _fmt(r["score_clean"]), "score_mod": _fmt(r["score_mod"]),
                      "score_adv": _fmt(r["score_adv"]), "score_mod_adv": _fmt(r["score_mod_adv"]),
                      "p (adv vs mod_adv)": format_p(mcnemar_exact_log10(r["adv_vs_mod_adv_only_first"],
