@@ -24,6 +24,9 @@ TINY_CONFIG = {
     "attack": {"eps": [0.1]},
     "regions": {"delta1": [0.5], "delta2": [0.5]},
     "blob": {"theta": [0.15, 0.3]},
+    # a cheap adaptive attacker: these runs check the machinery, not the attack's strength
+    # (tests/test_defense.py tests the restarts, the loss and the per-iterate mask)
+    "neutralize": {"adaptive_restarts": 2, "adaptive_steps": 3},
 }
 
 
