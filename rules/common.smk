@@ -84,9 +84,10 @@ def benchmark_path(rule_name, folder):
 
 
 TABLE_NAMES = ["table1_ssim", "table2_classification", "table3_reattack"]
+TABLES_DIR = config.get("tables_dir", "results/tables")
 TABLES = expand(
-    "results/tables/{name}.{ext}", name=TABLE_NAMES, ext=["csv", "md"]
-) + expand("results/tables/{name}_seeds.csv", name=TABLE_NAMES)
+    f"{TABLES_DIR}/{{name}}.{{ext}}", name=TABLE_NAMES, ext=["csv", "md"]
+) + expand(f"{TABLES_DIR}/{{name}}_seeds.csv", name=TABLE_NAMES)
 
 
 wildcard_constraints:
