@@ -12,7 +12,7 @@ from roiroa.cam import CAM_METHODS, CAM_TARGETS
 from roiroa.config import MIN_INPUT_SIZE, ConfigError, fmt, model_settings, validate_config
 from roiroa.defense import ASSIGNMENTS, ORDERS
 from roiroa.maps import SPACES
-from roiroa.models import ARCHS
+from roiroa.models import ARCHS, DEFAULT_CAM_LAYER
 from roiroa.regions import REPRESENTATIVE_MODES
 
 
@@ -218,6 +218,7 @@ def test_schema_enums_match_the_library():
     assert schema["cam"]["properties"]["method"]["items"]["enum"] == list(CAM_METHODS)
     assert schema["cam"]["properties"]["target"]["enum"] == list(CAM_TARGETS)
     assert schema["attack"]["properties"]["space"]["enum"] == list(SPACES)
+    assert schema["cam"]["properties"]["layer"]["default"] == DEFAULT_CAM_LAYER
     # arch: roiroa's own (ARCHS) or torchvision's by name, checked by roiroa.config (tests/test_own_model.py)
     assert schema["model"]["properties"]["arch"]["default"] in ARCHS and set(ARCHS) == set(MIN_INPUT_SIZE)
     assert schema["regions"]["properties"]["representative"]["enum"] == list(REPRESENTATIVE_MODES)

@@ -23,9 +23,9 @@ import numpy as np
 import torch
 
 from .blob import class_blobs
+from .data import clean_images
 from .defense import Attack, direction_scores, evaluate_masks, fill_value, scored_parts
 from .h5io import blocks, check_labels, open_h5, read_dataset
-from .data import clean_images
 from .stats import PAIRED_TEST, paired_difference, percentile_among
 
 BASELINES = ("random_mask", "roi_complement", "none")

@@ -276,7 +276,9 @@ def check_model(config: dict, dataset: str) -> None:
             f"halve the side down to one pixel)"
         )
     layer = config["cam"]["layer"]
-    if layer != "default" or arch not in MIN_INPUT_SIZE:  # vgg16 and tiny_vgg have their default
+    # "default" (roiroa.models.DEFAULT_CAM_LAYER; not imported: it imports torch) needs no
+    # check for vgg16 and tiny_vgg, which have one
+    if layer != "default" or arch not in MIN_INPUT_SIZE:
         check_cam_layer(layer, arch, size, dataset)
 
 
