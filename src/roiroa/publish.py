@@ -108,8 +108,8 @@ def setting_folder(row, attack: str | None = None, roa: str | None = None) -> st
     """The glob (under results/{dataset}) of seed 0's d2~ folder of a table row's
     settings, with another attack or RoA source when given (`**`: the levels of
     the settings of one value, roiroa.config.SETTING_OF, between them)."""
-    return (f"*/seed~0/attack~{attack or row['attack']}/eps~{row['eps']:g}/cam~{row['cam']}/**/"
-            f"d1~{row['delta1']:g}/roa~{roa or row['roa_source']}/d2~{row['delta2']:g}")
+    return (f"*/seed~0/space~{row.get('space', '*')}/attack~{attack or row['attack']}/eps~{row['eps']:g}/"
+            f"cam~{row['cam']}/**/d1~{row['delta1']:g}/roa~{roa or row['roa_source']}/d2~{row['delta2']:g}")
 
 
 def ssim_section(t1: pd.DataFrame) -> str:
