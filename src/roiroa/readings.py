@@ -104,8 +104,13 @@ def run(study: dict, dataset: str, workdir: Path, cores: int | str, only: list[s
         config_path.write_text(yaml.safe_dump(reading_config(study, dataset, reading), sort_keys=False))
         print(f"[readings] {dataset} / {reading['name']}: {reading['what']}", flush=True)
         started = time.monotonic()
+        # Snakemake's code trigger reruns a job whose script file is newer than its
+        # outputs, so a checkout that merely touched scripts/train.py would retrain every
+        # model; the study reuses the page's models instead (their settings, inputs and
+        # times still trigger a rerun when they change; each file records its commit).
         subprocess.run([sys.executable, "-m", "snakemake", "tables", "-s", str(ROOT / "Snakefile"), "-d",
                         str(workdir), "--cores", str(cores), "--rerun-incomplete",
+                        "--rerun-triggers", "mtime", "params", "input", "software-env",
                         "--configfile", str(config_path.resolve())], check=True)
         (folder / "run.json").write_text(json.dumps({
             "wall_time_s": round(time.monotonic() - started, 1),
