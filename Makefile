@@ -125,7 +125,8 @@ readings-mnist: $(VENV)/.installed mnist-data ## the readings study on MNIST (on
 	$(MAKE) --no-print-directory readings-page
 
 readings-page: $(VENV)/.installed ## rewrite docs/results/readings.md from the readings that ran
-	$(PY) -m roiroa.readings page --dataset mnist --command "make readings-mnist" --out docs/results/readings.md
+	$(PY) -m roiroa.readings page --dataset mnist --command "make readings-mnist" --out docs/results/readings.md \
+	  --readme README.md
 
 # docs/performance.md from bench/results/ and the wall times on docs/results/*.md
 # (standard library only); the publishing targets above run it after each page.

@@ -47,8 +47,10 @@ def test_each_reading_has_its_own_tables_and_the_default_matches_the_base_run(st
 def test_page_judges_every_reading_and_lists_those_not_run(study_run, tmp_path):
     workdir, study = study_run
     # the tiny run ran from this checkout, modified or not (publish's refusal has its own test)
+    readme = tmp_path / "README.md"
+    readme.write_text("intro\n<!-- BEGIN generated: readings -->\nold\n<!-- END generated: readings -->\nend\n")
     out = readings.page(study, ["digits"], workdir / "results", tmp_path / "readings.md", "make test",
-                        allow_dirty=True)
+                        allow_dirty=True, readme=readme)
     text = out.read_text()
     rows = pd.read_csv(tmp_path / "readings" / "readings.csv")
     assert sorted(set(rows["reading"])) == ["default", "fill-1"]
@@ -58,6 +60,8 @@ def test_page_judges_every_reading_and_lists_those_not_run(study_run, tmp_path):
     assert "**elsewhere** (needs a GPU): no GPU here" in text
     assert "## The answer" in text and "### 0 → 1" in text and "### 1 → 0" in text
     assert (tmp_path / "readings" / "digits_distance.png").stat().st_size > 0
+    block = readme.read_text()
+    assert "old" not in block and readings.answer_section(readings.study_frame(study, ["digits"], workdir / "results")[0]) in block
 
 
 def _row(reading, direction, b, c, distance):

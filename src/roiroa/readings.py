@@ -310,7 +310,9 @@ def table_section(frame: pd.DataFrame, dataset: str) -> str:
 
 
 def page(study: dict, datasets: list[str], results: Path, out: Path, command: str,
-         allow_dirty: bool = False) -> Path:
+         allow_dirty: bool = False, readme: Path | None = None) -> Path:
+    """docs/results/readings.md from every reading that ran (and README's block of
+    its answer, when `readme` is given)."""
     # as a dataset's page: only from clean code, or with the diff beside it
     commit_lines = [publish.check_clean(results, d, allow_dirty, out) for d in datasets]
     frame, missing = study_frame(study, datasets, results)
@@ -362,6 +364,9 @@ Every reading's row: [readings.csv]({folder.name}/readings.csv); its tables and 
 `results/readings/<dataset>/<reading>/`. Figures: {', '.join(f'[{p.name}]({folder.name}/{p.name})' for p in figures)}.
 """
     out.write_text(text)
+    if readme is not None:
+        publish.replace_block(readme, "readings", f"From [{out}]({out}) ({now}):\n\n{answer_section(frame)}",
+                              command)
     return out
 
 
@@ -375,6 +380,7 @@ def main(argv=None) -> None:
     parser.add_argument("--cores", default="all", help="as snakemake --cores (a number or all)")
     parser.add_argument("--out", type=Path, default=Path("docs/results/readings.md"))
     parser.add_argument("--command", default="make readings-mnist")
+    parser.add_argument("--readme", type=Path, help="also rewrite this file's generated `readings` block")
     parser.add_argument("--allow-dirty", action="store_true",
                         help="write the page from modified code, with the diff beside it")
     args = parser.parse_args(argv)
@@ -383,7 +389,7 @@ def main(argv=None) -> None:
         for dataset in args.dataset:
             run(study, dataset, args.workdir, args.cores, args.only)
     else:
-        print(page(study, args.dataset, args.workdir / "results", args.out, args.command, args.allow_dirty))
+        print(page(study, args.dataset, args.workdir / "results", args.out, args.command, args.allow_dirty, args.readme))
 
 
 if __name__ == "__main__":
