@@ -523,7 +523,7 @@ def describe_environment(environment) -> str:
 
 
 def job_commits(results: Path, dataset: str) -> set[str]:
-    """The roiroa commits the jobs of `dataset` recorded (HDF5 root attributes, train.json)."""
+    """The roiroa commits the jobs of `dataset` recorded (HDF5 root attributes, every JSON output)."""
     import h5py
 
     commits = set()
@@ -535,8 +535,11 @@ def job_commits(results: Path, dataset: str) -> set[str]:
             continue
         if commit is not None:
             commits.add(str(commit))
-    for path in (results / dataset).glob("*/seed~*/train.json"):
-        commit = json.loads(path.read_text()).get("source_commit")
+    for path in (results / dataset).glob("**/*.json"):  # every stage's JSON output (runtime.write_json)
+        try:
+            commit = json.loads(path.read_text()).get("source_commit")
+        except (OSError, ValueError, AttributeError):
+            continue
         if commit:
             commits.add(commit)
     return commits
