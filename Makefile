@@ -14,7 +14,7 @@ CORES ?= all
 .DEFAULT_GOAL := help
 
 .PHONY: help run test lint clean slurm-profile paper-fmnist own-example publish publish-digits publish-digits-attacks \
-	fmnist-data publish-fmnist-attacks publish-digits-eps performance-doc overview verify-fmnist mnist-data paper-mnist
+	fmnist-data publish-fmnist-attacks publish-digits-eps performance-doc overview verify-fmnist mnist-data paper-mnist readings-mnist readings-page
 
 help: ## list the targets, one line each
 	@awk 'BEGIN {FS = ":[^#]*## "} /^[A-Za-z0-9_.-]+:[^=]*## / {printf "  %-24s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -115,6 +115,18 @@ publish-digits: run ## run the default config and publish docs/results/digits.md
 OVERVIEW_PAGES := $(wildcard docs/results/digits.md docs/results/fashion_mnist.md docs/results/mnist.md)
 overview: $(VENV)/.installed ## rewrite README's verdict overview from the published pages
 	$(PY) -m roiroa.publish --overview README.md --pages $(OVERVIEW_PAGES) --command "make overview"
+
+# The study of the paper's open decisions (config/readings.yaml): each reading is
+# config/mnist.yaml with one factor changed, run through the workflow reusing the
+# page's models and every stage upstream of the change, in the study's order
+# (READINGS="eps-0.2 n-32" runs only those); then docs/results/readings.md.
+readings-mnist: $(VENV)/.installed mnist-data ## the readings study on MNIST (one factor at a time), then docs/results/readings.md
+	$(PY) -m roiroa.readings run --dataset mnist --cores $(CORES) $(if $(READINGS),--only $(READINGS))
+	$(MAKE) --no-print-directory readings-page
+
+readings-page: $(VENV)/.installed ## rewrite docs/results/readings.md from the readings that ran
+	$(PY) -m roiroa.readings page --dataset mnist --command "make readings-mnist" --out docs/results/readings.md \
+	  --readme README.md
 
 # docs/performance.md from bench/results/ and the wall times on docs/results/*.md
 # (standard library only); the publishing targets above run it after each page.

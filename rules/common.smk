@@ -64,7 +64,9 @@ def levels(parent, *names):
 DATA = "results/{dataset}"
 PAIR = f"{DATA}/{{pair}}"
 MODEL = levels(PAIR, "seed")  # train
-MAPS = levels(MODEL, "attack", "eps", "cam", "cam_target", "n")  # attack_cam
+MAPS = levels(
+    MODEL, "space", "attack", "eps", "cam", "layer", "cam_target", "n"
+)  # attack_cam
 REGIONS = levels(MAPS, "d1", "roa", "d2", "rep", "fit", "cal")  # regions
 BLOBS = levels(REGIONS, "blob")  # the blob mode: above every θ and what spans them
 BLOB = levels(BLOBS, "theta")  # blob (one file per θ)
@@ -84,17 +86,20 @@ def benchmark_path(rule_name, folder):
 
 
 TABLE_NAMES = ["table1_ssim", "table2_classification", "table3_reattack"]
+TABLES_DIR = config.get("tables_dir", "results/tables")
 TABLES = expand(
-    "results/tables/{name}.{ext}", name=TABLE_NAMES, ext=["csv", "md"]
-) + expand("results/tables/{name}_seeds.csv", name=TABLE_NAMES)
+    f"{TABLES_DIR}/{{name}}.{{ext}}", name=TABLE_NAMES, ext=["csv", "md"]
+) + expand(f"{TABLES_DIR}/{{name}}_seeds.csv", name=TABLE_NAMES)
 
 
 wildcard_constraints:
     dataset=r"[a-z0-9_]+",
     pair=r"[a-z0-9_]+-[a-z0-9_]+",
     seed=r"\d+",
+    space=r"[a-z_]+",
     attack=r"[a-z0-9_]+",
     cam=r"[a-z0-9_]+",
+    layer=r"[A-Za-z0-9_.]+",
     eps=r"[^/]+",
     cam_target=r"[a-z_]+",
     n=r"all|\d+",
@@ -209,7 +214,9 @@ def record(wildcards, theta=None, pair=None):
             attack=w["attack"],
             eps=float(w["eps"]),
             attack_settings=rc.attack_settings(config, w["attack"]),
+            space=w["space"],
             cam=w["cam"],
+            cam_layer=w["layer"],
             cam_target=w["cam_target"],
             n_samples=None if w["n"] == rc.UNSET else int(w["n"]),
         )

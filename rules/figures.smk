@@ -66,7 +66,7 @@ FIGURES = [
         figure=REGION_FIGURES,
         param=SWEEP_PLOTS,
     )
-] + [f"results/tables/{name}.html" for name in TABLE_PAGES]
+] + [f"{TABLES_DIR}/{name}.html" for name in TABLE_PAGES]
 # the RoA of every attack and RoA source side by side, when there is more than one;
 # accuracy against ε, when ε is swept
 COMPARISONS = (
@@ -246,7 +246,7 @@ rule figures_attacks:
 rule figures_eps:
     """Accuracy against ε of each attack, on the clean and the neutralized images."""
     input:
-        table="results/tables/table3_reattack.csv",
+        table=f"{TABLES_DIR}/table3_reattack.csv",
     output:
         plot=report(
             "results/figures/{dataset}/{pair}/{source}-to-{target}/accuracy_vs_eps.png",

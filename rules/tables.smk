@@ -23,7 +23,7 @@ rule tables:
         tables=TABLES,
         pages=[
             report(
-                f"results/tables/{name}.html",
+                f"{TABLES_DIR}/{name}.html",
                 caption=f"../report/{name}.rst",
                 category="Tables I–III",
                 subcategory="all datasets",

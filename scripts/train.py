@@ -27,7 +27,6 @@ spec = ModelSpec(
     in_channels=images.shape[1],
     hidden=settings["hidden"],
     dropout=settings["dropout"],
-    cam_layer=settings.get("cam_layer"),
 )
 if settings.get("checkpoint"):  # a model of yours: checked against the config, not trained
     model = import_checkpoint(settings["checkpoint"], spec, settings.get("normalization"))
@@ -37,9 +36,8 @@ if settings.get("checkpoint"):  # a model of yours: checked against the config, 
     logging.info("checkpoint %s: test accuracy %.4f", settings["checkpoint"], test_accuracy)
 else:
     model = build_model(spec)
-    # too small an input_size for the arch, or an unknown model.cam_layer, fails here, before training
+    # too small an input_size for the arch fails here, before training (cam.layer is checked at plan time)
     check_input(model, f"model.arch {spec.arch}")
-    model.cam_layer  # noqa: B018
     if settings.get("normalization"):
         model.set_fixed_normalization(settings["normalization"]["mean"], settings["normalization"]["std"])
     history = train_model(

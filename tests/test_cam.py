@@ -110,3 +110,35 @@ def test_shared_forward_equals_separate_attack_and_cam(model, images, target):
     with torch.no_grad():
         torch.testing.assert_close(batch.prob_adv, torch.softmax(model(x_adv), 1))
         torch.testing.assert_close(batch.prob_clean, torch.softmax(model(images), 1))
+
+
+def test_the_map_stage_reads_the_named_cam_layer(model, images):
+    """cam.layer: the shared forward pass reads the layer it names, as the separate CAM does."""
+    labels = torch.tensor([0, 1, 0, 1, 1, 0])
+    first = map_batch(model, images, labels, 0.1, "gradcam", "predicted_class", layer="features.1")
+    torch.testing.assert_close(first.cam, class_activation_maps(model, images, labels, layer="features.1"))
+    default = map_batch(model, images, labels, 0.1, "gradcam", "predicted_class", layer="default")
+    torch.testing.assert_close(default.cam, class_activation_maps(model, images, labels))
+    assert not torch.allclose(first.cam, default.cam)
+
+
+def test_vgg16_block4_layer_gives_6x6_maps_where_the_last_block_gives_3x3():
+    """At input 48 (the paper's), VGG16's last conv block (the default, features.29) is
+    3×3 and block 4's last ReLU (features.22) is 6×6; the CAM at 48×48 is the
+    named layer's map upsampled, as pytorch-grad-cam computes it on that layer."""
+    torch.manual_seed(0)
+    vgg = build_model(ModelSpec(arch="vgg16", input_size=48, hidden=16), initialize=False).eval()
+    x = torch.rand(2, 3, 48, 48)
+    sides = {}
+    for name in ("default", "features.22"):
+        from roiroa.cam import capture_output
+
+        with torch.no_grad(), capture_output(vgg.cam_layer_named(name)) as store:
+            vgg(x)
+        sides[name] = tuple(store["out"].shape[-2:])
+    assert sides == {"default": (3, 3), "features.22": (6, 6)}
+    assert vgg.cam_layer is vgg.features[29] and vgg.cam_layer_named("features.22") is vgg.features[22]
+    ours = class_activation_maps(vgg, x, torch.zeros(2, dtype=torch.long), layer="features.22").numpy()
+    with GradCAM(model=vgg, target_layers=[vgg.features[22]]) as peer:
+        theirs = peer(x, targets=None)
+    assert ours.shape == (2, 48, 48) and ours.max() == 1.0 and np.abs(ours - theirs).max() < 1e-5

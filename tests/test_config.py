@@ -11,7 +11,8 @@ from roiroa.blob import BLOB_MODES
 from roiroa.cam import CAM_METHODS, CAM_TARGETS
 from roiroa.config import MIN_INPUT_SIZE, ConfigError, fmt, model_settings, validate_config
 from roiroa.defense import ASSIGNMENTS, ORDERS
-from roiroa.models import ARCHS
+from roiroa.maps import SPACES
+from roiroa.models import ARCHS, DEFAULT_CAM_LAYER
 from roiroa.regions import REPRESENTATIVE_MODES
 
 
@@ -143,6 +144,11 @@ BAD_IN_PROCESS = [
     # messages name the path label of a sweep (d1~, roa~), not the config key's last part
     (("regions", "delta1"), [0.5, 0.50], "regions.delta1[1]", "both are d1~0.5 in result paths"),
     (("roa", "source"), ["gradient", "gradient"], "roa.source[1]", "both are roa~gradient in result paths"),
+    # where the attack acts and the CAM layer (map-stage settings)
+    (("attack", "space"), "input", "attack.space", "'input' is not one of ['native', 'model_input']"),
+    (("cam", "layer"), "features.9", "cam.layer", "'features.9' is not a layer of tiny_vgg (candidates: features, "),
+    (("cam", "layer"), "../x", "cam.layer", "does not match"),
+    (("model", "cam_layer"), "features.1", "model.cam_layer", "the CAM layer is now cam.layer"),
 ]
 
 
@@ -211,6 +217,8 @@ def test_schema_enums_match_the_library():
     assert schema["attack"]["properties"]["method"]["items"]["enum"] == list(ATTACKS)
     assert schema["cam"]["properties"]["method"]["items"]["enum"] == list(CAM_METHODS)
     assert schema["cam"]["properties"]["target"]["enum"] == list(CAM_TARGETS)
+    assert schema["attack"]["properties"]["space"]["enum"] == list(SPACES)
+    assert schema["cam"]["properties"]["layer"]["default"] == DEFAULT_CAM_LAYER
     # arch: roiroa's own (ARCHS) or torchvision's by name, checked by roiroa.config (tests/test_own_model.py)
     assert schema["model"]["properties"]["arch"]["default"] in ARCHS and set(ARCHS) == set(MIN_INPUT_SIZE)
     assert schema["regions"]["properties"]["representative"]["enum"] == list(REPRESENTATIVE_MODES)

@@ -12,7 +12,8 @@ import torch
 from roiroa.runtime import cpu_model, job_environment
 
 PAIR_DIR = "results/digits/0-1/seed~0"
-MAPS_DIR = f"{PAIR_DIR}/attack~fgsm/eps~0.1/cam~gradcam/cam_target~predicted_class/n~all"
+MAPS_DIR = (f"{PAIR_DIR}/space~native/attack~fgsm/eps~0.1"
+            "/cam~gradcam/layer~default/cam_target~predicted_class/n~all")
 
 
 def test_job_environment_names_cpu_cores_threads_and_versions():

@@ -225,14 +225,17 @@ def test_colour_folder_with_resnet18_and_a_named_cam_layer(tmp_path):
     own_folder(tmp_path, n=12, mode="RGB")
     config = copy.deepcopy(OWN_CONFIG)
     # at 32 px layer4's map is one pixel: layer2's 4×4 map gives the CAM structure
-    config["model"] = {"arch": "resnet18", "cam_layer": "layer2", "input_size": 32, "epochs": 1, "batch_size": 16}
+    config["model"] = {"arch": "resnet18", "input_size": 32, "epochs": 1, "batch_size": 16}
+    config["cam"] = {"layer": "layer2"}
     snakemake(tmp_path, write_config(tmp_path, config))
     with h5py.File(tmp_path / "results/own/data.h5") as f:
         assert f["train"]["images"].shape[1:] == (3, 12, 12)
     pair = tmp_path / "results/own/left-right/seed~0"
     summary = json.loads((pair / "train.json").read_text())
-    assert summary["model"]["arch"] == "resnet18" and summary["model"]["cam_layer"] == "layer2"
-    with h5py.File(next(pair.rglob("maps.h5"))) as f:
+    assert summary["model"]["arch"] == "resnet18"
+    maps = next(pair.rglob("maps.h5"))
+    assert "/layer~layer2/" in str(maps)
+    with h5py.File(maps) as f:
         assert f["x_adv"].shape[1:] == (3, 12, 12) and f["cam"][:].max() == 1.0
     assert (tmp_path / "results/tables/table3_reattack.csv").exists()
 

@@ -34,14 +34,28 @@ def test_resnet18_cam_layer_defaults_to_layer4_and_matches_pytorch_grad_cam(resn
 
 
 def test_a_named_cam_layer_is_used_and_an_unknown_one_lists_candidates():
-    model = build_model(ModelSpec(arch="resnet18", input_size=32, cam_layer="layer3.1"))
-    assert model.cam_layer is model.net.layer3[1]
+    model = build_model(ModelSpec(arch="resnet18", input_size=32))
+    assert model.cam_layer_named("layer3.1") is model.net.layer3[1]
+    assert model.cam_layer_named("default") is model.cam_layer is model.net.layer4
     vgg = build_model(ModelSpec(arch="tiny_vgg", input_size=16, hidden=4))
     assert vgg.cam_layer is vgg.features[4]  # the last ReLU of the conv stack, as before
-    wrong = build_model(ModelSpec(arch="resnet18", input_size=32, cam_layer="layer9"))
-    with pytest.raises(ValueError, match=r"model.cam_layer: 'layer9' is not a layer of resnet18 \(candidates: "
+    with pytest.raises(ValueError, match=r"cam.layer: 'layer9' is not a layer of resnet18 \(candidates: "
                                          r"conv1, bn1, relu, maxpool, layer1, layer1.0, .*layer4.1, avgpool, fc\)"):
-        wrong.cam_layer  # noqa: B018
+        model.cam_layer_named("layer9")
+
+
+def test_cam_layer_is_checked_at_the_start_and_model_cam_layer_says_where_it_went():
+    config = {"datasets": {"digits": {"pairs": [[0, 1]]}}, "model": {"arch": "tiny_vgg", "input_size": 16},
+              "cam": {"layer": "head.9"}}
+    with pytest.raises(ConfigError, match=r"config key cam.layer: 'head.9' is not a layer of tiny_vgg "
+                                          r"\(candidates: .*features.4.*\) \(model.arch of dataset digits\)"):
+        validate_config(config)
+    config["cam"]["layer"] = "features.1"
+    validate_config(config)
+    moved = {"datasets": {"digits": {"pairs": [[0, 1]], "model": {"cam_layer": "layer2"}}}}
+    with pytest.raises(ConfigError, match=r"config key datasets.digits.model.cam_layer: the CAM layer is now "
+                                          r"cam.layer .*`cam: \{layer: layer2\}`"):
+        validate_config(moved)
 
 
 def test_an_input_size_too_small_for_the_arch_is_named_before_training():
@@ -91,8 +105,6 @@ def test_checkpoint_mismatches_are_named(tmp_path):
         import_checkpoint(path, ModelSpec(arch="tiny_vgg", input_size=32, hidden=8))
     with pytest.raises(CheckpointError, match=r"is not a state dict of model.arch resnet18: missing "):
         import_checkpoint(path, ModelSpec(arch="resnet18", input_size=32))
-    with pytest.raises(ValueError, match=r"model.cam_layer: 'head.9' is not a layer of tiny_vgg"):
-        import_checkpoint(path, ModelSpec(arch="tiny_vgg", input_size=16, hidden=8, cam_layer="head.9"))
     scripted = tmp_path / "scripted.pt"
     torch.jit.save(torch.jit.script(three), scripted)
     with pytest.raises(CheckpointError, match="is a TorchScript module: Grad-CAM reads a layer's activations"):
@@ -109,3 +121,17 @@ def test_a_roiroa_model_is_a_checkpoint_too(tmp_path):
     again = import_checkpoint(tmp_path / "model.pt", spec)
     assert torch.equal(again.std, model.std)  # its own normalization kept
     assert isinstance(load_model(tmp_path / "model.pt"), type(model))
+
+
+def test_a_model_pt_written_with_a_cam_layer_in_its_spec_still_loads(tmp_path):
+    """model.pt files from before cam.layer carry spec["cam_layer"]: no retraining is needed."""
+    model = build_model(ModelSpec(arch="tiny_vgg", input_size=16, hidden=8))
+    save_model(model, tmp_path / "model.pt")
+    checkpoint = torch.load(tmp_path / "model.pt", weights_only=True)
+    checkpoint["spec"]["cam_layer"] = "features.1"
+    torch.save(checkpoint, tmp_path / "model.pt")
+    x = torch.rand(2, 1, 8, 8)
+    with torch.no_grad():
+        assert torch.equal(load_model(tmp_path / "model.pt")(x), model.eval()(x))
+    assert isinstance(import_checkpoint(tmp_path / "model.pt", ModelSpec(arch="tiny_vgg", input_size=16, hidden=8)),
+                      type(model))

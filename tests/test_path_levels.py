@@ -21,6 +21,8 @@ STAGES = ["prepare_data", "train", "attack_cam", "regions", "blob", "neutralize_
 # the θ sweep's rows and plots of each pair
 CURRENT_CONFIG_VIEWS = {"tables", "sweep_scores", "figures_sweep", "all"}
 CHANGES = [
+    (("attack", "space"), "model_input", "space~model_input", "attack_cam"),
+    (("cam", "layer"), "features.1", "layer~features.1", "attack_cam"),
     (("n_samples",), 6, "n~6", "attack_cam"),
     (("cam", "target"), "true_class", "cam_target~true_class", "attack_cam"),
     (("regions", "representative"), "maps", "rep~maps", "regions"),

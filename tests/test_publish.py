@@ -176,6 +176,23 @@ def test_page_refuses_results_of_modified_code(two_attacks, tmp_path):
     assert (tmp_path / "page.diff").exists()
 
 
+def test_page_refuses_a_json_stage_output_of_modified_code(two_attacks, tmp_path):
+    """The θ a page reports passed through select_theta's JSON: a modified checkout
+    recorded there is refused too, even when no HDF5 file says so (an HDF5 file
+    of a modified run, deleted, is not made again while what it fed is newer)."""
+    import json
+
+    workdir, configfile = two_attacks
+    copied = tmp_path / "results"
+    shutil.copytree(workdir / "results", copied, symlinks=True)
+    selected = next((copied / "digits").glob("*/seed~0/**/theta.json"))
+    record = json.loads(selected.read_text())
+    assert record["source_commit"]  # every JSON output records its commit (runtime.write_json)
+    selected.write_text(json.dumps(record | {"source_commit": "0456def+dirty"}))
+    with pytest.raises(SystemExit, match=r"modified code \(.*0456def\+dirty"):
+        publish_checked("digits", configfile, "make test", copied, tmp_path / "page.md")
+
+
 def test_page_has_every_seed_and_the_verdicts(two_attacks, tmp_path):
     """Per-seed rows (what a rerun of one seed is compared with) as CSV beside the page
     and in it, and the verdicts as JSON for the README's overview."""

@@ -284,7 +284,12 @@ def test_cancelled_attack_cam_leaves_no_temp_file_and_redoes_nothing_before_it(s
     profile's retries resubmit it, and neither prepare_data nor train runs again."""
     config = slurm_config(input_size=128)  # ~20 ms an image on 2 CPUs: seconds to cancel in
     del config["threads"]  # the default (4): capped at the node's CPUs by the profile
-    config |= {"batch_size": 1, "blob": {"theta": [0.15]}}
+    # batch_size 1 slows the map stage enough to cancel it mid-write; everything after
+    # it runs one image at a time too, so it scores only the cheap post-hoc order (this
+    # test is about the cancel, not the defense)
+    config |= {"batch_size": 1, "blob": {"theta": [0.15], "selection_order": "attack_then_neutralize"},
+               "neutralize": {"orders": ["attack_then_neutralize"]},
+               "baselines": {"random_draws": 1, "orders": ["attack_then_neutralize"]}}
     config["datasets"]["digits"]["test_fraction"] = 0.5  # ~180 test images
     workdir = checkout(tmp_path, config)
     default_threads = 4

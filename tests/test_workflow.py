@@ -16,7 +16,8 @@ from conftest import TINY_CONFIG, jobs_run, snakemake, write_config
 pytestmark = pytest.mark.workflow
 
 PAIR_DIR = "results/digits/0-1/seed~0"
-MAPS_DIR = f"{PAIR_DIR}/attack~fgsm/eps~0.1/cam~gradcam/cam_target~predicted_class/n~all"
+MAPS_DIR = (f"{PAIR_DIR}/space~native/attack~fgsm/eps~0.1"
+            "/cam~gradcam/layer~default/cam_target~predicted_class/n~all")
 REGIONS_DIR = f"{MAPS_DIR}/d1~0.5/roa~perturbation/d2~0.5/rep~masks/fit~calibration/cal~0.5"
 DEFENSE_DIR = f"{REGIONS_DIR}/blob~ubar_v/selected/fill~0/assign~true_class"
 SELECTED_DIR = f"{DEFENSE_DIR}/drop~0.01"

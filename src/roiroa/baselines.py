@@ -23,7 +23,7 @@ import numpy as np
 import torch
 
 from .blob import class_blobs
-from .data import read_rows
+from .data import clean_images
 from .defense import Attack, direction_scores, evaluate_masks, fill_value, scored_parts
 from .h5io import blocks, check_labels, open_h5, read_dataset
 from .stats import PAIRED_TEST, paired_difference, percentile_among
@@ -125,12 +125,12 @@ def run_baselines(
 
 def _support(model, data, maps, rows: np.ndarray, fill) -> np.ndarray:
     """2×H×W: where neutralization can change an evaluation image of each class (SUPPORT)."""
-    index, labels = maps["index"][:], maps["label"][:]
+    labels = maps["label"][:]
     fill = fill_value(model, fill, maps["x_adv"].shape[1]).cpu().numpy()
     support = np.zeros((2, *maps["x_adv"].shape[2:]), bool)
     for block in blocks(len(rows)):
         at = rows[block]
-        neutralizable(read_rows(data, index[at])[0], labels[at], fill, support)
+        neutralizable(clean_images(data, maps, at), labels[at], fill, support)
     return support
 
 

@@ -79,10 +79,12 @@ def cam_target(logits: torch.Tensor, labels: torch.Tensor, target: str) -> torch
 
 
 def class_activation_maps(
-    model, x: torch.Tensor, labels: torch.Tensor, method: str = "gradcam", target: str = "predicted_class"
+    model, x: torch.Tensor, labels: torch.Tensor, method: str = "gradcam", target: str = "predicted_class",
+    layer: str | None = None,
 ) -> torch.Tensor:
-    """CAMs on their own (no attack): N×H×W in [0, 1] at the images' resolution."""
-    with torch.enable_grad(), capture_output(model.cam_layer) as store:
+    """CAMs on their own (no attack): N×H×W in [0, 1] at the images' resolution, from
+    the layer named `layer` (cam.layer; None: the architecture's default)."""
+    with torch.enable_grad(), capture_output(model.cam_layer_named(layer)) as store:
         logits = model(x.detach())
         activations = store["out"]
         chosen = cam_target(logits, labels, target)

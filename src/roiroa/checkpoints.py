@@ -20,7 +20,7 @@ from pathlib import Path
 
 import torch
 
-from .models import ModelSpec, NativeSpaceModel, build_model, check_input
+from .models import ModelSpec, NativeSpaceModel, build_model, check_input, saved_spec
 
 
 class CheckpointError(ValueError):
@@ -40,7 +40,7 @@ def last_layer_key(state: dict) -> str:
 
 
 def import_checkpoint(path: str | Path, spec: ModelSpec, normalization: dict | None = None) -> NativeSpaceModel:
-    """The model in `path`, checked against the config (spec: arch, input_size, cam_layer)."""
+    """The model in `path`, checked against the config (spec: arch, input_size)."""
     path = Path(path)
     where = f"model.checkpoint: {path}"
     if not path.is_file():
@@ -56,13 +56,13 @@ def import_checkpoint(path: str | Path, spec: ModelSpec, normalization: dict | N
     except Exception as err:  # not a torch file, or one that pickles code
         raise CheckpointError(f"{where} is not a state dict torch.load(weights_only=True) reads: {err}") from None
     if isinstance(loaded, dict) and "spec" in loaded and "state_dict" in loaded:  # a model.pt of roiroa
-        own = ModelSpec(**loaded["spec"])
+        own = saved_spec(loaded["spec"])
         if own.arch != spec.arch or own.input_size != spec.input_size:
             raise CheckpointError(
                 f"{where} is a roiroa {own.arch} model for input_size {own.input_size}; the config says "
                 f"model.arch {spec.arch}, model.input_size {spec.input_size}"
             )
-        spec = ModelSpec(**{**loaded["spec"], "cam_layer": spec.cam_layer or own.cam_layer})
+        spec = saved_spec(loaded["spec"])
         state = loaded["state_dict"]
     elif isinstance(loaded, dict) and loaded and all(isinstance(v, torch.Tensor) for v in loaded.values()):
         state = loaded
@@ -79,7 +79,6 @@ def import_checkpoint(path: str | Path, spec: ModelSpec, normalization: dict | N
         model.set_fixed_normalization([0.0] * 3, [1.0] * 3)
     model.eval()
     check_input(model, where)
-    model.cam_layer  # noqa: B018  (an unknown model.cam_layer fails here, listing the candidates)
     return model
 
 

@@ -53,6 +53,8 @@ SWEEP_OF = {
 # a `key~value` folder level too, where it first acts (rules/common.smk), so two
 # configs that differ in one never write into the same folder.
 SETTING_OF = {
+    "space": ("attack", "space"),
+    "layer": ("cam", "layer"),
     "cam_target": ("cam", "target"),
     "n": ("n_samples",),
     "rep": ("regions", "representative"),
@@ -273,6 +275,40 @@ def check_model(config: dict, dataset: str) -> None:
             f"{dataset}: it needs input_size >= {minimum} (its {minimum.bit_length() - 1} max-pools "
             f"halve the side down to one pixel)"
         )
+    layer = config["cam"]["layer"]
+    # "default" (roiroa.models.DEFAULT_CAM_LAYER; not imported: it imports torch) needs no
+    # check for vgg16 and tiny_vgg, which have one
+    if layer != "default" or arch not in MIN_INPUT_SIZE:
+        check_cam_layer(layer, arch, size, dataset)
+
+
+def check_cam_layer(layer: str, arch: str, size: int, dataset: str) -> None:
+    """cam.layer names a layer of the dataset's arch (or the arch has a default one).
+    The model is built on the meta device: no weights are made."""
+    import torch
+
+    from .models import ModelSpec, build_model
+
+    with torch.device("meta"):
+        model = build_model(ModelSpec(arch=arch, input_size=size), initialize=False)
+    try:
+        model.cam_layer_named(layer)
+    except ValueError as err:
+        raise ConfigError(f"{err} (model.arch of dataset {dataset})") from None
+
+
+def check_moved_keys(config: dict) -> None:
+    """model.cam_layer became cam.layer: a map-stage setting, so that a new CAM layer
+    reuses the trained model (a model setting is the train rule's, and retrains it)."""
+    datasets = config.get("datasets") if isinstance(config.get("datasets"), dict) else {}
+    sections = [("model", config.get("model"))]
+    sections += [(f"datasets.{name}.model", s.get("model")) for name, s in datasets.items() if isinstance(s, dict)]
+    for where, section in sections:
+        if isinstance(section, dict) and "cam_layer" in section:
+            raise ConfigError(
+                f"config key {where}.cam_layer: the CAM layer is now cam.layer (set at the map stage, so that "
+                f"changing it does not retrain the model): write `cam: {{layer: {section['cam_layer']}}}`"
+            )
 
 
 def known_class_counts(dataset: str, settings: dict) -> list[int] | None:
@@ -457,6 +493,7 @@ def validate_config(config: dict, schema: str | Path | None = None) -> list[str]
     the schema (filling defaults) and check_config. Raises ConfigError with the
     message the workflow prints ("config key ...: ..."); returns the notes on
     options the config sets but its datasets ignore (printed as warnings)."""
+    check_moved_keys(config)
     notes = ignored_options(config)
     normalize_sweeps(config)
     validate_schema(config, schema)

@@ -3,6 +3,8 @@
 data.h5 holds every class of a dataset (so adding a pair never re-prepares):
 /train/images, /train/labels, /test/images, /test/labels, and the class
 names. Images are N×C×H×W float32 in [0, 1] at native resolution.
+`clean_images` gives the stages after the map stage the clean images in the
+space their maps live in (attack.space).
 """
 
 from __future__ import annotations
@@ -109,3 +111,17 @@ def read_rows(split: h5py.Group, rows: np.ndarray) -> tuple[np.ndarray, np.ndarr
         out_labels[start:stop] = labels[lo:hi][rows[start:stop] - lo]
         start = stop
     return out_images, out_labels
+
+
+# maps.h5's copy of the clean images, written where the map stage moved them out of
+# data.h5's native space (attack.space: model_input; roiroa.maps.in_space)
+CLEAN = "x"
+
+
+def clean_images(data: h5py.Group, maps: h5py.File, positions: np.ndarray) -> np.ndarray:
+    """The clean images of maps.h5's rows at (increasing) `positions`, in the space
+    its maps live in: its own copy (CLEAN) where it has one, else data.h5's test
+    images (`data`: that open group) at those rows."""
+    if CLEAN in maps:
+        return maps[CLEAN][positions]
+    return read_rows(data, maps["index"][positions])[0]

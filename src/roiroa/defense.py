@@ -19,7 +19,7 @@ import torch
 import torch.nn.functional as F
 
 from .attacks import AttackSettings, loss_gradient, run_attack, starts_from_gradient
-from .data import read_rows
+from .data import clean_images
 from .h5io import blocks, check_labels, check_rows, create_stream, open_h5, provenance, read_dataset
 from .orders import ORDERS
 from .stats import mcnemar_exact, paired_counts
@@ -203,11 +203,10 @@ def evaluate_masks(
     channels = maps["x_adv"].shape[1]
     defense = Neutralizer(masks.to(device), assign, fill_value(model, fill, channels).to(device))
     generator = attack.generator(device)
-    index = maps["index"][:]
     probs = {"mod": np.zeros((len(rows), 2), np.float32), "mod_adv": np.zeros((len(rows), 2), np.float32)}
     for block in blocks(len(rows), batch_size):
         at = rows[block]
-        x = torch.from_numpy(read_rows(data, index[at])[0]).to(device)
+        x = torch.from_numpy(clean_images(data, maps, at)).to(device)
         x_adv = torch.from_numpy(maps["x_adv"][at]).to(device)
         y = torch.from_numpy(maps["label"][at].astype(np.int64)).to(device)
         pred_clean = torch.from_numpy(maps["pred_clean"][at].astype(np.int64)).to(device)

@@ -24,6 +24,7 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 from matplotlib.text import Text
 
+from .data import clean_images
 from .h5io import atomic_path, open_h5, read_attr, read_dataset, read_group
 from .regions import REGIONS, four_regions
 
@@ -483,8 +484,8 @@ def read_example(data_path, maps_path, regions_path, source: str, target: str) -
         cls = class_index(read_attr(regions, "classes"), source, target)
         row = int(np.flatnonzero(read_dataset(maps, "label") == cls)[0])  # rows are in test-split order
         index = int(read_dataset(maps, "index", row))
-        with open_h5(data_path, "prepared data") as data:
-            image = read_dataset(data, "test/images", index)
+        with open_h5(data_path, "prepared data") as data:  # the clean image in the maps' space
+            image = clean_images(data["test"], maps, np.array([row]))[0]
         return Example(
             index=index, image=image, x_adv=read_dataset(maps, "x_adv", row), cam=read_dataset(maps, "cam", row),
             magnitude=read_dataset(maps, "roa", row),

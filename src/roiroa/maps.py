@@ -5,6 +5,13 @@ One forward pass serves the maps: the CAM needs ∂score/∂A at the CAM layer
 (one full backward). The iterative attacks (PGD, DeepFool) run their own
 passes from the clean image. A last forward on the adversarial images gives
 their predictions.
+
+Where the attack acts (attack.space): on the images as data.h5 holds them
+(native), or on the model's input (model_input: the model's own channel copy and
+resize, `to_input_space`, applied first), as the authors' artefacts indicate
+(their CAMs are 3×3 at 48×48×3). Every map, region, blob and neutralized image
+downstream then lives in that space; maps.h5 keeps the clean images of that
+space (roiroa.data.CLEAN) for the stages that neutralize them (roiroa.data.clean_images).
 """
 
 from __future__ import annotations
@@ -20,10 +27,22 @@ import torch.nn.functional as F
 
 from .attacks import ROA_SCALE, AttackSettings, gradient_magnitude, perturbation_magnitude, run_attack
 from .cam import cam_from_gradients, cam_target, capture_output, normalize_and_upsample
-from .data import read_rows
+from .data import CLEAN, read_rows
 from .h5io import create_h5, create_stream, open_h5, read_dataset
 
 log = logging.getLogger(__name__)
+
+SPACES = ("native", "model_input")
+
+
+def in_space(model, images: torch.Tensor, space: str) -> torch.Tensor:
+    """`images` (from data.h5) in the space the attack acts in (attack.space)."""
+    if space == "native":
+        return images
+    if space == "model_input":
+        with torch.no_grad():
+            return model.to_input_space(images).contiguous()
+    raise ValueError(f"attack.space: unknown space {space!r} (known: {', '.join(SPACES)})")
 
 
 @dataclass
@@ -39,9 +58,11 @@ class MapBatch:
 def map_batch(
     model, x: torch.Tensor, y: torch.Tensor, eps: float, cam_method: str, target: str,
     attack: str = "fgsm", settings: AttackSettings = AttackSettings(), generator: torch.Generator | None = None,
+    layer: str | None = None,
 ) -> MapBatch:
+    """`layer`: the module Grad-CAM reads (cam.layer; None: the architecture's default)."""
     x = x.detach().requires_grad_(True)
-    with torch.enable_grad(), capture_output(model.cam_layer) as store:
+    with torch.enable_grad(), capture_output(model.cam_layer_named(layer)) as store:
         logits = model(x)
         activations = store["out"]
         score = logits.gather(1, cam_target(logits, y, target)[:, None]).sum()
@@ -78,12 +99,13 @@ def sample_rows(labels: np.ndarray, classes: tuple[int, int], n_samples: int | N
 
 
 def _write_maps(model, test, rows, binary, image_shape, out, started, *, eps, attack, settings, cam_method,
-                target, seed, batch_size, device, params, inputs) -> None:
+                layer, target, space, seed, batch_size, device, params, inputs) -> None:
     n, hw = len(rows), tuple(image_shape[-2:])
     with create_h5(out, params | {"roa_scale": ROA_SCALE}, inputs) as f:
         f["index"] = rows
         f["label"] = binary
-        streams = {
+        kept = {CLEAN: create_stream(f, CLEAN, n, tuple(image_shape), np.float32)} if space != "native" else {}
+        streams = kept | {
             "prob_clean": create_stream(f, "prob_clean", n, (2,), np.float32),
             "prob_adv": create_stream(f, "prob_adv", n, (2,), np.float32),
             "pred_clean": create_stream(f, "pred_clean", n, (), np.int8),
@@ -98,9 +120,11 @@ def _write_maps(model, test, rows, binary, image_shape, out, started, *, eps, at
         for start in range(0, n, batch_size):
             stop = min(start + batch_size, n)
             images, _ = read_rows(test, rows[start:stop])
-            x = torch.from_numpy(images).to(device, non_blocking=True)
+            x = in_space(model, torch.from_numpy(images).to(device, non_blocking=True), space)
             y = torch.from_numpy(binary[start:stop]).to(device, non_blocking=True)
-            batch = map_batch(model, x, y, eps, cam_method, target, attack, settings, generator)
+            batch = map_batch(model, x, y, eps, cam_method, target, attack, settings, generator, layer)
+            if kept:
+                streams[CLEAN][start:stop] = x.cpu().numpy()
             streams["pred_clean"][start:stop] = batch.prob_clean.argmax(1).cpu().numpy()
             streams["pred_adv"][start:stop] = batch.prob_adv.argmax(1).cpu().numpy()
             for name in ("prob_clean", "prob_adv", "x_adv", "roa", "grad_magnitude", "cam"):
@@ -121,20 +145,23 @@ def run_map_stage(
     cam_method: str,
     target: str,
     n_samples: int | None,
+    layer: str | None = None,
+    space: str = "native",
     seed: int,
     batch_size: int,
     device: torch.device,
     params: dict,
 ) -> dict:
-    """Stream the pair's test images through `map_batch` into maps.h5."""
+    """Stream the pair's test images, in `space` (attack.space), through `map_batch` into maps.h5."""
     started = time.perf_counter()
     with open_h5(data_path, "prepared data") as data:
         all_labels = read_dataset(data, "test/labels")
-        image_shape = data["test"]["images"].shape[1:]
+        native_shape = data["test"]["images"].shape[1:]
+        image_shape = in_space(model, torch.zeros(1, *native_shape, device=device), space).shape[1:]
         rows = sample_rows(all_labels, classes, n_samples, seed)
         n = len(rows)
         binary = (all_labels[rows] == classes[1]).astype(np.int64)
         _write_maps(model, data["test"], rows, binary, image_shape, out, started, eps=eps, attack=attack,
-                    settings=settings, cam_method=cam_method, target=target, seed=seed, batch_size=batch_size,
-                    device=device, params=params, inputs=[str(data_path)])
+                    settings=settings, cam_method=cam_method, layer=layer, target=target, space=space, seed=seed,
+                    batch_size=batch_size, device=device, params=params, inputs=[str(data_path)])
     return {"images": n, "seconds": round(time.perf_counter() - started, 2)}

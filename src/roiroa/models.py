@@ -2,7 +2,9 @@
 
 Channel copy, resize to the model's input size and normalization happen inside
 `forward`, so gradients (FGSM, CAM) flow back to native pixels and every map
-has the image's own shape.
+has the image's own shape. The copy and resize (`to_input_space`) leave an
+image already at input_size with 3 channels as it is, so the same model serves
+the reading that attacks the model's input (attack.space: model_input).
 """
 
 from __future__ import annotations
@@ -24,6 +26,8 @@ LAYER_CFGS = {
     "tiny_vgg": [16, "M", 32, "M"],
 }
 ARCHS = tuple(LAYER_CFGS)
+# cam.layer's value (and path segment layer~default) for the architecture's own CAM layer
+DEFAULT_CAM_LAYER = "default"
 
 
 @dataclass(frozen=True)
@@ -33,7 +37,13 @@ class ModelSpec:
     in_channels: int = 1
     hidden: int = 256  # width of the classifier head's hidden layer (vgg16, tiny_vgg)
     dropout: float = 0.5
-    cam_layer: str | None = None  # module name Grad-CAM reads; None: default_cam_layer
+
+
+def saved_spec(spec: dict) -> ModelSpec:
+    """The ModelSpec of a saved model.pt. Those written before the CAM layer became
+    a map-stage setting (cam.layer) carry a `cam_layer` key: it is dropped, as
+    the layer is no longer part of the model."""
+    return ModelSpec(**{k: v for k, v in spec.items() if k != "cam_layer"})
 
 
 def vgg_layers(cfg: list) -> nn.Sequential:
@@ -79,7 +89,7 @@ def _features(arch: str, initialize: bool) -> nn.Sequential:
 
 class NativeSpaceModel(nn.Module):
     """What every model shares: native pixels in, the channel copy, resize and
-    normalization inside `forward`, and the layer Grad-CAM reads, by name."""
+    normalization inside `forward`, and the layers Grad-CAM may read, by name."""
 
     spec: ModelSpec
 
@@ -91,22 +101,32 @@ class NativeSpaceModel(nn.Module):
         """Logits of images already in model space."""
         raise NotImplementedError
 
+    def cam_layer_named(self, name: str | None) -> nn.Module:
+        """The layer Grad-CAM reads: `name` (cam.layer), or the architecture's default
+        (None or DEFAULT_CAM_LAYER)."""
+        if name in (None, DEFAULT_CAM_LAYER):
+            name = default_cam_layer(self.network(), self.spec.arch)
+        return find_layer(self.network(), name, self.spec.arch)
+
     @property
     def cam_layer(self) -> nn.Module:
-        """The layer Grad-CAM reads: spec.cam_layer, else the architecture's default."""
-        return find_layer(self.network(), self.spec.cam_layer or default_cam_layer(self.network(), self.spec.arch),
-                          self.spec.arch)  # fmt: skip
+        """The architecture's default CAM layer (default_cam_layer)."""
+        return self.cam_layer_named(None)
 
-    def to_model_space(self, x: torch.Tensor) -> torch.Tensor:
+    def to_input_space(self, x: torch.Tensor) -> torch.Tensor:
+        """Pixels (values in [0, 1]) as the network's input sees them before normalization:
+        grey copied to 3 channels, resized to input_size². An image already there is
+        returned as it is (no copy, no resampling), so model(x) and
+        model(to_input_space(x)) are the same function value."""
         if x.shape[1] == 1:
             x = x.expand(-1, 3, -1, -1)
         size = self.spec.input_size
         if x.shape[-2:] != (size, size):
             x = F.interpolate(x, size=(size, size), mode="bilinear", align_corners=False)
-        return (x - self.mean) / self.std
+        return x
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.classify(self.to_model_space(x))
+        return self.classify((self.to_input_space(x) - self.mean) / self.std)
 
     def set_normalization(self, images: torch.Tensor) -> None:
         """Per-channel mean/std of training images (native space), as buffers."""
@@ -180,7 +200,7 @@ def torchvision_archs() -> list[str]:
 
 
 def default_cam_layer(network: nn.Module, arch: str) -> str:
-    """The layer Grad-CAM reads unless model.cam_layer names one: the last ReLU of a
+    """The layer Grad-CAM reads unless cam.layer names one: the last ReLU of a
     VGG conv stack, ResNet's layer4, RegNet's trunk_output, or the `features` block
     (DenseNet, MobileNet, EfficientNet, ConvNeXt...): each the last spatial feature map."""
     features = getattr(network, "features", None)
@@ -190,7 +210,7 @@ def default_cam_layer(network: nn.Module, arch: str) -> str:
     for name in ("layer4", "trunk_output", "features"):
         if hasattr(network, name):
             return name
-    raise ValueError(f"model.cam_layer: arch {arch} has no default CAM layer; name one "
+    raise ValueError(f"cam.layer: arch {arch} has no default CAM layer; name one "
                      f"(candidates: {', '.join(layer_candidates(network))})")  # fmt: skip
 
 
@@ -203,7 +223,7 @@ def find_layer(network: nn.Module, name: str, arch: str) -> nn.Module:
     try:
         return network.get_submodule(name)
     except AttributeError:
-        raise ValueError(f"model.cam_layer: {name!r} is not a layer of {arch} "
+        raise ValueError(f"cam.layer: {name!r} is not a layer of {arch} "
                          f"(candidates: {', '.join(layer_candidates(network))})") from None  # fmt: skip
 
 
@@ -254,6 +274,6 @@ def load_model(path: str | Path, device: str | torch.device = "cpu") -> NativeSp
     # initialization of every weight (about a second for VGG16, paid by every
     # torch job) is skipped; strict loading still requires every weight.
     with torch.device("meta"):
-        model = build_model(ModelSpec(**checkpoint["spec"]), initialize=False)
+        model = build_model(saved_spec(checkpoint["spec"]), initialize=False)
     model.load_state_dict(checkpoint["state_dict"], assign=True)
     return model.to(device).eval()

@@ -108,8 +108,8 @@ def setting_folder(row, attack: str | None = None, roa: str | None = None) -> st
     """The glob (under results/{dataset}) of seed 0's d2~ folder of a table row's
     settings, with another attack or RoA source when given (`**`: the levels of
     the settings of one value, roiroa.config.SETTING_OF, between them)."""
-    return (f"*/seed~0/attack~{attack or row['attack']}/eps~{row['eps']:g}/cam~{row['cam']}/**/"
-            f"d1~{row['delta1']:g}/roa~{roa or row['roa_source']}/d2~{row['delta2']:g}")
+    return (f"*/seed~0/space~{row.get('space', '*')}/attack~{attack or row['attack']}/eps~{row['eps']:g}/"
+            f"cam~{row['cam']}/**/d1~{row['delta1']:g}/roa~{roa or row['roa_source']}/d2~{row['delta2']:g}")
 
 
 def ssim_section(t1: pd.DataFrame) -> str:
@@ -523,7 +523,7 @@ def describe_environment(environment) -> str:
 
 
 def job_commits(results: Path, dataset: str) -> set[str]:
-    """The roiroa commits the jobs of `dataset` recorded (HDF5 root attributes, train.json)."""
+    """The roiroa commits the jobs of `dataset` recorded (HDF5 root attributes, every JSON output)."""
     import h5py
 
     commits = set()
@@ -535,8 +535,11 @@ def job_commits(results: Path, dataset: str) -> set[str]:
             continue
         if commit is not None:
             commits.add(str(commit))
-    for path in (results / dataset).glob("*/seed~*/train.json"):
-        commit = json.loads(path.read_text()).get("source_commit")
+    for path in (results / dataset).glob("**/*.json"):  # every stage's JSON output (runtime.write_json)
+        try:
+            commit = json.loads(path.read_text()).get("source_commit")
+        except (OSError, ValueError, AttributeError):
+            continue
         if commit:
             commits.add(commit)
     return commits

@@ -125,9 +125,12 @@ def resolve_device(name: str = "auto"):
 
 def write_json(path: str | Path, payload: dict, sort_keys: bool = True) -> None:
     """`payload` as JSON, renamed into place when complete; `sort_keys=False` keeps
-    the order of every dict (rows whose column order a table keeps)."""
-    from .h5io import atomic_path
+    the order of every dict (rows whose column order a table keeps). It records the
+    roiroa commit that wrote it (`source_commit`, as every HDF5 output does), so a
+    page refuses numbers that passed through modified code at any stage."""
+    from .h5io import atomic_path, source_commit
 
+    payload = {"source_commit": source_commit(), **payload}
     with atomic_path(path) as tmp:
         tmp.write_text(json.dumps(payload, indent=2, sort_keys=sort_keys) + "\n")
 

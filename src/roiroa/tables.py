@@ -21,7 +21,7 @@ from .stats import (mcnemar_exact_log10, mean_sd, paired_difference_interval, se
                     wilson_interval)
 
 # Columns that identify a row: dataset, direction, then each stage's parameters.
-KEYS = ["dataset", "source", "target", "attack", "eps", "attack_settings", "cam", "cam_target",
+KEYS = ["dataset", "source", "target", "space", "attack", "eps", "attack_settings", "cam", "cam_layer", "cam_target",
         "delta1", "roa_source", "delta2", "representative", "fit_on"]
 DEFENSE_KEYS = ["blob_mode", "fill", "assign", "order", "neutralization", "theta"]
 # What a row of Tables II/III neutralizes: the blob at the θ chosen on the calibration
