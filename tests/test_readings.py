@@ -61,7 +61,7 @@ def test_page_judges_every_reading_and_lists_those_not_run(study_run, tmp_path):
     assert "## The answer" in text and "### 0 → 1" in text and "### 1 → 0" in text
     assert (tmp_path / "readings" / "digits_distance.png").stat().st_size > 0
     block = readme.read_text()
-    assert "old" not in block and readings.answer_section(readings.study_frame(study, ["digits"], workdir / "results")[0]) in block
+    assert "\nold\n" not in block and readings.answer_section(readings.study_frame(study, ["digits"], workdir / "results")[0]) in block
 
 
 def _row(reading, direction, b, c, distance):
