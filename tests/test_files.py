@@ -24,7 +24,7 @@ import pytest
 from conftest import ROOT
 from roiroa.h5io import (
     DiskFullError, InputFileError, check_labels, check_range, check_rows, create_h5, open_h5, read_dataset,
-    stale_tmp_files, tmp_path_of, write_array,
+    source_commit, stale_tmp_files, tmp_path_of, write_array,
 )
 from roiroa.runtime import read_json, remove_stale_tmp_files, write_json
 
@@ -324,7 +324,9 @@ def test_every_rule_script_passes_its_outputs_to_start_job():
 def test_write_json_is_atomic_and_readable(tmp_path):
     path = tmp_path / "x.json"
     write_json(path, {"a": [1, 2]})
-    assert json.loads(path.read_text()) == {"a": [1, 2]} and not stale_tmp_files(path)
+    # the payload, and the commit that wrote it (what a page checks for modified code)
+    assert json.loads(path.read_text()) == {"a": [1, 2], "source_commit": source_commit()}
+    assert not stale_tmp_files(path)
 
 
 # ---- damaged files named by their checked readers (issue 20) ---------------------

@@ -91,3 +91,11 @@ def test_reading_config_is_base_then_common_then_the_reading(tmp_path):
     assert readings.reading_config(study, "digits", {"name": "d", "set": {}})["baselines"] == {"random_draws": 3}
     with pytest.raises(SystemExit, match="no dataset 'mnist'"):
         readings.reading_config(study, "mnist", study["readings"][0])
+
+
+def test_agreement_finds_the_base_runs_numbers_again_and_tells_a_change(study_run, tiny_run):
+    workdir, _ = study_run
+    tables = workdir / "results/readings/digits"
+    assert readings.agreement(tables / "default/tables", tiny_run / "results/tables").endswith(": identical")
+    changed = readings.agreement(tables / "fill-1/tables", tiny_run / "results/tables")
+    assert "no counterpart" in changed or "largest difference" in changed, changed

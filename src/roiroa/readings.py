@@ -185,6 +185,40 @@ def _settings(changes: dict, prefix: str = "") -> str:
     return ", ".join(items) or "none"
 
 
+# The numbers a rerun of a page's own setting must give again, per seed: the blob's
+# rows (the baselines' random draws differ, as the study draws fewer of them).
+AGREEMENT = {
+    "table1_ssim": ["ssim_mean_of_samples", "ssim_representatives", "roa_fraction"],
+    "table2_classification": ["blob_pixels", "score_clean", "score_mod", "prob_clean", "prob_mod"],
+    "table3_reattack": ["score_adv", "score_mod_adv", "prob_adv", "prob_mod_adv"],
+}
+AGREEMENT_KEYS = ["seed", "source", "target", "theta", "order", "part"]
+
+
+def agreement(tables: Path, published: Path) -> str:
+    """How a reading's per-seed rows compare with a published page's (its folder of
+    *_seeds.csv): the default reading reruns the page's setting, here in the
+    study's code and paths, so every blob number should come out the same."""
+    compared, largest = 0, 0.0
+    for name, columns in AGREEMENT.items():
+        ours_path, page_path = tables / f"{name}_seeds.csv", published / f"{name}_seeds.csv"
+        if not (ours_path.exists() and page_path.exists()):
+            return f"not compared ({page_path} or {ours_path} is missing)"
+        ours, page = (pd.read_csv(p, dtype={"source": str, "target": str, "theta": str})
+                      for p in (ours_path, page_path))
+        if "neutralization" in ours:
+            ours, page = ours[ours["neutralization"] == "blob"], page[page["neutralization"] == "blob"]
+        keys = [k for k in AGREEMENT_KEYS if k in ours and k in page]
+        joined = ours.merge(page, on=keys, suffixes=("", " (page)"))
+        if len(joined) != len(page):
+            return f"{len(page) - len(joined)} of the page's {name} rows have no counterpart"
+        for column in columns:
+            compared += len(joined)
+            largest = max(largest, float((joined[column] - joined[f"{column} (page)"]).abs().max()))
+    same = "identical" if largest == 0 else f"the largest difference is {largest:.2e}"
+    return f"{compared} per-seed numbers of the blob rows compared with the page's: {same}"
+
+
 def _answer(verdict) -> str:
     return verdict.answer if isinstance(verdict, verdicts.Verdict) else "not run"
 
@@ -333,6 +367,8 @@ Do not edit by hand: rerun the command. Readings: `config/readings.yaml` (one fa
 from each dataset's page config; every reading uses that config's seeds and trained models),
 with the study's common changes: {_settings(study.get('common') or {})}.
 
+- The default reading against each dataset's published page (the same setting, rerun by the
+  study's code into its own paths): {'; '.join(f"{d}: {agreement(reading_folder(results, d, 'default') / 'tables', Path('docs/results') / d)}" for d in datasets)}
 - Jobs ran on: {'; '.join(publish.job_hosts(results, d) for d in datasets)}
 - Published on: {host_description()} with {publish.versions()}; {'; '.join(sorted(set(commit_lines)))}
 
