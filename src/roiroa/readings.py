@@ -282,9 +282,9 @@ def answer_section(frame: pd.DataFrame) -> str:
                          f"{', '.join(f'**{r}**' for r in both['reading'])} (of {n} readings run).")
         else:
             lines.append(f"- {dataset}: **no reading** of the {n} run makes claims (b) and (c) both hold in every "
-                         "direction on a deployable threat model. (b) alone holds under: "
-                         f"{', '.join(group[group['b']]['reading']) or 'none'}; (c) alone under: "
-                         f"{', '.join(group[group['c']]['reading']) or 'none'}.")
+                         "direction on a deployable threat model. (b) holds in every direction under: "
+                         f"{', '.join(group[group['b']]['reading']) or 'none'}; (c) under: "
+                         f"{', '.join(group[group['c']]['reading']) or 'none'} (per direction: the tables below).")
         paper_only = group[group["b"] & group["c_paper"] & ~group["c"]]
         if len(paper_only):
             lines.append(f"  In the paper's order only (the attacker re-attacks the neutralized image, reported, "
