@@ -448,6 +448,23 @@ def test_a_job_that_can_never_start_is_cancelled_and_stops_the_run(slurm, tmp_pa
     assert "ERROR (roiroa)" not in output
 
 
+def test_a_run_started_with_ctrl_c_ignored_still_stops_on_it():
+    """A background start (`nohup snakemake --profile slurm &`) inherits SIGINT ignored:
+    the profile's watcher makes the process answer it again, or its stop_run and the
+    executor's cancelling on Ctrl-C would be lost (no SLURM needed)."""
+    code = ("import time; from roiroa import cluster; cluster.watch_pending(3600, action='warn'); "
+            "print('watching', flush=True); time.sleep(60)")
+    process = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True,
+                               env=os.environ | {"PYTHONPATH": str(ROOT / "src")},
+                               preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))  # fmt: skip
+    try:
+        assert process.stdout.readline().strip() == "watching"
+        process.send_signal(signal.SIGINT)
+        assert process.wait(timeout=20) != 0  # KeyboardInterrupt ended it
+    finally:
+        process.kill()
+
+
 MANY = """
 rule all:
     input: expand("out/{i}.txt", i=range(6))

@@ -300,6 +300,7 @@ def watch_pending(interval: float = 60, stream=None, stop: threading.Event | Non
     stream = sys.stderr if stream is None else stream
     stop = threading.Event() if stop is None else stop
     stop_run = stop_run or (lambda: os.kill(os.getpid(), signal.SIGINT))
+    answer_ctrl_c()
     warned: set[str] = set()
 
     def loop():
@@ -321,6 +322,17 @@ def watch_pending(interval: float = 60, stream=None, stop: threading.Event | Non
     thread = threading.Thread(target=loop, name="roiroa-slurm-pending-watch", daemon=True)
     thread.start()
     return thread
+
+
+def answer_ctrl_c() -> None:
+    """Make this process stop on SIGINT (Ctrl-C) even when it was started with SIGINT
+    ignored: a shell starts a background command (`nohup snakemake ... &` on a login
+    node, a script's `&`) with SIGINT ignored, and Python then never turns it into
+    KeyboardInterrupt, so neither Ctrl-C's stand-in (the watcher's stop_run, `kill
+    -INT`) nor the executor's cancelling of the run's jobs would happen. Only the
+    main thread may set a handler; the profile calls the watcher from there."""
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN and threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 def _has(command: str) -> bool:
