@@ -27,12 +27,10 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from . import publish, verdicts
-from .h5io import source_commit
-from .runtime import host_description
+from . import publish, tables, verdicts
+from .runtime import host_description, write_json
 
 ROOT = Path(__file__).resolve().parents[2]
-TABLE_NAMES = ("table1_ssim", "table2_classification", "table3_reattack")
 PAPER_ORDER = "neutralize_then_attack"
 # The paper's six numbers per direction (Tables I–III) and where ours sit: Table I's
 # row, the chosen-θ blob row of Table II, and Table III's row in the paper's order.
@@ -112,16 +110,16 @@ def run(study: dict, dataset: str, workdir: Path, cores: int | str, only: list[s
                         str(workdir), "--cores", str(cores), "--rerun-incomplete",
                         "--rerun-triggers", "mtime", "params", "input", "software-env",
                         "--configfile", str(config_path.resolve())], check=True)
-        (folder / "run.json").write_text(json.dumps({
+        write_json(folder / "run.json", {  # with the commit that ran it
             "wall_time_s": round(time.monotonic() - started, 1),
             "finished": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-            "host": host_description(), "roiroa_commit": source_commit(),
-            "note": "wall time of this reading's workflow run, reusing what earlier runs computed"}, indent=2) + "\n")
+            "host": host_description(),
+            "note": "wall time of this reading's workflow run, reusing what earlier runs computed"})
 
 
 def read_tables(folder: Path, dataset: str) -> tuple[pd.DataFrame, ...] | None:
     """A reading's Tables I–III (its dataset's rows), or None when it has not run."""
-    paths = [folder / "tables" / f"{name}.csv" for name in TABLE_NAMES]
+    paths = [folder / "tables" / f"{name}.csv" for name in tables.TABLES]
     if not all(p.exists() for p in paths):
         return None
     frames = [pd.read_csv(p, dtype={"source": str, "target": str, "theta": str}) for p in paths]
@@ -140,10 +138,10 @@ def _verdict(records: list[dict], direction: str, claim: str, test: str, threat:
                  and r["test"] == test and (r.get("threat") or "") == threat), None)
 
 
-def reading_rows(reading: dict, tables: tuple[pd.DataFrame, ...], margin: float) -> list[dict]:
+def reading_rows(reading: dict, frames: tuple[pd.DataFrame, ...], margin: float) -> list[dict]:
     """One row per direction of a reading that ran: its numbers, the distance to the
     paper and the verdicts on claims (b) and (c) under each threat model."""
-    t1, t2, t3 = tables
+    t1, t2, t3 = frames
     records = publish.claim_records(t1, t2, t3, margin)
     rows = []
     for _, first in t1.iterrows():
@@ -195,13 +193,13 @@ AGREEMENT = {
 AGREEMENT_KEYS = ["seed", "source", "target", "theta", "order", "part"]
 
 
-def agreement(tables: Path, published: Path) -> str:
-    """How a reading's per-seed rows compare with a published page's (its folder of
+def agreement(folder: Path, published: Path) -> str:
+    """How a reading's per-seed rows (its tables `folder`) compare with a published page's (its folder of
     *_seeds.csv): the default reading reruns the page's setting, here in the
     study's code and paths, so every blob number should come out the same."""
     compared, largest = 0, 0.0
     for name, columns in AGREEMENT.items():
-        ours_path, page_path = tables / f"{name}_seeds.csv", published / f"{name}_seeds.csv"
+        ours_path, page_path = folder / f"{name}_seeds.csv", published / f"{name}_seeds.csv"
         if not (ours_path.exists() and page_path.exists()):
             return f"not compared ({page_path} or {ours_path} is missing)"
         ours, page = (pd.read_csv(p, dtype={"source": str, "target": str, "theta": str})
@@ -229,8 +227,8 @@ def study_frame(study: dict, datasets: list[str], results: Path) -> tuple[pd.Dat
     for dataset in datasets:
         for reading in study["readings"]:
             folder = reading_folder(results, dataset, reading["name"])
-            tables = None if reading.get("not_run") else read_tables(folder, dataset)
-            if tables is None or any(t.empty for t in tables):
+            frames = None if reading.get("not_run") else read_tables(folder, dataset)
+            if frames is None or any(t.empty for t in frames):
                 missing.append({"dataset": dataset, "reading": reading["name"], "what": reading["what"],
                                 "why": reading.get("not_run") or "not run yet (CPU time): "
                                 f"`python -m roiroa.readings run --dataset {dataset} --only {reading['name']}`"})
@@ -238,7 +236,7 @@ def study_frame(study: dict, datasets: list[str], results: Path) -> tuple[pd.Dat
             config = yaml.safe_load((folder / "config.yaml").read_text())
             margin = (config.get("blob") or {}).get("max_clean_drop", 0.01)
             wall = json.loads((folder / "run.json").read_text()) if (folder / "run.json").exists() else {}
-            for row in reading_rows(reading, tables, margin):
+            for row in reading_rows(reading, frames, margin):
                 row["wall time (min)"] = wall.get("wall_time_s", float("nan")) / 60
                 rows.append(row)
     return pd.DataFrame(rows), missing
@@ -295,16 +293,14 @@ def answer_section(frame: pd.DataFrame) -> str:
 def distance_figure(frame: pd.DataFrame, dataset: str, path: Path) -> Path:
     """Readings × the paper's six numbers of each direction: each cell our value,
     coloured by its absolute difference from the paper's."""
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
+    from .figures import figure, save
 
     rows = frame[frame["dataset"] == dataset]
     metrics = list(PAPER_METRICS)
     labels = [f"{r['reading']} ({r['direction']})" for _, r in rows.iterrows()]
     ours = rows[metrics].astype(float).to_numpy()
     paper = rows[[f"{m} (paper)" for m in metrics]].astype(float).to_numpy()
-    fig = Figure(figsize=(1.3 * len(metrics) + 3.5, 0.32 * len(labels) + 1.6))
-    FigureCanvasAgg(fig)
+    fig = figure(1.3 * len(metrics) + 3.5, 0.32 * len(labels) + 1.6)
     ax = fig.add_subplot()
     image = ax.imshow(abs(ours - paper), cmap="Reds", vmin=0, vmax=1, aspect="auto")
     for (i, j), value in np.ndenumerate(ours):
@@ -313,9 +309,8 @@ def distance_figure(frame: pd.DataFrame, dataset: str, path: Path) -> Path:
     ax.set_yticks(range(len(labels)), labels, fontsize=7)
     ax.set_title(f"{dataset}: each reading's numbers, coloured by |ours − paper|", fontsize=9)
     fig.colorbar(image, ax=ax, label="|ours − paper|")
-    fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
+    save(fig, path)
     return path
 
 
@@ -335,11 +330,8 @@ def table_section(frame: pd.DataFrame, dataset: str) -> str:
     for direction, group in frame[frame["dataset"] == dataset].groupby("direction", sort=False):
         paper = group.iloc[0]
         header = ", ".join(f"{m} {_cell(paper[f'{m} (paper)'])}" for m in PAPER_METRICS)
-        lines = [f"### {direction}", "", f"The paper: {header}.", "",
-                 "| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
-        lines += ["| " + " | ".join(_cell(r[c], 1 if c == "wall time (min)" else 3) for c in columns) + " |"
-                  for _, r in group.iterrows()]
-        parts.append("\n".join(lines))
+        cells = pd.DataFrame({c: [_cell(v, 1 if c == "wall time (min)" else 3) for v in group[c]] for c in columns})
+        parts.append(f"### {direction}\n\nThe paper: {header}.\n\n{publish.markdown_table(cells)}")
     return "\n\n".join(parts)
 
 
