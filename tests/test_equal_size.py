@@ -222,3 +222,40 @@ def test_the_page_has_the_equal_size_section(equal_size_run, tmp_path):
     page = publish("digits", write_config(tmp_path, config), "make test", workdir / "results", tmp_path / "page.md",
                    allow_dirty=True).read_text()
     assert "Blobs at equal size" not in page
+
+
+def test_the_section_gives_seed_level_intervals_the_best_setting_and_what_was_not_run():
+    """Made-up rows of three seeds and two attacks at k = 8: the interval is the tables'
+    over seeds, the blob that beats all 20 random draws says yes, the one below them no,
+    the line per k names both, and the order left out under PGD is said."""
+    import pandas as pd
+
+    from roiroa import tables
+    from roiroa.publish import equal_size_section
+
+    rows = []
+    for seed, (fgsm, pgd) in enumerate([(40, 20), (42, 22), (44, 18)]):
+        for attack, right, not_run in (("fgsm", fgsm, {}), ("pgd_linf", pgd, {"neutralize_then_attack": "costly"})):
+            base = dict(source="0", target="1", attack=attack, eps=0.1, roa_source="gradient", seed=seed,
+                        order="attack_then_neutralize", equal_size_pixels=8, n_images=50, orders_not_run=not_run)
+            rows.append(base | dict(neutralization="equal_size_blob", correct_mod=50, score_mod=1.0,
+                                    correct_mod_adv=right, score_mod_adv=right / 50))
+            rows.append(base | dict(neutralization="random_mask", correct_mod=49.0, score_mod=0.98,
+                                    correct_mod_adv=30.0, score_mod_adv=0.6,
+                                    draws_score_mod_adv=[0.5 + 0.01 * d for d in range(20)]))
+    frame = pd.DataFrame(rows)
+    text = equal_size_section(frame)
+    table = [[c.strip() for c in line.strip("|").split("|")] for line in text.splitlines() if line.startswith("| 0 →")]
+    assert [row[1] for row in table] == ["fgsm ε=0.1", "pgd_linf ε=0.1"]
+    fgsm = tables.seed_level_score(frame[(frame["attack"] == "fgsm") & (frame["neutralization"] == "equal_size_blob")],
+                                   "mod_adv")
+    assert fgsm["score_mod_adv 95% low"] < 0.84 < fgsm["score_mod_adv 95% high"]
+    assert table[0][5] == "0 1 2" and table[0][8] == (
+        f"0.8400 [{fgsm['score_mod_adv 95% low']:.3f}, {fgsm['score_mod_adv 95% high']:.3f}]")
+    assert table[0][7] == "0.9800" and table[0][9] == "0.6000"
+    assert table[0][10].startswith("**yes** (blob at the 100th percentile of 20")
+    assert table[1][10].startswith("**no** (blob at the 0th percentile of 20")
+    assert ("- 0 → 1, `attack_then_neutralize`, k = 8: the k pixels of fgsm ε=0.1, RoA gradient do best "
+            "(score_mod_adv 0.8400), those of pgd_linf ε=0.1, RoA gradient worst (0.4000); "
+            "1 of 2 settings beat k random pixels.") in text
+    assert "`neutralize_then_attack` is not run under pgd_linf: costly." in text

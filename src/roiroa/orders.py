@@ -49,6 +49,6 @@ def equal_size_orders(method: str) -> tuple[list[str], dict[str, str]]:
     out with the reason (its record says so)."""
     if method in ONE_STEP:
         return [PAPER_ORDER, *EQUAL_SIZE_ORDERS], {}
-    return list(EQUAL_SIZE_ORDERS), {PAPER_ORDER: "the attack is iterative: re-running it on every mask and "
-                                                  "random draw would cost a whole attack each (the post-hoc order "
-                                                  "reuses the map stage's S_adv)"}
+    return list(EQUAL_SIZE_ORDERS), {PAPER_ORDER: "re-running an iterative attack on every mask and random "
+                                                  "draw would cost a whole attack each; the post-hoc order reuses "
+                                                  "the map stage's S_adv"}

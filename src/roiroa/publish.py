@@ -299,17 +299,21 @@ def equal_size_section(rows: pd.DataFrame) -> str:
     lines = []
     for (source, target, order, k), group in pd.DataFrame(best).groupby(["source", "target", "order", "equal_size_pixels"]):
         top, low = group.loc[group["score_mod_adv"].idxmax()], group.loc[group["score_mod_adv"].idxmin()]
-        ranked = "" if len(group) < 2 else (
-            f"the k pixels of {_attack(top)}, RoA {top['roa_source']} do best (score_mod_adv "
-            f"{top['score_mod_adv']:.4f}), those of {_attack(low)}, RoA {low['roa_source']} worst "
-            f"({low['score_mod_adv']:.4f}); ")
+        if len(group) < 2:
+            ranked = ""
+        elif round(top["score_mod_adv"], 4) == round(low["score_mod_adv"], 4):
+            ranked = f"every setting's k pixels score the same (score_mod_adv {top['score_mod_adv']:.4f}); "
+        else:
+            ranked = (f"the k pixels of {_attack(top)}, RoA {top['roa_source']} do best (score_mod_adv "
+                      f"{top['score_mod_adv']:.4f}), those of {_attack(low)}, RoA {low['roa_source']} worst "
+                      f"({low['score_mod_adv']:.4f}); ")
         lines.append(f"- {source} → {target}, `{order}`, k = {k}: {ranked}"
                      f"{(group['beats'] == verdicts.YES).sum()} of {len(group)} settings beat k random pixels.")
     not_run: dict[tuple[str, str], set[str]] = {}
     for attack, notes in zip(rows["attack"], rows.get("orders_not_run", [None] * len(rows))):
         for order, why in (notes if isinstance(notes, dict) else {}).items():
             not_run.setdefault((order, why), set()).add(attack)
-    skipped = "".join(f"\n\n`{order}` not run under {', '.join(sorted(attacks))}: {why}."
+    skipped = "".join(f"\n\n`{order}` is not run under {', '.join(sorted(attacks))}: {why}."
                       for (order, why), attacks in sorted(not_run.items()))
     return (f"{markdown_table(pd.DataFrame(table))}\n\nAt each k every setting's blob is its class's k pixels of "
             f"highest ŪV (wherever they are), so the rows differ in where the pixels are, not in how many: "
