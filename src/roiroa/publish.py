@@ -285,7 +285,7 @@ def equal_size_section(rows: pd.DataFrame) -> str:
         scores = tables.seed_level_score(blob, "mod") | tables.seed_level_score(blob, "mod_adv")
         draws = next(iter(tables.draw_scores(random, EQUAL_SIZE_KEYS, "score_mod_adv").values()), "")
         # the draws come as text with 4 decimals: the blob's score at the same precision, so a tie stays a tie
-        placed = verdicts.better_than_random(round(scores["score_mod_adv"], 4), [float(v) for v in draws.split()])
+        placed = verdicts.better_than_random(scores["score_mod_adv"], [float(v) for v in draws.split()])
         table.append({
             "direction": f"{where['source']} → {where['target']}", "attack": _attack(where), "RoA": where["roa_source"],
             "re-attack (threat model)": where["order"], "k (pixels)": where["equal_size_pixels"],

@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from . import verdicts
 from .paper import DELTA, PAPER, ROW, add_paper_columns, comparison_columns
 
 from .stats import (mcnemar_exact_log10, mean_sd, paired_difference_interval, seed_level_interval,
@@ -197,7 +198,7 @@ def draw_scores(rows: pd.DataFrame, keys: list[str], score: str) -> dict[tuple, 
             scores = per_seed.mean(axis=0)
         else:
             scores = group.groupby("draw")[score].mean().to_numpy()
-        out[_hashable(key)] = " ".join(f"{v:.4f}" for v in scores)
+        out[_hashable(key)] = " ".join(f"{v:.{verdicts.SCORE_DECIMALS}f}" for v in scores)
     return out
 
 
