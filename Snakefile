@@ -24,3 +24,4 @@ rule all:
     input:
         TABLES,
         FIGURES,
+        EQUAL_SIZE_RESULTS,

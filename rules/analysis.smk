@@ -146,3 +146,41 @@ rule baselines:
         device=config["device"],
     script:
         "../scripts/baselines.py"
+
+
+rule equal_size:
+    """The blobs of the attacks at equal size: per k of blob.equal_size_pixels, each
+    class's k pixels of highest ŪV and random masks of k pixels, on the evaluation
+    part, under the orders that cost little (roiroa.orders.equal_size_orders). Runs
+    only where blob.equal_size_pixels lists a k (EQUAL_SIZE_RESULTS)."""
+    input:
+        data=f"{DATA}/data.h5",
+        model=f"{MODEL}/model.pt",
+        maps=f"{MAPS}/maps.h5",
+        regions=f"{REGIONS}/regions.h5",
+    output:
+        equal_size=f"{EQUAL_SIZE}/equal_size.json",
+    log:
+        log_path("equal_size", EQUAL_SIZE),
+    benchmark:
+        benchmark_path("equal_size", EQUAL_SIZE)
+    priority: BEFORE_FIGURES
+    conda:
+        "../envs/roiroa.yaml"
+    threads: TORCH_THREADS
+    resources:
+        **ANALYSIS_TORCH_RESOURCES,
+    params:
+        record=record_equal_size,
+        batch_size=config["batch_size"],
+        device=config["device"],
+    script:
+        "../scripts/equal_size.py"
+
+
+# every setting's equal_size.json, for `all`: none unless blob.equal_size_pixels lists a k
+EQUAL_SIZE_RESULTS = (
+    expand_sweep(f"{EQUAL_SIZE}/equal_size.json")
+    if config["blob"]["equal_size_pixels"]
+    else []
+)

@@ -73,6 +73,8 @@ BLOB = levels(BLOBS, "theta")  # blob (one file per θ)
 DEFENSE = levels(f"{BLOBS}/selected", "fill", "assign")  # neutralize_reattack
 SELECTED = levels(DEFENSE, "drop")  # select_theta
 BASELINES = levels(SELECTED, "draws")  # baselines
+# equal_size: blobs of blob.equal_size_pixels pixels, from the regions (no θ, no blob mode)
+EQUAL_SIZE = levels(f"{REGIONS}/equal_size", "fill", "assign", "draws")
 
 
 def log_path(rule_name, folder):
@@ -271,6 +273,22 @@ def record_baselines(wildcards):
     drop = set() if "adaptive" in orders else set(ADAPTIVE_KEYS)
     out = {k: v for k, v in record(wildcards).items() if k not in drop}
     return out | {"random_draws": int(wildcards.draws), "orders": orders}
+
+
+def record_equal_size(wildcards):
+    """What equal_size records: its settings, the number of draws (from the path),
+    the pixel counts k (blob.equal_size_pixels: a new list reruns it) and the orders
+    it runs under this attack, with those it leaves out and why."""
+    from roiroa.orders import ADAPTIVE_KEYS, equal_size_orders
+
+    orders, skipped = equal_size_orders(wildcards.attack)
+    out = {k: v for k, v in record(wildcards).items() if k not in ADAPTIVE_KEYS}
+    return out | {
+        "random_draws": int(wildcards.draws),
+        "orders": orders,
+        "orders_not_run": skipped,
+        "equal_size_pixels": config["blob"]["equal_size_pixels"],
+    }
 
 
 # ---- figures (rules/figures.smk) ----

@@ -15,7 +15,7 @@ run_map_stage(
     snakemake.output.maps,
     eps=record["eps"],
     attack=record["attack"],
-    settings=AttackSettings(**record["attack_settings"]),
+    settings=AttackSettings.from_record(record["attack_settings"]),
     cam_method=record["cam"],
     layer=record["cam_layer"],
     target=record["cam_target"],

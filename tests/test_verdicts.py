@@ -102,3 +102,14 @@ def test_low_similarity_is_judged_against_random_masks():
     assert verdict.answer == "no" and "more alike than unrelated masks" in verdict.reason
     assert low_similarity(-0.01, 0.02).answer == "yes"  # as alike as unrelated masks
     assert low_similarity(float("nan"), float("nan")).answer == "not testable"
+
+
+def test_a_blob_that_ties_every_draw_is_not_above_them():
+    """The draws reach the verdict as the tables write them (4 decimals); the blob's
+    score came unrounded, so a tie (the same images right: 18 of 23) counted as a win
+    whenever the rounding went down: the old rule put this blob at the 100th percentile."""
+    tie = 18 / 23  # 0.78260869...
+    draws = [float(f"{tie:.4f}")] * 20  # 0.7826, as tables.draw_scores writes them
+    assert tie > draws[0]
+    verdict = better_than_random(tie, draws)
+    assert verdict.answer == "no" and "50th percentile of 20" in verdict.reason

@@ -37,6 +37,9 @@ MASK_RULES = {
     "roi_complement": "the blob's number of least important support pixels by the class-level RoI "
                       "(ties in a seeded random order)",
     "none": "nothing neutralized",
+    # roiroa.equal_size: the blobs of attacks compared at one size
+    "equal_size_blob": "the k pixels of highest class-level ŪV representative, anywhere in the image "
+                       "(as the blob, which is not held to the support; ties in a seeded random order)",
 }
 
 
@@ -48,29 +51,38 @@ def neutralizable(images: np.ndarray, labels: np.ndarray, fill: np.ndarray, supp
         support[cls] |= differs[labels == cls].any(axis=0)
 
 
-def lowest_pixels(importance: np.ndarray, support: np.ndarray, k: int, rng: np.random.Generator) -> np.ndarray:
-    """H×W mask of the k support pixels of lowest importance, ties in a random
-    order from `rng`; past the support's size, the rest by the same rule
-    outside it. With constant importance: k support pixels uniformly at random."""
-    tie = rng.permutation(importance.size)
-    order = np.lexsort((tie, importance.ravel(), ~support.ravel()))  # last key first: support, importance, tie
-    mask = np.zeros(importance.size, bool)
+def ranked_pixels(score: np.ndarray, support: np.ndarray, k: int, rng: np.random.Generator,
+                  highest: bool = False) -> np.ndarray:
+    """H×W mask of the k support pixels of lowest score (`highest`: of highest
+    score), ties in a random order from `rng`; past the support's size, the rest
+    by the same rule outside it. With a constant score: k support pixels
+    uniformly at random (the same pixels either way: only the tie order decides)."""
+    tie = rng.permutation(score.size)
+    key = -score.ravel() if highest else score.ravel()
+    order = np.lexsort((tie, key, ~support.ravel()))  # last key first: support, score, tie
+    mask = np.zeros(score.size, bool)
     mask[order[:k]] = True
-    return mask.reshape(importance.shape)
+    return mask.reshape(score.shape)
+
+
+def random_masks(support: np.ndarray, sizes: list[int], draws: int, seed: int) -> np.ndarray:
+    """draws×2×H×W: `draws` seeded random masks, class c's of sizes[c] pixels inside
+    its support (2×H×W). Draw d of a seed is the same generator at every size, so
+    a smaller draw is part of the larger one."""
+    flat = np.zeros(support.shape[1:])
+    return np.stack([
+        np.stack([ranked_pixels(flat, support[c], k, rng) for c, k in enumerate(sizes)])
+        for rng in (np.random.default_rng([seed, 0, draw]) for draw in range(draws))
+    ])  # fmt: skip
 
 
 def baseline_masks(blobs: np.ndarray, roi: np.ndarray, support: np.ndarray, draws: int, seed: int):
     """{name: M×2×H×W masks} of every baseline that neutralizes something:
     `draws` random masks and one RoI complement, each class's the size of its blob."""
     sizes = [int(b.sum()) for b in blobs]
-    flat = np.zeros(roi.shape[1:])
-    random = np.stack([
-        np.stack([lowest_pixels(flat, support[c], k, rng) for c, k in enumerate(sizes)])
-        for rng in (np.random.default_rng([seed, 0, draw]) for draw in range(draws))
-    ])  # fmt: skip
     rng = np.random.default_rng([seed, 1])
-    complement = np.stack([lowest_pixels(roi[c], support[c], k, rng) for c, k in enumerate(sizes)])
-    return {"random_mask": random, "roi_complement": complement[None]}
+    complement = np.stack([ranked_pixels(roi[c], support[c], k, rng) for c, k in enumerate(sizes)])
+    return {"random_mask": random_masks(support, sizes, draws, seed), "roi_complement": complement[None]}
 
 
 def evaluate_mask_sets(
@@ -107,7 +119,7 @@ def run_baselines(
         labels, fit_on = check_labels(read_dataset(maps, "label"), maps_path), str(regions.attrs["fit_on"])
         at = scored_parts(regions["calibration"][:], fit_on)["evaluation"]
         roi = np.stack([regions["representatives"][c]["roi"][:] for c in classes])
-        support = _support(model, data["test"], maps, at, fill)
+        support = evaluation_support(model, data["test"], maps, at, fill)
         masks = baseline_masks(blobs, roi, support, draws, seed)
         mask_sets = torch.from_numpy(np.concatenate([blobs[None], masks["random_mask"], masks["roi_complement"]]))
         probs = evaluate_mask_sets(model, data["test"], maps, at, mask_sets, orders, fill=fill, assign=assign,
@@ -117,13 +129,13 @@ def run_baselines(
     for order in orders:
         pick = lambda i: seen | {s: p[i] for s, p in probs[order].items()}  # noqa: E731  (mask set i)
         common = dict(order=order, fit_on=fit_on, labels=labels[at], classes=classes)
-        rows += _random_rows(pick(0), [pick(i) for i in range(1, 1 + draws)], blobs, support, **common)
-        rows += _rows("roi_complement", pick(1 + draws), masks["roi_complement"][0], **common)
-        rows += _rows("none", seen | {"mod": seen["clean"], "mod_adv": seen["adv"]}, np.zeros_like(blobs), **common)
+        rows += random_mask_rows(pick(0), [pick(i) for i in range(1, 1 + draws)], blobs, support, **common)
+        rows += mask_rows("roi_complement", pick(1 + draws), masks["roi_complement"][0], **common)
+        rows += mask_rows("none", seen | {"mod": seen["clean"], "mod_adv": seen["adv"]}, np.zeros_like(blobs), **common)
     return rows
 
 
-def _support(model, data, maps, rows: np.ndarray, fill) -> np.ndarray:
+def evaluation_support(model, data, maps, rows: np.ndarray, fill) -> np.ndarray:
     """2×H×W: where neutralization can change an evaluation image of each class (SUPPORT)."""
     labels = maps["label"][:]
     fill = fill_value(model, fill, maps["x_adv"].shape[1]).cpu().numpy()
@@ -134,7 +146,8 @@ def _support(model, data, maps, rows: np.ndarray, fill) -> np.ndarray:
     return support
 
 
-def _rows(name, probs, masks, *, order, fit_on, labels, classes) -> list[dict]:
+def mask_rows(name, probs, masks, *, order, fit_on, labels, classes) -> list[dict]:
+    """One row per direction of one mask set (MASK_RULES[name]): its size and scores."""
     return [
         {"source": source, "target": classes[1 - cls], "part": "evaluation", "fit_on": fit_on, "order": order,
          "neutralization": name, "mask_rule": MASK_RULES[name], "blob_pixels": int(masks[cls].sum()),
@@ -143,7 +156,7 @@ def _rows(name, probs, masks, *, order, fit_on, labels, classes) -> list[dict]:
     ]
 
 
-def _random_rows(blob_probs, draw_probs, blobs, support, *, order, fit_on, labels, classes) -> list[dict]:
+def random_mask_rows(blob_probs, draw_probs, blobs, support, *, order, fit_on, labels, classes) -> list[dict]:
     """One row per direction over every draw: the scores averaged over the draws
     (as the tables average them), each draw's score_mod and score_mod_adv, and
     the blob against them (against_draws)."""

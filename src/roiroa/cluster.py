@@ -183,7 +183,7 @@ ANALYSIS_MEM_MB = 2000
 def analysis_resources(
     config: Mapping, torch: bool, environ: Mapping[str, str] | None = None, evaluations: int = 1
 ) -> dict:
-    """`resources:` of the rules of group "analysis"; `torch`: neutralize_reattack, baselines;
+    """`resources:` of the rules of group "analysis"; `torch`: neutralize_reattack, baselines, equal_size;
     `evaluations`: how many a job runs (neutralize_reattack: one per θ), each given the time of one.
 
     All of them carry the GPU partition and model of the torch jobs: Snakemake

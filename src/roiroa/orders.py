@@ -35,3 +35,20 @@ def order_record(record: dict, order: str) -> dict:
     if order != "adaptive":
         out = {k: v for k, v in out.items() if k not in ADAPTIVE_KEYS}
     return out
+
+
+# roiroa.equal_size: orders that cost little per mask. The post-hoc order reuses the
+# map stage's S_adv (forward passes only); the paper's order re-runs the attack per mask
+# and draw, which is one gradient step only for FGSM.
+EQUAL_SIZE_ORDERS = ("attack_then_neutralize",)
+ONE_STEP = ("fgsm",)
+
+
+def equal_size_orders(method: str) -> tuple[list[str], dict[str, str]]:
+    """The orders the equal-size comparison runs under `method`, and each order left
+    out with the reason (its record says so)."""
+    if method in ONE_STEP:
+        return [PAPER_ORDER, *EQUAL_SIZE_ORDERS], {}
+    return list(EQUAL_SIZE_ORDERS), {PAPER_ORDER: "re-running an iterative attack on every mask and random "
+                                                  "draw would cost a whole attack each; the post-hoc order reuses "
+                                                  "the map stage's S_adv"}

@@ -43,22 +43,32 @@ def versions() -> str:
     return f"Python {platform.python_version()}, " + ", ".join(found)
 
 
-def rule_times(results: Path, dataset: str, config: dict) -> pd.DataFrame:
-    """Jobs and summed wall time per rule, from the benchmark files of `dataset`
-    that belong to `config`: a file under a `key~value` folder whose value the
-    config does not list (a θ dropped since, another config's attack, ε or
-    blob assignment run in the same results/) is left out."""
+def of_config(config: dict):
+    """Whether a file (its path's parts) belongs to `config`: none of its `key~value`
+    folders holds a value the config does not list (a θ dropped since, another
+    config's attack, ε or blob assignment run in the same results/)."""
     listed = {key: {fmt(v) for v in as_list(values)} for key, keys in SWEEP_OF.items()
               if (values := config_value(config, keys)) is not None}  # fmt: skip
     # the settings of one value the config names (one left out: its default, not known here)
     listed |= {key: {setting(config, key)} for key, keys in SETTING_OF.items()
                if keys[-1] in (config_value(config, keys[:-1]) or {})}  # fmt: skip
+
+    def belongs(parts) -> bool:
+        folders = dict(p.removesuffix(".tsv").split("~", 1) for p in parts if "~" in p)
+        return not any(key in listed and value not in listed[key] for key, value in folders.items())
+
+    return belongs
+
+
+def rule_times(results: Path, dataset: str, config: dict) -> pd.DataFrame:
+    """Jobs and summed wall time per rule, from the benchmark files of `dataset`
+    that belong to `config` (of_config)."""
+    belongs = of_config(config)
     rows = []
     for tsv in sorted((results / "benchmarks").glob(f"*/{dataset}/**/*.tsv")) + sorted(
             (results / "benchmarks").glob(f"*/{dataset}.tsv")):
         parts = tsv.relative_to(results / "benchmarks").parts
-        folders = dict(p.removesuffix(".tsv").split("~", 1) for p in parts if "~" in p)
-        if any(key in listed and value not in listed[key] for key, value in folders.items()):
+        if not belongs(parts):
             continue
         rows.append({"rule": parts[0], "s": float(pd.read_csv(tsv, sep="\t")["s"].iloc[0])})
     if not rows:
@@ -244,6 +254,70 @@ def attack_section(results: Path, dataset: str, t1: pd.DataFrame, t2: pd.DataFra
     if any(iou is not None for iou in ious):  # the blob files are there (not when publishing from copied tables)
         table[f"blob IoU with FGSM's (θ={theta}, seed 0)"] = [_fmt(iou, 2) for iou in ious]
     return markdown_table(table)
+
+
+EQUAL_SIZE_KEYS = ["source", "target", "attack", "eps", "roa_source", "order", "equal_size_pixels"]
+
+
+def equal_size_rows(results: Path, dataset: str, config: dict) -> pd.DataFrame:
+    """Per-seed rows of the equal_size.json files of the page's config (its folders,
+    its k of blob.equal_size_pixels); empty when it lists no k or none was run."""
+    pixels = (config.get("blob") or {}).get("equal_size_pixels") or []
+    belongs = of_config(config)
+    paths = [p for p in sorted((results / dataset).glob("**/equal_size.json")) if belongs(p.relative_to(results).parts)]
+    if not pixels or not paths:
+        return pd.DataFrame()
+    rows = pd.DataFrame(tables.load_rows(paths))
+    return rows[rows["equal_size_pixels"].isin(pixels)].astype({"source": str, "target": str})
+
+
+def equal_size_section(rows: pd.DataFrame) -> str:
+    """Per direction, attack, RoA source, order and k: the k highest-ŪV pixels'
+    score_mod and score_mod_adv (mean over seeds [seed-level 95% interval], as the
+    tables give them) beside the mean of random masks of k pixels, and whether the
+    blob's placement beats them (verdicts.better_than_random on each draw's
+    score_mod_adv averaged over seeds); then, per direction, order and k, which
+    setting's k pixels do best."""
+    table, best = [], []
+    for key, group in rows.groupby(EQUAL_SIZE_KEYS, sort=True):
+        where = dict(zip(EQUAL_SIZE_KEYS, key))
+        blob, random = group[group["neutralization"] == "equal_size_blob"], group[group["neutralization"] == "random_mask"]
+        scores = tables.seed_level_score(blob, "mod") | tables.seed_level_score(blob, "mod_adv")
+        draws = next(iter(tables.draw_scores(random, EQUAL_SIZE_KEYS, "score_mod_adv").values()), "")
+        # the draws come as text with 4 decimals: the blob's score at the same precision, so a tie stays a tie
+        placed = verdicts.better_than_random(scores["score_mod_adv"], [float(v) for v in draws.split()])
+        table.append({
+            "direction": f"{where['source']} → {where['target']}", "attack": _attack(where), "RoA": where["roa_source"],
+            "re-attack (threat model)": where["order"], "k (pixels)": where["equal_size_pixels"],
+            "seeds": " ".join(str(v) for v in sorted(blob["seed"])),
+            "score_mod": _interval(scores, "score_mod"), "random k: score_mod": f"{random['score_mod'].mean():.4f}",
+            "score_mod_adv": _interval(scores, "score_mod_adv"),
+            "random k: score_mod_adv": f"{random['score_mod_adv'].mean():.4f}",
+            "beats k random pixels (score_mod_adv)": str(placed),
+        })
+        best.append(where | {"score_mod_adv": scores["score_mod_adv"], "beats": placed.answer})
+    lines = []
+    for (source, target, order, k), group in pd.DataFrame(best).groupby(["source", "target", "order", "equal_size_pixels"]):
+        top, low = group.loc[group["score_mod_adv"].idxmax()], group.loc[group["score_mod_adv"].idxmin()]
+        if len(group) < 2:
+            ranked = ""
+        elif round(top["score_mod_adv"], 4) == round(low["score_mod_adv"], 4):
+            ranked = f"every setting's k pixels score the same (score_mod_adv {top['score_mod_adv']:.4f}); "
+        else:
+            ranked = (f"the k pixels of {_attack(top)}, RoA {top['roa_source']} do best (score_mod_adv "
+                      f"{top['score_mod_adv']:.4f}), those of {_attack(low)}, RoA {low['roa_source']} worst "
+                      f"({low['score_mod_adv']:.4f}); ")
+        lines.append(f"- {source} → {target}, `{order}`, k = {k}: {ranked}"
+                     f"{(group['beats'] == verdicts.YES).sum()} of {len(group)} settings beat k random pixels.")
+    not_run: dict[tuple[str, str], set[str]] = {}
+    for attack, notes in zip(rows["attack"], rows.get("orders_not_run", [None] * len(rows))):
+        for order, why in (notes if isinstance(notes, dict) else {}).items():
+            not_run.setdefault((order, why), set()).add(attack)
+    skipped = "".join(f"\n\n`{order}` is not run under {', '.join(sorted(attacks))}: {why}."
+                      for (order, why), attacks in sorted(not_run.items()))
+    return (f"{markdown_table(pd.DataFrame(table))}\n\nAt each k every setting's blob is its class's k pixels of "
+            f"highest ŪV (wherever they are), so the rows differ in where the pixels are, not in how many: "
+            f"the blobs at θ above mix both.\n\n" + "\n".join(lines) + skipped)
 
 
 def training_section(results: Path, dataset: str) -> str:
@@ -603,6 +677,8 @@ def publish(dataset: str, config_path: Path, command: str, results: Path, out: P
     chosen = t2[t2["neutralization"] == "blob, chosen θ"]
     now = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     orders = sorted(set(t3.get("order", pd.Series(dtype=str)).dropna()))
+    equal = equal_size_rows(results, dataset, config)
+    equal_size = "" if equal.empty else f"## Blobs at equal size\n\n{equal_size_section(equal)}\n\n"
     text = f"""# Results: {dataset}
 
 Generated by `python -m roiroa.publish` (run by `{command}`) from `{results}/` on {now}.
@@ -658,7 +734,7 @@ Each verdict recomputed from the first k seeds by the same rules.
 
 {attack_section(results, dataset, t1, t2, t3)}
 
-## The θ sweep (blob only, mean over seeds; evaluation part)
+{equal_size}## The θ sweep (blob only, mean over seeds; evaluation part)
 
 {sweep_section(t2, t3)}
 

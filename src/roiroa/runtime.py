@@ -145,6 +145,7 @@ JSON_SHAPES = {
     "evaluation.json": {"params": dict, "by_theta": BY_THETA},
     "ssim.json": {"params": dict, "directions": list},
     "baselines.json": {"params": dict, "directions": list},
+    "equal_size.json": {"params": dict, "directions": list},
     "theta.json": {"params": dict, "theta": NUMBER},
     "sweep_scores.json": {"inputs": list, "rows": [dict]},
     "train.json": {"seed": int, "history": dict},

@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from . import verdicts
 from .paper import DELTA, PAPER, ROW, add_paper_columns, comparison_columns
 
 from .stats import (mcnemar_exact_log10, mean_sd, paired_difference_interval, seed_level_interval,
@@ -134,7 +135,7 @@ def summarize_defense(name: str, rows: pd.DataFrame) -> pd.DataFrame:
     numeric = [c for c in rows.columns if c.startswith(("correct_", "score_", "asr_", "clean_vs_mod_", "adv_vs_mod_adv_"))
                or c in ("n_images", "blob_pixels", "theta_met_constraint")]
     seeds = rows.groupby(keys + ["seed"], dropna=False, sort=False)[numeric].mean().reset_index()
-    draws = _draw_scores(rows[rows["neutralization"] == "random_mask"], keys, f"score_{second}")
+    draws = draw_scores(rows[rows["neutralization"] == "random_mask"], keys, f"score_{second}")
     out = []
     for key, group in seeds.groupby(keys, dropna=False, sort=False):
         row = dict(zip(keys, key))
@@ -144,10 +145,7 @@ def summarize_defense(name: str, rows: pd.DataFrame) -> pd.DataFrame:
         row |= {"seeds": " ".join(str(s) for s in sorted(group["seed"])), PER_SEED: group["n_images"].mean(),
                 POOLED: int(round(n)), "blob_pixels": group["blob_pixels"].mean()}
         for s in (first, second):
-            mean, sd = mean_sd(group[f"score_{s}"])
-            pooled = wilson_interval(int(round(group[f"correct_{s}"].sum())), int(round(n)))
-            low, high = seed_level_interval(group[f"score_{s}"], pooled)
-            row |= {f"score_{s}": mean, f"score_{s}{SD}": sd, f"score_{s}{LOW}": low, f"score_{s}{HIGH}": high}
+            row |= seed_level_score(group, s)
         only_first, only_second = group[f"{paired}_only_first"], group[f"{paired}_only_second"]
         per_seed = sign * (only_first - only_second) / group["n_images"]
         diff, low, high = paired_difference_interval(
@@ -177,7 +175,17 @@ def summarize_defense(name: str, rows: pd.DataFrame) -> pd.DataFrame:
     return add_paper_columns(frame, TABLES[name]["paper"], metrics)
 
 
-def _draw_scores(rows: pd.DataFrame, keys: list[str], score: str) -> dict[tuple, str]:
+def seed_level_score(group: pd.DataFrame, s: str) -> dict[str, float]:
+    """score_{s} over the per-seed rows of one table row: mean, sd over seeds and the
+    seed-level 95% interval (t over the seeds' scores ∪ Wilson on the counts pooled
+    over seeds: stats.seed_level_interval)."""
+    mean, sd = mean_sd(group[f"score_{s}"])
+    pooled = wilson_interval(int(round(group[f"correct_{s}"].sum())), int(round(group["n_images"].sum())))
+    low, high = seed_level_interval(group[f"score_{s}"], pooled)
+    return {f"score_{s}": mean, f"score_{s}{SD}": sd, f"score_{s}{LOW}": low, f"score_{s}{HIGH}": high}
+
+
+def draw_scores(rows: pd.DataFrame, keys: list[str], score: str) -> dict[tuple, str]:
     """{row key: each random draw's score, averaged over seeds, space-separated}: the
     distribution a blob's placement is ranked in (roiroa.verdicts.better_than_random).
     A random-mask row holds its draws' scores as a list (`draws_<score>`, baselines.json;
@@ -190,7 +198,7 @@ def _draw_scores(rows: pd.DataFrame, keys: list[str], score: str) -> dict[tuple,
             scores = per_seed.mean(axis=0)
         else:
             scores = group.groupby("draw")[score].mean().to_numpy()
-        out[_hashable(key)] = " ".join(f"{v:.4f}" for v in scores)
+        out[_hashable(key)] = " ".join(f"{v:.{verdicts.SCORE_DECIMALS}f}" for v in scores)
     return out
 
 

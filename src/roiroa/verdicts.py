@@ -26,6 +26,10 @@ YES, NO, UNDECIDED, NOT_TESTABLE = "yes", "no", "undecided", "not testable"
 
 # Random placements a percentile needs before "above the 95th percentile" can be told apart.
 MIN_DRAWS_FOR_PERCENTILE = 20
+# Decimals of the random draws' scores as the tables write them (tables.draw_scores): the
+# blob's score is compared at the same resolution, else a tie (the same images right)
+# would count as a win whenever the rounding went down.
+SCORE_DECIMALS = 4
 
 
 @dataclass(frozen=True)
@@ -71,10 +75,12 @@ def attack_accuracy_raised(gain_low: float, gain_high: float, attack_flips: int)
 
 def better_than_random(blob_score: float, random_scores: list[float]) -> Verdict:
     """Whether the blob's placement matters: its score_mod_adv above the 95th
-    percentile of the same-size random masks' (each draw's score averaged over seeds)."""
-    draws = [v for v in random_scores if not _missing(v)]
+    percentile of the same-size random masks' (each draw's score averaged over seeds),
+    both at SCORE_DECIMALS (a tie is half a win, as in any mid-rank percentile)."""
+    draws = [round(v, SCORE_DECIMALS) for v in random_scores if not _missing(v)]
     if _missing(blob_score) or not draws:
         return Verdict(NOT_TESTABLE, "no random draws")
+    blob_score = round(blob_score, SCORE_DECIMALS)
     below = sum(v < blob_score for v in draws) + 0.5 * sum(v == blob_score for v in draws)
     percentile = 100 * below / len(draws)
     text = f"blob at the {percentile:.0f}th percentile of {len(draws)} random placements"
