@@ -24,3 +24,4 @@ rule all:
     input:
         TABLES,
         FIGURES,
+        expand_sweep(f"{MODELS}/{rt.SETTINGS_FILE}"),
