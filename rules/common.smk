@@ -194,12 +194,19 @@ def model_settings_of(wildcards):
     return rc.model_settings(config, wildcards.dataset)
 
 
+def pretrained_input(wildcards):
+    """The weights file model.pretrained names, an input of train (none for imagenet)."""
+    return rc.pretrained_file(rc.model_settings(config, wildcards.dataset)) or []
+
+
 def pair_dirs():
     """results/{dataset}/{pair} of every configured pair, with its model~ level."""
     for dataset, settings in config["datasets"].items():
         for pair in rc.resolve_pairs(dataset, settings["pairs"], dataset):
             yield dict(
-                dataset=dataset, pair=rc.pair_name(dataset, pair), model=model_tag(dataset)
+                dataset=dataset,
+                pair=rc.pair_name(dataset, pair),
+                model=model_tag(dataset),
             )
 
 

@@ -1,8 +1,10 @@
+# The settings of the models in a model~ folder, in full (roiroa.model_tag).
 rule model_settings:
-    """The settings of the models in a model~ folder, in full (roiroa.model_tag)."""
-    localrule: True
     output:
         f"{MODELS}/{rt.SETTINGS_FILE}",
+    log:
+        log_path("model_settings", MODELS),
+    localrule: True
     params:
         settings=model_settings_of,
     run:
@@ -16,7 +18,7 @@ rule train:
         # model.checkpoint: a model of yours, imported instead of trained
         checkpoint=lambda w: rc.model_settings(config, w.dataset).get("checkpoint", []),
         # model.pretrained: a weights file of yours (not `imagenet`, which torchvision fetches)
-        pretrained=lambda w: rc.pretrained_file(rc.model_settings(config, w.dataset)) or [],
+        pretrained=pretrained_input,
     output:
         model=f"{MODEL}/model.pt",
         summary=f"{MODEL}/train.json",
