@@ -24,4 +24,3 @@ rule all:
     input:
         TABLES,
         FIGURES,
-        expand_sweep(f"{MODELS}/{rt.SETTINGS_FILE}"),

@@ -15,6 +15,8 @@ rule train:
     """One binary classifier per class pair (first class = output 0), or model.checkpoint checked and imported."""
     input:
         data=f"{DATA}/data.h5",
+        # written once per model~ folder; ancient: its time never retrains a model
+        settings=ancient(f"{MODELS}/{rt.SETTINGS_FILE}"),
         # model.checkpoint: a model of yours, imported instead of trained
         checkpoint=lambda w: rc.model_settings(config, w.dataset).get("checkpoint", []),
         # model.pretrained: a weights file of yours (not `imagenet`, which torchvision fetches)

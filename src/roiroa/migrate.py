@@ -18,9 +18,12 @@ Snakemake list the job as having no metadata: Reason.no_metadata triggers nothin
 but its params, input and code triggers would be lost until it reran: a later change
 of a setting outside the paths (the attack's steps, the adaptive attacker) would not
 rerun it. So each record whose output moved is written under the new path, and the
-paths inside every record (input, log, input checksums) are renamed: the new code asks
-for the same params and inputs (the model~ level is not in the rules' params), so a
-dry run plans no job (tests/test_migrate.py).
+paths inside every record (input, log, input checksums) are renamed, and a train
+record lists model_settings.json among its inputs as the rule now does: the new code
+asks for the same params and inputs (the model~ level is not in the rules' params),
+so a dry run plans no job (tests/test_migrate.py). model_settings.json alone has no
+record (Snakemake lists its rule as having no metadata): it has no input, and its
+content is that of its path's tag.
 """
 
 from __future__ import annotations
@@ -33,7 +36,7 @@ import sys
 from pathlib import Path
 
 from .config import as_list, pair_name, read_config_file, resolve_pairs, validate_config
-from .model_tag import model_tag, write_settings
+from .model_tag import SETTINGS_FILE, model_tag, write_settings
 
 MIRRORS = ("logs", "benchmarks")
 # Snakemake also reruns a job whose rule's script file is newer than its outputs:
@@ -127,6 +130,15 @@ def renamed_record(record, renamed):
     return out
 
 
+def with_settings_input(record, key: str):
+    """A train record moved into model~ lists model_settings.json among its inputs, as the
+    train rule now does (ancient: only its presence counts), so the input trigger holds."""
+    if not (isinstance(record, dict) and record.get("rule") == "train" and isinstance(record.get("input"), list)):
+        return record
+    settings = f"{key[: key.rindex('/seed~')]}/{SETTINGS_FILE}"
+    return record | {"input": sorted({*record["input"], settings})}
+
+
 def move_records(root: Path, renamed, dry_run: bool) -> int:
     """Rewrite the record files under `root` for the new paths; how many changed."""
     changed = 0
@@ -138,6 +150,8 @@ def move_records(root: Path, renamed, dry_run: bool) -> int:
         new_key, new_record = renamed(key), renamed_record(record, renamed)
         if (new_key, new_record) == (key, record):
             continue
+        if new_key != key:
+            new_record = with_settings_input(new_record, new_key)
         changed += 1
         if dry_run:
             continue
