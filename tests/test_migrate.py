@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import copy
 import io
+import json
 import re
 import subprocess
 
@@ -13,6 +14,7 @@ import pytest
 from snakemake.persistence.file import FilePersistence
 
 from conftest import ROOT, SNAKEMAKE, TINY_CONFIG, model_dir, snakemake, write_config
+from roiroa.config import model_settings, validate_config
 from roiroa.migrate import MigrationError, migrate, record_key, record_path
 
 # The tiny config cut further (one θ, 8 images, no adaptive attacker): the old code's run
@@ -43,6 +45,22 @@ def test_an_existing_target_is_refused_and_nothing_moves(tmp_path):
     with pytest.raises(MigrationError, match=r"nothing moved: the targets exist already: .*model~.*/seed~0"):
         migrate(tmp_path / "config.yaml", tmp_path, out=io.StringIO())
     assert (old / "model.pt").read_text() == "old"
+
+
+def test_a_model_of_other_settings_is_refused(tmp_path):
+    """The old layout kept one model per pair and seed, whichever config trained it last:
+    its train.json says which, and another config's tag would mislabel it."""
+    write_config(tmp_path, CONFIG)
+    old = tmp_path / "results/digits/0-1/seed~0"
+    old.mkdir(parents=True)
+    validated = copy.deepcopy(CONFIG)
+    validate_config(validated)
+    trained = model_settings(validated, "digits") | {"epochs": 9}
+    (old / "train.json").write_text(json.dumps({"seed": 0, "model": trained}))
+    with pytest.raises(MigrationError, match=r"seed~0/train.json was trained with other model settings than the "
+                                             r"config's \(epochs: 9 there, 1 here\)"):
+        migrate(tmp_path / "config.yaml", tmp_path, out=io.StringIO())
+    assert (old / "train.json").exists()
 
 
 def layout_before() -> str:

@@ -7,7 +7,9 @@ Before: results/{dataset}/{pair}/seed~N/...; now results/{dataset}/{pair}/model~
 seed of the config, seed~N moves into model~{tag}/ by a rename (every file keeps its
 mtime), and so do its mirrors results/logs/{rule}/.../seed~N[.log] and
 results/benchmarks/{rule}/.../seed~N[.tsv]; model_settings.json is written beside. It
-refuses, moving nothing, when a target exists or a Snakemake run holds the folder.
+refuses, moving nothing, when a target exists, a Snakemake run holds the folder, or a
+model's train.json records other model settings than the config's (the old layout
+kept one model per pair and seed, whichever config trained it last).
 
 Snakemake's records move too. Snakemake keys the record of each output (rule, params,
 input files, log, code, software stack) by its path (snakemake/persistence/file.py:
@@ -35,8 +37,8 @@ import os
 import sys
 from pathlib import Path
 
-from .config import as_list, pair_name, read_config_file, resolve_pairs, validate_config
-from .model_tag import SETTINGS_FILE, model_tag, write_settings
+from .config import as_list, model_settings, pair_name, read_config_file, resolve_pairs, validate_config
+from .model_tag import SETTINGS_FILE, canonical, model_tag, write_settings
 
 MIRRORS = ("logs", "benchmarks")
 # Snakemake also reruns a job whose rule's script file is newer than its outputs:
@@ -73,6 +75,21 @@ def planned_moves(config: dict, workdir: Path) -> list[tuple[Path, Path]]:
                     if old.exists():
                         moves.append((old, base / folder.name / old.name))
     return moves
+
+
+def check_trained_with(config: dict, workdir: Path, moves: list[tuple[Path, Path]]) -> None:
+    """MigrationError when a model's train.json records other model settings than the
+    config's: the old layout kept one model per seed, whichever config ran last."""
+    for old, new in moves:
+        summary, dataset = old / "train.json", new.relative_to(workdir / "results").parts[0]
+        if not summary.is_file() or "model" not in (recorded := json.loads(summary.read_text())):
+            continue
+        was, wanted = recorded["model"], model_settings(config, dataset)
+        if canonical(was) != canonical(wanted):
+            differ = ", ".join(f"{k}: {was.get(k)!r} there, {wanted.get(k)!r} here"
+                               for k in sorted({*was, *wanted}) if was.get(k) != wanted.get(k))  # fmt: skip
+            raise MigrationError(f"nothing moved: {summary.relative_to(workdir)} was trained with other model "
+                                 f"settings than the config's ({differ}); migrate with the config it was run with")
 
 
 def check_free(workdir: Path, moves: list[tuple[Path, Path]]) -> None:
@@ -178,6 +195,7 @@ def migrate(config_path: Path, workdir: Path, dry_run: bool = False, out=sys.std
         os.chdir(here)
     moves = planned_moves(config, workdir)
     check_free(workdir, moves)
+    check_trained_with(config, workdir, moves)
     verb = "would move" if dry_run else "moved"
     for old, new in moves:
         if not dry_run:
