@@ -56,7 +56,8 @@ def test_a_file_that_does_not_fit_lists_its_keys(vgg16_file, tmp_path):
                        r"features.0.weight, .* and 21 more; unexpected module.features.0.weight, .*"):
         load_pretrained(model, {"pretrained": str(wrapped)})
     tiny = build_model(ModelSpec(arch="tiny_vgg", input_size=16))
-    with pytest.raises(PretrainedError, match=r"of another shape features.0.weight \(64, 3, 3, 3\) \(here \(16, 3, 3, 3\)\)"):
+    shapes = r"of another shape features.0.weight \(64, 3, 3, 3\) \(here \(16, 3, 3, 3\)\)"
+    with pytest.raises(PretrainedError, match=shapes):
         load_pretrained(tiny, {"pretrained": str(vgg16_file)})
     not_weights = tmp_path / "list.pt"
     torch.save([1, 2], not_weights)

@@ -40,13 +40,13 @@ from pathlib import Path
 from .config import as_list, model_settings, pair_name, read_config_file, resolve_pairs, validate_config
 from .model_tag import SETTINGS_FILE, canonical, model_tag, write_settings
 
-MIRRORS = ("logs", "benchmarks")
+MIRRORS = ("logs", "benchmarks")  # results/{mirror}/{rule}/... mirror the result paths
 # Snakemake also reruns a job whose rule's script file is newer than its outputs:
 # a checkout that changed scripts/train.py (the one that brought the model~ level
 # did) retrains every model unless the code trigger is left out for the first run.
 CODE_NOTE = ("Check with `snakemake -n`: jobs planned only for 'Code has changed since last execution' "
              "(a script file newer than the results, as after a checkout) are skipped by "
-             "`--rerun-triggers mtime params input software-env`.")  # results/{mirror}/{rule}/... mirror the result paths
+             "`--rerun-triggers mtime params input software-env`.")
 
 
 class MigrationError(RuntimeError):
@@ -159,7 +159,8 @@ def with_settings_input(record, key: str):
 def move_records(root: Path, renamed, dry_run: bool) -> int:
     """Rewrite the record files under `root` for the new paths; how many changed."""
     changed = 0
-    for path in sorted(p for p in root.rglob("*") if p.is_file()) if root.is_dir() else []:
+    files = sorted(p for p in root.rglob("*") if p.is_file()) if root.is_dir() else []
+    for path in files:
         try:
             key, record = record_key(path, root), json.loads(path.read_text())
         except (ValueError, UnicodeDecodeError):
