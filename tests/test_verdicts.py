@@ -7,6 +7,7 @@ from roiroa.stats import mcnemar_exact, paired_difference_interval, seed_level_i
 from roiroa.verdicts import (
     attack_accuracy_raised,
     better_than_random,
+    ordinal,
     clean_accuracy_kept,
     image_specific,
     low_similarity,
@@ -113,3 +114,10 @@ def test_a_blob_that_ties_every_draw_is_not_above_them():
     assert tie > draws[0]
     verdict = better_than_random(tie, draws)
     assert verdict.answer == "no" and "50th percentile of 20" in verdict.reason
+
+
+def test_percentiles_are_written_as_ordinals():
+    """The pages printed "52th" and "53th" percentiles."""
+    assert [ordinal(n) for n in (0, 1, 2, 3, 4, 11, 12, 13, 21, 22, 52, 53, 100, 101, 111)] == [
+        "0th", "1st", "2nd", "3rd", "4th", "11th", "12th", "13th", "21st", "22nd", "52nd", "53rd", "100th", "101st", "111th"]
+    assert "52nd percentile of 20" in better_than_random(0.9, [0.9] * 1 + [0.8] * 10 + [1.0] * 9).reason

@@ -73,6 +73,12 @@ def attack_accuracy_raised(gain_low: float, gain_high: float, attack_flips: int)
     return Verdict(UNDECIDED, f"{interval} includes 0")
 
 
+def ordinal(n: int) -> str:
+    """1st, 2nd, 3rd, 4th, 11th, 12th, 13th, 21st, 52nd, 100th."""
+    suffix = "th" if n % 100 in (11, 12, 13) else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
+    return f"{n}{suffix}"
+
+
 def better_than_random(blob_score: float, random_scores: list[float]) -> Verdict:
     """Whether the blob's placement matters: its score_mod_adv above the 95th
     percentile of the same-size random masks' (each draw's score averaged over seeds),
@@ -83,7 +89,7 @@ def better_than_random(blob_score: float, random_scores: list[float]) -> Verdict
     blob_score = round(blob_score, SCORE_DECIMALS)
     below = sum(v < blob_score for v in draws) + 0.5 * sum(v == blob_score for v in draws)
     percentile = 100 * below / len(draws)
-    text = f"blob at the {percentile:.0f}th percentile of {len(draws)} random placements"
+    text = f"blob at the {ordinal(round(percentile))} percentile of {len(draws)} random placements"
     if len(draws) < MIN_DRAWS_FOR_PERCENTILE:
         return Verdict(UNDECIDED, f"{text}; {len(draws)} draws cannot resolve a 95th percentile "
                                   f"(at least {MIN_DRAWS_FOR_PERCENTILE} needed)")
