@@ -121,3 +121,16 @@ def test_percentiles_are_written_as_ordinals():
     assert [ordinal(n) for n in (0, 1, 2, 3, 4, 11, 12, 13, 21, 22, 52, 53, 100, 101, 111)] == [
         "0th", "1st", "2nd", "3rd", "4th", "11th", "12th", "13th", "21st", "22nd", "52nd", "53rd", "100th", "101st", "111th"]
     assert "52nd percentile of 20" in better_than_random(0.9, [0.9] * 1 + [0.8] * 10 + [1.0] * 9).reason
+
+
+def test_an_ssim_difference_of_an_empty_roa_is_not_testable():
+    """DeepFool at ε = 0.05 leaves every RoA of digits empty: the true, shuffled and
+    random-mask SSIMs are all SSIM's constants (about 3e-6), and their differences
+    (the digits ε page: true − random [+3.5e-7, +4.3e-7], true − shuffled
+    [-4.6e-22, -2.4e-22]) carry no sign. The old rules read one: "low: no" and
+    "image-specific: yes"."""
+    assert low_similarity(3.5e-7, 4.3e-7).answer == "not testable"
+    assert image_specific(-4.6e-22, -2.4e-22).answer == "not testable"
+    assert low_similarity(0.0, 0.0).answer == "not testable"
+    assert low_similarity(0.0144, 0.0611).answer == "no"  # real masks' differences still count
+    assert image_specific(-0.0002, 0.0004).answer == "no"

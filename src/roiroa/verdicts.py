@@ -7,7 +7,8 @@ Every rule reads 95% intervals that include the seed-to-seed spread
 - (a) RoI and RoA are not spatially similar: "low" compares the per-image
   SSIM with the SSIM of random masks of the same sizes, per image (no
   reference, no "low"); "image-specific" asks whether the true pairing differs from shuffled
-  pairings of the same class, per image, within each seed.
+  pairings of the same class, per image, within each seed. Differences within
+  SSIM_TOLERANCE at both ends (an empty RoA) are not testable.
 - (b) neutralization keeps clean accuracy: a non-inferiority claim. Kept when
   the upper end of the interval for the drop (clean − mod, the same images) is
   at most the margin; not kept when its lower end exceeds the margin.
@@ -43,6 +44,18 @@ class Verdict:
 
 def _missing(*values) -> bool:
     return any(v is None or (isinstance(v, float) and math.isnan(v)) for v in values)
+
+
+# SSIM differences smaller than this at both ends of their interval carry no sign: an
+# empty RoA (an attack whose change never reaches δ2 of the budget, DeepFool at a small
+# ε) has an SSIM of about 3e-6 with any mask, from SSIM's stabilising constants alone,
+# and its differences with shuffled or random masks are of order 1e-7 (seen on the
+# digits ε page); real masks differ by 1e-3 and more.
+SSIM_TOLERANCE = 1e-5
+
+
+def _identical(low: float, high: float) -> bool:
+    return abs(low) <= SSIM_TOLERANCE and abs(high) <= SSIM_TOLERANCE
 
 
 def clean_accuracy_kept(drop_low: float, drop_high: float, margin: float) -> Verdict:
@@ -103,6 +116,8 @@ def low_similarity(diff_low: float, diff_high: float) -> Verdict:
     RoA overlap more than unrelated masks of their sizes would."""
     if _missing(diff_low, diff_high):
         return Verdict(NOT_TESTABLE, "no random-mask reference was computed")
+    if _identical(diff_low, diff_high):
+        return Verdict(NOT_TESTABLE, "the SSIM equals the random masks' on every image (an empty RoA gives that)")
     text = f"true − random-mask SSIM interval [{diff_low:+.4f}, {diff_high:+.4f}]"
     if diff_low > 0:
         return Verdict(NO, f"{text}: RoI and RoA are more alike than unrelated masks of their sizes")
@@ -116,6 +131,8 @@ def image_specific(diff_low: float, diff_high: float) -> Verdict:
     pairing's SSIM and shuffled pairings' (same class), its interval over seeds."""
     if _missing(diff_low, diff_high):
         return Verdict(NOT_TESTABLE, "no paired comparison was computed")
+    if _identical(diff_low, diff_high):
+        return Verdict(NOT_TESTABLE, "the SSIM equals the shuffled pairings' on every image (an empty RoA gives that)")
     text = f"true − shuffled interval [{diff_low:+.4f}, {diff_high:+.4f}]"
     if diff_low > 0 or diff_high < 0:
         return Verdict(YES, f"{text} excludes 0")
