@@ -134,3 +134,11 @@ def test_an_ssim_difference_of_an_empty_roa_is_not_testable():
     assert low_similarity(0.0, 0.0).answer == "not testable"
     assert low_similarity(0.0144, 0.0611).answer == "no"  # real masks' differences still count
     assert image_specific(-0.0002, 0.0004).answer == "no"
+
+
+def test_placement_is_not_ranked_where_the_attack_flips_nothing():
+    """FGSM at ε 0.05 flips no digit 0: blob and every random mask keep every image
+    (score_mod_adv 1.0), and the old rule called the blob "no" better than random."""
+    assert better_than_random(1.0, [1.0] * 20).answer == "no"
+    assert better_than_random(1.0, [1.0] * 20, attack_flips=0).answer == "not testable"
+    assert better_than_random(1.0, [0.5] * 20, attack_flips=3).answer == "yes"

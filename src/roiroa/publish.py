@@ -291,7 +291,8 @@ def equal_size_section(rows: pd.DataFrame) -> str:
         scores = tables.seed_level_score(blob, "mod") | tables.seed_level_score(blob, "mod_adv")
         draws = next(iter(tables.draw_scores(random, EQUAL_SIZE_KEYS, "score_mod_adv").values()), "")
         # the draws come as text with 4 decimals: the blob's score at the same precision, so a tie stays a tie
-        placed = verdicts.better_than_random(scores["score_mod_adv"], [float(v) for v in draws.split()])
+        flips = int(blob["asr_adv_flipped"].sum()) if "asr_adv_flipped" in blob else None
+        placed = verdicts.better_than_random(scores["score_mod_adv"], [float(v) for v in draws.split()], flips)
         table.append({
             "direction": f"{where['source']} → {where['target']}", "attack": _attack(where), "RoA": where["roa_source"],
             "re-attack (threat model)": where["order"], "k (pixels)": where["equal_size_pixels"],
@@ -419,8 +420,8 @@ def claim_records(t1: pd.DataFrame, t2: pd.DataFrame, t3: pd.DataFrame, margin: 
         gain = tables.DIFFERENCES["table3_reattack"][0]
         for _, row in chosen.iterrows():
             order = row.get("order", "neutralize_then_attack")
-            raised = verdicts.attack_accuracy_raised(row[gain + tables.LOW], row[gain + tables.HIGH],
-                                                     int(row["attack flips (images × seeds)"]))
+            flips = int(row["attack flips (images × seeds)"])
+            raised = verdicts.attack_accuracy_raised(row[gain + tables.LOW], row[gain + tables.HIGH], flips)
             random = _random_draw_scores(group, row)
             records.append({"claim": "c", "test": "accuracy under the repeated attack raised", **where,
                             "threat": order, "deployable": order in DEPLOYABLE, "verdict": raised,
@@ -428,7 +429,7 @@ def claim_records(t1: pd.DataFrame, t2: pd.DataFrame, t3: pd.DataFrame, margin: 
             if random is not None:
                 records.append({"claim": "c", "test": "blob better than random placement", **where, "threat": order,
                                 "deployable": order in DEPLOYABLE,
-                                "verdict": verdicts.better_than_random(row["score_mod_adv"], random),
+                                "verdict": verdicts.better_than_random(row["score_mod_adv"], random, flips),
                                 "number": f"score_mod_adv {row['score_mod_adv']:.4f}"})
     return records
 

@@ -24,6 +24,7 @@ import math
 from dataclasses import dataclass
 
 YES, NO, UNDECIDED, NOT_TESTABLE = "yes", "no", "undecided", "not testable"
+NOTHING_FLIPPED = "the attack flips no image: there is no accuracy to win back"
 
 # Random placements a percentile needs before "above the 95th percentile" can be told apart.
 MIN_DRAWS_FOR_PERCENTILE = 20
@@ -75,7 +76,7 @@ def attack_accuracy_raised(gain_low: float, gain_high: float, attack_flips: int)
     """Claim (c) on one threat model: `attack_flips` = images the first attack
     turned wrong (summed over seeds)."""
     if attack_flips == 0:
-        return Verdict(NOT_TESTABLE, "the attack flips no image: there is no accuracy to win back")
+        return Verdict(NOT_TESTABLE, NOTHING_FLIPPED)
     if _missing(gain_low, gain_high):
         return Verdict(NOT_TESTABLE, "no interval for the gain")
     interval = f"gain interval [{gain_low:+.3f}, {gain_high:+.3f}]"
@@ -92,10 +93,14 @@ def ordinal(n: int) -> str:
     return f"{n}{suffix}"
 
 
-def better_than_random(blob_score: float, random_scores: list[float]) -> Verdict:
+def better_than_random(blob_score: float, random_scores: list[float], attack_flips: int | None = None) -> Verdict:
     """Whether the blob's placement matters: its score_mod_adv above the 95th
     percentile of the same-size random masks' (each draw's score averaged over seeds),
-    both at SCORE_DECIMALS (a tie is half a win, as in any mid-rank percentile)."""
+    both at SCORE_DECIMALS (a tie is half a win, as in any mid-rank percentile).
+    `attack_flips` as in attack_accuracy_raised: where the attack flips nothing, every
+    placement keeps every image and there is nothing to rank."""
+    if attack_flips == 0:
+        return Verdict(NOT_TESTABLE, NOTHING_FLIPPED)
     draws = [round(v, SCORE_DECIMALS) for v in random_scores if not _missing(v)]
     if _missing(blob_score) or not draws:
         return Verdict(NOT_TESTABLE, "no random draws")
