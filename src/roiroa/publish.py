@@ -462,7 +462,8 @@ CLAIM_RULES = f"""Rules (`roiroa.verdicts`; every interval is a 95% interval ove
 
 - (a) *low* unless the per-image SSIM of RoI and RoA exceeds that of random masks of the
   same sizes (paired per image; the interval of the difference above 0); *image-specific*: the per-image paired difference of the
-  true pairing and shuffled pairings of the same class, its interval over seeds excludes 0.
+  true pairing and shuffled pairings of the same class, its interval over seeds excludes 0;
+  both *not testable* where the differences are within ±{verdicts.SSIM_TOLERANCE:g} (an empty RoA).
 - (b) non-inferiority: *kept* when the upper end of the interval for the drop
   (score_clean − score_mod, the same images) is at most the margin (`blob.max_clean_drop`);
   *not kept* when its lower end exceeds the margin; else *undecided*.
@@ -470,7 +471,8 @@ CLAIM_RULES = f"""Rules (`roiroa.verdicts`; every interval is a 95% interval ove
   is above 0; *not testable* when the attack flips no image. Judged on the deployable
   threat models ({', '.join(DEPLOYABLE)}); the paper's order is reported beside them. The blob
   *beats random placement* when its score_mod_adv is at or above the 95th percentile of the
-  same-size random masks (at least {verdicts.MIN_DRAWS_FOR_PERCENTILE} draws)."""
+  same-size random masks (at least {verdicts.MIN_DRAWS_FOR_PERCENTILE} draws; scores at
+  {verdicts.SCORE_DECIMALS} decimals, a tie counting half; not testable when the attack flips no image)."""
 
 
 def replace_block(path: Path, block: str, body: str, command: str) -> None:
