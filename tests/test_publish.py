@@ -5,6 +5,7 @@ one the jobs ran on, and a page from copied tables drops what it cannot compute.
 import copy
 import os
 import shutil
+from pathlib import Path
 
 import pytest
 
@@ -183,6 +184,25 @@ def test_page_refuses_results_of_modified_code(two_attacks, tmp_path):
     page = publish_checked("digits", configfile, "make test", copied, tmp_path / "page.md", allow_dirty=True)
     assert "with the uncommitted changes in [page.diff](page.diff)" in page.read_text()
     assert (tmp_path / "page.diff").exists()
+
+
+def test_another_configs_modified_jobs_do_not_block_a_page(two_attacks, tmp_path):
+    """Two configs share results/ (the digits ε and attack pages): a job of the other
+    config (here an ε this config does not list) recorded as modified code is not this
+    page's; the old rule refused the page for it."""
+    import h5py
+
+    workdir, configfile = two_attacks
+    copied = tmp_path / "results"
+    shutil.copytree(workdir / "results", copied, symlinks=True)
+    maps = next((copied / "digits").glob("*/model~*/seed~0/**/eps~0.1/**/maps.h5"))
+    other = Path(str(maps).replace("eps~0.1", "eps~0.3"))
+    other.parent.mkdir(parents=True)
+    shutil.copy(maps, other)
+    with h5py.File(other, "r+") as f:
+        f.attrs["source_commit"] = "0789abc+dirty"
+    page = publish_checked("digits", configfile, "make test", copied, tmp_path / "page.md").read_text()
+    assert "0789abc" not in page and not (tmp_path / "page.diff").exists()
 
 
 def test_page_refuses_a_json_stage_output_of_modified_code(two_attacks, tmp_path):

@@ -606,12 +606,15 @@ def describe_environment(environment) -> str:
     return ", ".join(parts)
 
 
-def job_commits(results: Path, dataset: str) -> set[str]:
-    """The roiroa commits the jobs of `dataset` recorded (HDF5 root attributes, every JSON output)."""
+def job_commits(results: Path, dataset: str, config: dict | None = None) -> set[str]:
+    """The roiroa commits the jobs of `dataset` recorded (HDF5 root attributes, every
+    JSON output); with `config`, only its own files (of_config): another config's jobs
+    in the same results/ are not this page's."""
     import h5py
 
+    belongs = of_config(config, dataset) if config is not None else (lambda parts: True)
     commits = set()
-    for path in (results / dataset).glob("**/*.h5"):
+    for path in (p for p in (results / dataset).glob("**/*.h5") if belongs(p.relative_to(results).parts)):
         try:
             with h5py.File(path, "r") as f:
                 commit = f.attrs.get("source_commit")
@@ -619,7 +622,8 @@ def job_commits(results: Path, dataset: str) -> set[str]:
             continue
         if commit is not None:
             commits.add(str(commit))
-    for path in (results / dataset).glob("**/*.json"):  # every stage's JSON output (runtime.write_json)
+    for path in (p for p in (results / dataset).glob("**/*.json") if belongs(p.relative_to(results).parts)):
+        # every stage's JSON output (runtime.write_json)
         try:
             commit = json.loads(path.read_text()).get("source_commit")
         except (OSError, ValueError, AttributeError):
@@ -629,13 +633,14 @@ def job_commits(results: Path, dataset: str) -> set[str]:
     return commits
 
 
-def check_clean(results: Path, dataset: str, allow_dirty: bool, out: Path) -> str:
-    """The commit line of a page. A page is published from a clean tree whose jobs ran
-    from clean commits, or (allow_dirty) with the uncommitted diff written beside it."""
-    here = source_commit()
-    dirty = sorted(c for c in job_commits(results, dataset) | {here} if c.endswith("+dirty"))
+def check_clean(results: Path, dataset: str, allow_dirty: bool, out: Path, config: dict | None = None) -> str:
+    """The commit line of a page. A page is published from a clean tree whose jobs (of
+    `config`, when given) ran from clean commits, or (allow_dirty) with the
+    uncommitted diff written beside it."""
+    here, jobs = source_commit(), job_commits(results, dataset, config)
+    dirty = sorted(c for c in jobs | {here} if c.endswith("+dirty"))
     if not dirty:
-        return f"roiroa commit {here}; jobs ran from {', '.join(sorted(job_commits(results, dataset))) or 'unrecorded commits'}"
+        return f"roiroa commit {here}; jobs ran from {', '.join(sorted(jobs)) or 'unrecorded commits'}"
     if not allow_dirty:
         raise SystemExit(f"not published: the jobs or this checkout ran from modified code ({', '.join(dirty)}). "
                          f"Commit, rerun the changed jobs and publish again, or pass --allow-dirty to publish "
@@ -672,7 +677,7 @@ def publish(dataset: str, config_path: Path, command: str, results: Path, out: P
     if any(frame.empty for frame in frames.values()):
         raise SystemExit(f"results/tables holds no {dataset} rows: run the workflow with {config_path} first")
     out.parent.mkdir(parents=True, exist_ok=True)
-    commit_line = check_clean(results, dataset, allow_dirty, out)
+    commit_line = check_clean(results, dataset, allow_dirty, out, config)
     folder = out.with_suffix("")
     folder.mkdir(parents=True, exist_ok=True)
     for name, frame in frames.items():
