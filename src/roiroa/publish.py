@@ -613,6 +613,11 @@ def job_commits(results: Path, dataset: str, config: dict | None = None) -> set[
     import h5py
 
     belongs = of_config(config, dataset) if config is not None else (lambda parts: True)
+    if config is not None and not (config.get("blob") or {}).get("equal_size_pixels"):
+        # equal_size.json has no level of its own (its k list is a parameter): a config
+        # that lists no k runs none of them
+        in_levels = belongs
+        belongs = lambda parts: parts[-1] != "equal_size.json" and in_levels(parts)  # noqa: E731
     commits = set()
     for path in (p for p in (results / dataset).glob("**/*.h5") if belongs(p.relative_to(results).parts)):
         try:
