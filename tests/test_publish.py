@@ -201,8 +201,13 @@ def test_another_configs_modified_jobs_do_not_block_a_page(two_attacks, tmp_path
     shutil.copy(maps, other)
     with h5py.File(other, "r+") as f:
         f.attrs["source_commit"] = "0789abc+dirty"
+    # nor an equal_size.json of a config that lists k (this one lists none): no level tells them apart
+    regions = next((copied / "digits").glob("*/model~*/seed~0/**/eps~0.1/**/regions.h5")).parent
+    equal = regions / "equal_size/fill~0/assign~true_class/draws~5/equal_size.json"
+    equal.parent.mkdir(parents=True)
+    equal.write_text('{"params": {}, "directions": [], "source_commit": "0aaabbb+dirty"}')
     page = publish_checked("digits", configfile, "make test", copied, tmp_path / "page.md").read_text()
-    assert "0789abc" not in page and not (tmp_path / "page.diff").exists()
+    assert "0789abc" not in page and "0aaabbb" not in page and not (tmp_path / "page.diff").exists()
 
 
 def test_page_refuses_a_json_stage_output_of_modified_code(two_attacks, tmp_path):
