@@ -283,7 +283,11 @@ def job_overhead(workdir: Path, config: dict, images: int = 2000) -> dict:
     # (srun, inside the allocation): the workflow parsed and a small DAG built again
     configfile = workdir / "start.yaml"
     configfile.write_text(yaml.safe_dump(config, sort_keys=False))
-    target = ("results/mnist/0-1/seed~0/space~native/attack~fgsm/eps~0.1/cam~gradcam/layer~default/"
+    sys.path.insert(0, str(ROOT / "src"))  # this checkout's roiroa, as the jobs import it (with_src)
+    from roiroa.model_tag import model_tag
+
+    target = (f"results/mnist/0-1/model~{model_tag(config, 'mnist')}/seed~0/space~native/attack~fgsm/eps~0.1/"
+              "cam~gradcam/layer~default/"
               "cam_target~predicted_class/n~all/"
               "d1~0.5/roa~perturbation/d2~0.5/rep~masks/fit~calibration/cal~0.5/blob~ubar_v/"
               "selected/fill~0/assign~true_class/evaluation.json")

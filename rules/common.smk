@@ -21,6 +21,7 @@ os.environ.update(
 os.environ.setdefault("HDF5_USE_FILE_LOCKING", "FALSE")
 
 from roiroa import config as rc
+from roiroa import model_tag as rt
 
 min_version("9.0")
 
@@ -53,6 +54,9 @@ except rc.ConfigError as err:
 # calibration part, the baselines at it) sits beside the θ folders, in
 # blob~/selected/fill~/assign~/ (θ chosen in drop~/, baselines in drop~/draws~/). Logs and benchmarks mirror the paths under
 # results/logs/{rule}/ and results/benchmarks/{rule}/ (log_path, benchmark_path).
+# The model settings (every one, the dataset's overrides applied) are one level,
+# model~{arch}-{input_size}px-{hash8} (roiroa.model_tag), above the seeds: its value
+# depends on the dataset, so pair_dirs() gives it with each pair.
 # The orders of the re-attack (neutralize.orders) are not a level: every run scores each of them.
 
 
@@ -63,7 +67,8 @@ def levels(parent, *names):
 
 DATA = "results/{dataset}"
 PAIR = f"{DATA}/{{pair}}"
-MODEL = levels(PAIR, "seed")  # train
+MODELS = levels(PAIR, "model")  # model_settings.json: the settings of its models
+MODEL = levels(MODELS, "seed")  # train
 MAPS = levels(
     MODEL, "space", "attack", "eps", "cam", "layer", "cam_target", "n"
 )  # attack_cam
@@ -97,6 +102,7 @@ TABLES = expand(
 wildcard_constraints:
     dataset=r"[a-z0-9_]+",
     pair=r"[a-z0-9_]+-[a-z0-9_]+",
+    model=rt.TAG_PATTERN,
     seed=r"\d+",
     space=r"[a-z_]+",
     attack=r"[a-z0-9_]+",
@@ -172,11 +178,38 @@ def level_values(name):
 LEVELS = [*rc.SWEEP_OF, *rc.SETTING_OF]
 
 
+def model_tag(dataset):
+    """The model~ folder of a dataset's models under this config (roiroa.model_tag)."""
+    return rt.model_tag(config, dataset)
+
+
+def model_settings_of(wildcards):
+    """The model settings a train job trains with; its model~ folder must be theirs
+    (a target naming another config's folder would otherwise be filled with this
+    config's model)."""
+    if wildcards.model != model_tag(wildcards.dataset):
+        raise WorkflowError(
+            f"model~{wildcards.model}: this config's models of dataset {wildcards.dataset} are "
+            f"model~{model_tag(wildcards.dataset)}; a model folder is only trained by a config "
+            f"whose model settings it names (its model_settings.json)"
+        )
+    return rc.model_settings(config, wildcards.dataset)
+
+
+def pretrained_input(wildcards):
+    """The weights file model.pretrained names, an input of train (none for imagenet)."""
+    return rc.pretrained_file(rc.model_settings(config, wildcards.dataset)) or []
+
+
 def pair_dirs():
-    """results/{dataset}/{pair} of every configured pair."""
+    """results/{dataset}/{pair} of every configured pair, with its model~ level."""
     for dataset, settings in config["datasets"].items():
         for pair in rc.resolve_pairs(dataset, settings["pairs"], dataset):
-            yield dict(dataset=dataset, pair=rc.pair_name(dataset, pair))
+            yield dict(
+                dataset=dataset,
+                pair=rc.pair_name(dataset, pair),
+                model=model_tag(dataset),
+            )
 
 
 def expand_sweep(pattern, **pair):
@@ -184,9 +217,10 @@ def expand_sweep(pattern, **pair):
     combination of the path levels it names (settings: their one value)."""
     names = [name for name in LEVELS if f"{{{name}}}" in pattern]
     values = [level_values(name) for name in names]
+    pairs = [pair | {"model": model_tag(pair["dataset"])}] if pair else pair_dirs()
     return [
         pattern.format(**base, **dict(zip(names, combination)))
-        for base in ([pair] if pair else pair_dirs())
+        for base in pairs
         for combination in itertools.product(*values)
     ]
 
@@ -207,7 +241,10 @@ def number(value):
 def record(wildcards, theta=None, pair=None):
     """The settings that produced an output: stored in it and in the tables.
     `theta`: for the outputs of a job that runs every θ (blob, neutralize_reattack);
-    `pair`: for a job whose wildcards name the pair's classes ({first}-{second})."""
+    `pair`: for a job whose wildcards name the pair's classes ({first}-{second}).
+    The model~ level is not in it: the path, train.json and model_settings.json name
+    it, and adding it here would change every rule's params, so that Snakemake
+    would rerun every result moved into the model~ layout (roiroa.migrate)."""
     w = dict(wildcards) | ({} if theta is None else {"theta": theta})
     w |= {} if pair is None else {"pair": pair}
     out = {"dataset": w["dataset"], "pair": w["pair"], "seed": int(w["seed"])}

@@ -211,18 +211,23 @@ rule figures_attacks:
     ε, CAM, δ1 and δ2 of the config)."""
     input:
         data=f"{DATA}/data.h5",
-        maps=expand(
+        # functions: the model~ folder depends on the dataset
+        maps=lambda w: expand(
             f"{MAPS}/maps.h5",
             **{k: SWEPT[k][:1] for k in LEVELS if k != "attack"},
             attack=SWEPT["attack"],
-            allow_missing=True,
+            dataset=w.dataset,
+            pair=w.pair,
+            model=model_tag(w.dataset),
         ),
-        regions=expand(
+        regions=lambda w: expand(
             f"{REGIONS}/regions.h5",
             **{k: SWEPT[k][:1] for k in LEVELS if k not in ("attack", "roa")},
             attack=SWEPT["attack"],
             roa=SWEPT["roa"],
-            allow_missing=True,
+            dataset=w.dataset,
+            pair=w.pair,
+            model=model_tag(w.dataset),
         ),
     output:
         plot=report(

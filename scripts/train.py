@@ -9,6 +9,7 @@ from roiroa import __version__
 from roiroa.checkpoints import import_checkpoint
 from roiroa.data import read_classes, read_pair
 from roiroa.models import ModelSpec, build_model, check_input, save_model
+from roiroa.pretrained import input_normalization, load_pretrained
 from roiroa.runtime import host_description, job_environment, start_torch_job, write_json
 from roiroa.training import accuracy, predict, train_model
 
@@ -28,6 +29,7 @@ spec = ModelSpec(
     hidden=settings["hidden"],
     dropout=settings["dropout"],
 )
+pretrained = None  # what train.json records of model.pretrained
 if settings.get("checkpoint"):  # a model of yours: checked against the config, not trained
     model = import_checkpoint(settings["checkpoint"], spec, settings.get("normalization"))
     model.to(device)
@@ -38,8 +40,10 @@ else:
     model = build_model(spec)
     # too small an input_size for the arch fails here, before training (cam.layer is checked at plan time)
     check_input(model, f"model.arch {spec.arch}")
-    if settings.get("normalization"):
-        model.set_fixed_normalization(settings["normalization"]["mean"], settings["normalization"]["std"])
+    pretrained = load_pretrained(model, settings)
+    fixed = input_normalization(settings)  # else the training images' statistics
+    if fixed:
+        model.set_fixed_normalization(fixed["mean"], fixed["std"])
     history = train_model(
         model,
         images,
@@ -53,7 +57,7 @@ else:
         eval_labels=test_labels,
         precision=settings["precision"],
         channels_last=settings["channels_last"],
-        normalize=not settings.get("normalization"),
+        normalize=not fixed,
         pair=snakemake.wildcards.pair,
     )
 save_model(model, snakemake.output.model, extra={"classes": names})
@@ -67,6 +71,7 @@ write_json(
         "n_train": len(labels),
         "n_test": len(test_labels),
         "checkpoint": settings.get("checkpoint"),
+        "pretrained": pretrained,
         "train_accuracy": history["train_accuracy"][-1] if history["train_accuracy"] else None,
         "test_accuracy": history["eval_accuracy"][-1],
         "history": history,

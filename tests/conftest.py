@@ -30,6 +30,14 @@ TINY_CONFIG = {
 }
 
 
+def model_dir(config: dict, dataset: str = "digits", pair: str = "0-1") -> str:
+    """results/{dataset}/{pair}/model~{tag}: the folder of a config's models of a pair
+    (roiroa.model_tag), its seed~N folders inside."""
+    from roiroa.model_tag import model_tag
+
+    return f"results/{dataset}/{pair}/model~{model_tag(config, dataset)}"
+
+
 def write_config(directory: Path, config: dict, name: str = "config.yaml") -> Path:
     path = directory / name
     path.write_text(yaml.safe_dump(config, sort_keys=False))

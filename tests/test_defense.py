@@ -245,20 +245,20 @@ def test_direction_scores_counts_rates_and_paired_tests():
 # ---- baselines (roiroa.baselines) ----
 
 
-def test_lowest_pixels_by_hand():
-    from roiroa.baselines import lowest_pixels
+def test_ranked_pixels_by_hand():
+    from roiroa.baselines import ranked_pixels
 
     importance = np.array([[0.5, 0.1], [0.1, 0.9]])
     support = np.array([[True, True], [True, False]])
     rng = np.random.default_rng(0)
     # k = 1: one of the two tied lowest (0.1) support pixels, the seed decides which
-    one = lowest_pixels(importance, support, 1, rng)
+    one = ranked_pixels(importance, support, 1, rng)
     assert one.sum() == 1 and one[importance == 0.1].sum() == 1
-    picks = {tuple(lowest_pixels(importance, support, 1, np.random.default_rng(s)).ravel()) for s in range(20)}
+    picks = {tuple(ranked_pixels(importance, support, 1, np.random.default_rng(s)).ravel()) for s in range(20)}
     assert len(picks) == 2  # ties are broken at random, not by position
-    assert lowest_pixels(importance, support, 3, rng).tolist() == [[True, True], [True, False]]
+    assert ranked_pixels(importance, support, 3, rng).tolist() == [[True, True], [True, False]]
     # past the support's size, the rest comes from outside it
-    assert lowest_pixels(importance, support, 4, rng).all()
+    assert ranked_pixels(importance, support, 4, rng).all()
 
 
 def test_random_masks_stay_where_neutralization_changes_something():

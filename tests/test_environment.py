@@ -9,9 +9,10 @@ import os
 import h5py
 import torch
 
+from conftest import TINY_CONFIG, model_dir
 from roiroa.runtime import cpu_model, job_environment
 
-PAIR_DIR = "results/digits/0-1/seed~0"
+PAIR_DIR = f"{model_dir(TINY_CONFIG)}/seed~0"
 MAPS_DIR = (f"{PAIR_DIR}/space~native/attack~fgsm/eps~0.1"
             "/cam~gradcam/layer~default/cam_target~predicted_class/n~all")
 

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import TINY_CONFIG, jobs_run, snakemake, write_config
+from conftest import TINY_CONFIG, jobs_run, model_dir, snakemake, write_config
 from roiroa.baselines import ranked_pixels
 from roiroa.blob import blob_mask
 from roiroa.defense import Attack, evaluate_masks
@@ -124,7 +124,7 @@ def test_equal_size_can_reverse_the_comparison_of_raw_blobs(tmp_path):
 
 # ---- the rule and the page on a tiny real digits run ---------------------------
 
-EQUAL_SIZE_JSON = ("results/digits/0-1/seed~0/space~native/attack~fgsm/eps~0.1/cam~gradcam/layer~default"
+EQUAL_SIZE_JSON = (model_dir(TINY_CONFIG) + "/seed~0/space~native/attack~fgsm/eps~0.1/cam~gradcam/layer~default"
                    "/cam_target~predicted_class/n~all/d1~0.5/roa~perturbation/d2~0.5/rep~masks/fit~calibration"
                    "/cal~0.5/equal_size/fill~0/assign~true_class/draws~5/equal_size.json")
 

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from conftest import jobs_run, snakemake, write_config
+from conftest import jobs_run, model_dir, snakemake, write_config
 from roiroa.datasets import get_dataset
 from roiroa.loaders import SOURCES, IntegrityError, download
 
@@ -112,7 +112,7 @@ def test_whole_chain_on_the_real_files(debian_copy, tmp_path):
     assert ran["download_fashion_mnist"] == 1 and ran["train"] == 1 and ran["tables"] == 1, ran
     report = json.loads((tmp_path / "results/fashion_mnist/data_report.json").read_text())
     assert "/usr/share/datasets/fashion-mnist" in json.dumps(report)
-    train = json.loads((tmp_path / "results/fashion_mnist/trouser-pullover/seed~0/train.json").read_text())
+    train = json.loads((tmp_path / model_dir(REAL_CONFIG, "fashion_mnist", "trouser-pullover") / "seed~0/train.json").read_text())
     assert train["n_train"] == 12000 and train["test_accuracy"] > 0.9  # trouser vs pullover is easy
     t3 = pd.read_csv(tmp_path / "results/tables/table3_reattack.csv", dtype={"theta": str})
     assert set(t3["source"]) == {"trouser", "pullover"}

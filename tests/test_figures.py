@@ -10,7 +10,7 @@ from matplotlib.collections import PolyCollection
 from matplotlib.text import Text
 import pytest
 
-from conftest import TINY_CONFIG, jobs_run, snakemake, write_config
+from conftest import TINY_CONFIG, jobs_run, model_dir, snakemake, write_config
 from roiroa import figures as fg
 from roiroa.regions import REGIONS, four_regions
 
@@ -307,10 +307,10 @@ def test_new_theta_redraws_only_the_blob_and_the_sweep(tiny_run, tmp_path):
     assert ran["sweep_scores"] == 1, ran  # the rows they read: every evaluation.json of the pair
     # which the new θ rewrites: its files of every θ exist, yet their record names the old θ
     assert ran["blob"] == ran["neutralize_reattack"] == 1, ran
-    # the δ-level figures folder, wherever the path's key~value levels put it (seed~, roa~, ...)
+    # the δ-level figures folder, wherever the path's key~value levels put it (model~, seed~, roa~, ...)
     (figures,) = [p for p in (workdir / "results/digits/0-1").rglob("figures")
                   if "d2~0.5" in p.parts and not any(part.startswith("theta~") for part in p.parts)]
-    assert figures.relative_to(workdir / "results/digits/0-1").parts[0] == "seed~0"
+    assert figures.relative_to(workdir / "results/digits/0-1").parts[:2] == (model_dir(TINY_CONFIG).split("/")[-1], "seed~0")
     assert sorted(p.name for p in figures.iterdir()) == ["0-to-1", "1-to-0"]
     assert {p.name for p in (figures / "0-to-1").iterdir()} == {
         "roi_individual.png", "roa_individual.png", "representatives.png",

@@ -445,3 +445,32 @@ def test_training_names_a_damaged_data_file(tmp_path):
     path.write_bytes(path.read_bytes()[:1000])
     with pytest.raises(InputFileError, match=f"cannot open prepared data file {path}"):
         read_classes(path)
+
+
+def test_a_published_page_does_not_make_the_next_run_modified_code(tmp_path):
+    """`make publish-digits-eps && make publish-digits-attacks`: the first page's files
+    (docs/, README's blocks) were uncommitted while the second page's jobs ran, and the
+    old rule recorded every one of those jobs as '+dirty' (the second page was then
+    refused). A change to code still counts."""
+    from roiroa.h5io import checkout_commit
+
+    def git(*args):
+        subprocess.run(["git", "-C", str(tmp_path), "-c", "user.name=t", "-c", "user.email=t@t", *args],
+                       check=True, capture_output=True)  # fmt: skip
+
+    for name in ("src/roiroa/stage.py", "docs/results/page.md", "README.md", "docs-notes.txt"):
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text("first\n")
+    git("init", "-q")
+    git("add", ".")
+    git("commit", "-qm", "first")
+    clean = checkout_commit(tmp_path)
+    assert not clean.endswith("+dirty")
+    (tmp_path / "docs/results/page.md").write_text("published\n")
+    (tmp_path / "README.md").write_text("overview block rewritten\n")
+    assert checkout_commit(tmp_path) == clean
+    (tmp_path / "docs-notes.txt").write_text("not under docs/\n")
+    assert checkout_commit(tmp_path) == clean + "+dirty"
+    (tmp_path / "docs-notes.txt").write_text("first\n")
+    (tmp_path / "src/roiroa/stage.py").write_text("changed code\n")
+    assert checkout_commit(tmp_path) == clean + "+dirty"

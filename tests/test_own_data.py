@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from conftest import ROOT, jobs_run, snakemake, write_config
+from conftest import ROOT, jobs_run, model_dir, snakemake, write_config
 from roiroa.config import ConfigError, validate_config
 from roiroa.data import prepare
 from roiroa.datasets import dataset_spec
@@ -175,7 +175,7 @@ def test_grey_folder_runs_end_to_end_without_a_download(tmp_path, monkeypatch):
     with h5py.File(tmp_path / "results/own/data.h5") as f:
         assert f["train"]["images"].shape[1:] == (1, 12, 12)
         assert json.loads(f.attrs["classes"]) == ["left", "right"]
-    maps = next((tmp_path / "results/own/left-right/seed~0").rglob("maps.h5"))
+    maps = next((tmp_path / model_dir(config, "own", "left-right") / "seed~0").rglob("maps.h5"))
     with h5py.File(maps) as f:
         assert f["x_adv"].shape[1:] == (1, 12, 12) and f["cam"].shape[1:] == (12, 12)
     table2 = pd.read_csv(tmp_path / "results/tables/table2_classification.csv", dtype={"source": str})
@@ -230,7 +230,7 @@ def test_colour_folder_with_resnet18_and_a_named_cam_layer(tmp_path):
     snakemake(tmp_path, write_config(tmp_path, config))
     with h5py.File(tmp_path / "results/own/data.h5") as f:
         assert f["train"]["images"].shape[1:] == (3, 12, 12)
-    pair = tmp_path / "results/own/left-right/seed~0"
+    pair = tmp_path / model_dir(config, "own", "left-right") / "seed~0"
     summary = json.loads((pair / "train.json").read_text())
     assert summary["model"]["arch"] == "resnet18"
     maps = next(pair.rglob("maps.h5"))
@@ -253,10 +253,11 @@ def test_a_checkpoint_is_used_instead_of_training(tmp_path):
     config = copy.deepcopy(OWN_CONFIG)
     config["model"] |= {"checkpoint": "mine.pt", "normalization": {"mean": [0.5] * 3, "std": [0.5] * 3}}
     result = snakemake(tmp_path, write_config(tmp_path, config))
-    assert "epoch 1/1" not in (tmp_path / "results/logs/train/own/left-right/seed~0.log").read_text()
-    summary = json.loads((tmp_path / "results/own/left-right/seed~0/train.json").read_text())
+    seed = model_dir(config, "own", "left-right").removeprefix("results/") + "/seed~0"
+    assert "epoch 1/1" not in (tmp_path / f"results/logs/train/{seed}.log").read_text()
+    summary = json.loads((tmp_path / f"results/{seed}/train.json").read_text())
     assert summary["checkpoint"] == "mine.pt" and summary["history"]["loss"] == []
-    imported = torch.load(tmp_path / "results/own/left-right/seed~0/model.pt", weights_only=True)["state_dict"]
+    imported = torch.load(tmp_path / f"results/{seed}/model.pt", weights_only=True)["state_dict"]
     assert all(torch.equal(imported[k], v) for k, v in mine.state_dict().items() if k not in ("mean", "std"))
     assert jobs_run(result)["tables"] == 1
     # a checkpoint of three classes stops at the start of the import, naming the key and the file
@@ -264,5 +265,5 @@ def test_a_checkpoint_is_used_instead_of_training(tmp_path):
                 "head.4.bias": torch.zeros(3)}, tmp_path / "mine.pt")
     failed = snakemake(tmp_path, tmp_path / "config.yaml", check=False)
     assert failed.returncode != 0
-    log = (tmp_path / "results/logs/train/own/left-right/seed~0.log").read_text()
+    log = (tmp_path / f"results/logs/train/{seed}.log").read_text()
     assert "model.checkpoint: mine.pt has 3 outputs" in log

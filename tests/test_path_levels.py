@@ -3,13 +3,14 @@ plan different files from the stage where it first acts on, and never a file
 the other config wrote (both are kept on disk)."""
 
 import copy
+import hashlib
 import json
 import re
 import shutil
 
 import pytest
 
-from conftest import TINY_CONFIG, jobs_run, snakemake, write_config
+from conftest import TINY_CONFIG, jobs_run, model_dir, snakemake, write_config
 from test_workflow import DEFENSE_DIR
 
 pytestmark = pytest.mark.workflow
@@ -79,3 +80,34 @@ def test_both_configs_results_are_kept_on_disk(tiny_run, tmp_path):
     union = workdir / DEFENSE_DIR.replace("assign~true_class", "assign~union") / "evaluation.json"
     params = json.loads(union.read_text())["by_theta"][0]["params"]
     assert params["assign"] == "union" and params["fill"] == 0
+
+
+@pytest.mark.parametrize("key,value", [("epochs", 4), ("pretrained", "features.pt")])
+def test_a_changed_model_setting_trains_its_own_model_and_both_are_kept(tiny_run, tmp_path, key, value):
+    """model~ holds every model setting (roiroa.model_tag): a config differing only in one
+    plans another model.pt, and training it leaves the first config's model as it was."""
+    workdir = tmp_path / "run"
+    shutil.copytree(tiny_run, workdir, symlinks=True)
+    if key == "pretrained":  # a state dict of the tiny model's features, as a torchvision file would give
+        import torch
+
+        from roiroa.models import ModelSpec, build_model
+
+        torch.manual_seed(1)
+        features = build_model(ModelSpec(arch="tiny_vgg", input_size=16, hidden=32)).features.state_dict()
+        torch.save({f"features.{k}": v for k, v in features.items()}, workdir / value)
+    config = changed(("model", key), value)
+    configfile = write_config(workdir, config, "changed.yaml")
+    jobs = planned(snakemake(workdir, configfile, "-n"))
+    assert [stage for stage in STAGES if stage in jobs][0] == "train", jobs
+    old, new = (f"{model_dir(c)}/seed~0" for c in (TINY_CONFIG, config))
+    assert old != new and jobs["train"] == [f"{new}/model.pt", f"{new}/train.json"]
+    before = (workdir / old / "model.pt").read_bytes()
+    snakemake(workdir, configfile, f"{new}/model.pt")
+    assert (workdir / old / "model.pt").read_bytes() == before
+    train = json.loads((workdir / new / "train.json").read_text())
+    assert train["model"][key] == value
+    settings = json.loads((workdir / new).parent.joinpath("model_settings.json").read_text())
+    assert settings["settings"][key] == value and settings["tag"] == new.split("model~")[1].split("/")[0]
+    if key == "pretrained":
+        assert train["pretrained"]["sha256"] == hashlib.sha256((workdir / value).read_bytes()).hexdigest()

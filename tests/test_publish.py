@@ -5,10 +5,11 @@ one the jobs ran on, and a page from copied tables drops what it cannot compute.
 import copy
 import os
 import shutil
+from pathlib import Path
 
 import pytest
 
-from conftest import TINY_CONFIG, snakemake, write_config
+from conftest import TINY_CONFIG, model_dir, snakemake, write_config
 from roiroa.publish import publish as publish_checked
 from roiroa.runtime import cpu_model, host_description
 
@@ -140,10 +141,16 @@ def test_wall_times_count_only_the_config_s_jobs(tmp_path):
     from roiroa.publish import rule_times
 
     bench = tmp_path / "benchmarks"
-    setting = "digits/0-1/seed~0/attack~fgsm/eps~{eps}/cam~gradcam/d1~0.5/roa~perturbation/d2~0.5"
+    config = {"seeds": [0, 1], "attack": {"method": ["fgsm"], "eps": [0.10]}, "blob": {"theta": [0.15]},
+              "neutralize": {"fill": [0], "assign": "true_class"}, "n_samples": None,
+              "datasets": {"digits": {"pairs": [[0, 1]]}}, "model": {"epochs": 2}}
+    models = model_dir(config).removeprefix("results/")
+    other = model_dir(config | {"model": {"epochs": 3}}).removeprefix("results/")
+    setting = models + "/seed~0/attack~fgsm/eps~{eps}/cam~gradcam/d1~0.5/roa~perturbation/d2~0.5"
     files = {
-        "train/digits/0-1/seed~0.tsv": 10.0,
-        "train/digits/0-1/seed~7.tsv": 99.0,  # a seed not in the config
+        f"train/{models}/seed~0.tsv": 10.0,
+        f"train/{models}/seed~7.tsv": 99.0,  # a seed not in the config
+        f"train/{other}/seed~0.tsv": 99.0,  # another config's model settings
         f"neutralize_reattack/{setting.format(eps=0.1)}/fill~0.tsv": 3.0,
         f"neutralize_reattack/{setting.format(eps=0.2)}/fill~0.tsv": 99.0,  # another config's ε
         f"blob/{setting.format(eps=0.1)}.tsv": 1.0,
@@ -154,8 +161,6 @@ def test_wall_times_count_only_the_config_s_jobs(tmp_path):
     for path, seconds in files.items():
         (bench / path).parent.mkdir(parents=True, exist_ok=True)
         (bench / path).write_text(f"s\th:m:s\n{seconds}\t0:00:01\n")
-    config = {"seeds": [0, 1], "attack": {"method": ["fgsm"], "eps": [0.10]}, "blob": {"theta": [0.15]},
-              "neutralize": {"fill": [0], "assign": "true_class"}, "n_samples": None}
     times = rule_times(tmp_path, "digits", config).set_index("rule")
     assert times["wall time (s)"].to_dict() == {"train": 10.0, "neutralize_reattack": 3.0, "blob": 1.0,
                                                "select_theta": 2.0}
@@ -171,7 +176,7 @@ def test_page_refuses_results_of_modified_code(two_attacks, tmp_path):
     workdir, configfile = two_attacks
     copied = tmp_path / "results"
     shutil.copytree(workdir / "results", copied, symlinks=True)
-    maps = next((copied / "digits").glob("*/seed~0/**/maps.h5"))
+    maps = next((copied / "digits").glob("*/model~*/seed~0/**/maps.h5"))
     with h5py.File(maps, "r+") as f:
         f.attrs["source_commit"] = "0123abc+dirty"
     with pytest.raises(SystemExit, match=r"modified code \(.*0123abc\+dirty"):
@@ -179,6 +184,30 @@ def test_page_refuses_results_of_modified_code(two_attacks, tmp_path):
     page = publish_checked("digits", configfile, "make test", copied, tmp_path / "page.md", allow_dirty=True)
     assert "with the uncommitted changes in [page.diff](page.diff)" in page.read_text()
     assert (tmp_path / "page.diff").exists()
+
+
+def test_another_configs_modified_jobs_do_not_block_a_page(two_attacks, tmp_path):
+    """Two configs share results/ (the digits ε and attack pages): a job of the other
+    config (here an ε this config does not list) recorded as modified code is not this
+    page's; the old rule refused the page for it."""
+    import h5py
+
+    workdir, configfile = two_attacks
+    copied = tmp_path / "results"
+    shutil.copytree(workdir / "results", copied, symlinks=True)
+    maps = next((copied / "digits").glob("*/model~*/seed~0/**/eps~0.1/**/maps.h5"))
+    other = Path(str(maps).replace("eps~0.1", "eps~0.3"))
+    other.parent.mkdir(parents=True)
+    shutil.copy(maps, other)
+    with h5py.File(other, "r+") as f:
+        f.attrs["source_commit"] = "0789abc+dirty"
+    # nor an equal_size.json of a config that lists k (this one lists none): no level tells them apart
+    regions = next((copied / "digits").glob("*/model~*/seed~0/**/eps~0.1/**/regions.h5")).parent
+    equal = regions / "equal_size/fill~0/assign~true_class/draws~5/equal_size.json"
+    equal.parent.mkdir(parents=True)
+    equal.write_text('{"params": {}, "directions": [], "source_commit": "0aaabbb+dirty"}')
+    page = publish_checked("digits", configfile, "make test", copied, tmp_path / "page.md").read_text()
+    assert "0789abc" not in page and "0aaabbb" not in page and not (tmp_path / "page.diff").exists()
 
 
 def test_page_refuses_a_json_stage_output_of_modified_code(two_attacks, tmp_path):
@@ -190,7 +219,7 @@ def test_page_refuses_a_json_stage_output_of_modified_code(two_attacks, tmp_path
     workdir, configfile = two_attacks
     copied = tmp_path / "results"
     shutil.copytree(workdir / "results", copied, symlinks=True)
-    selected = next((copied / "digits").glob("*/seed~0/**/theta.json"))
+    selected = next((copied / "digits").glob("*/model~*/seed~0/**/theta.json"))
     record = json.loads(selected.read_text())
     assert record["source_commit"]  # every JSON output records its commit (runtime.write_json)
     selected.write_text(json.dumps(record | {"source_commit": "0456def+dirty"}))

@@ -35,7 +35,7 @@ from pathlib import Path
 import h5py
 import pytest
 
-from conftest import ROOT, SNAKEMAKE, TINY_CONFIG, write_config
+from conftest import ROOT, SNAKEMAKE, TINY_CONFIG, model_dir, write_config
 from roiroa.cluster import (ANALYSIS_RUNTIME_MIN, ANALYSIS_TORCH_RUNTIME_MIN, SQUEUE_FORMAT, TORCH_RUNTIME_MIN,
                             hopeless_reason, pending_hopeless, this_runs_jobs, watch_pending)  # fmt: skip
 
@@ -255,10 +255,11 @@ def test_workflow_runs_under_slurm(slurm, tiny_run, tmp_path):
             local = (tiny_run / "results" / "tables" / f"{name}.{ext}").read_bytes()
             remote = (workdir / "results" / "tables" / f"{name}.{ext}").read_bytes()
             assert remote == local, f"{name}.{ext} differs between the SLURM and the local run"
-    train = json.loads((workdir / "results/digits/0-1/seed~0/train.json").read_text())
+    seed = f"{model_dir(slurm_config())}/seed~0".removeprefix("results/")
+    train = json.loads((workdir / f"results/{seed}/train.json").read_text())
     assert train["device"] == "cpu"
     # rule logs stay; SLURM logs of successful jobs are deleted by the executor
-    assert (workdir / "results/logs/train/digits/0-1/seed~0.log").read_text()
+    assert (workdir / f"results/logs/train/{seed}.log").read_text()
     assert not [p for p in (workdir / ".snakemake/slurm_logs").rglob("*") if p.is_file()]
     assert not no_temporary_files(workdir)
     # a second submission has nothing to do

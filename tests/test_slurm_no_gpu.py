@@ -14,6 +14,7 @@ import subprocess
 
 import pytest
 
+from conftest import model_dir
 from test_slurm import LITERAL, checkout, run, slurm_config, slurm_ids, start_slurm, wait_for_accounting
 
 pytestmark = pytest.mark.workflow
@@ -30,14 +31,15 @@ def slurm_without_gpus(tmp_path_factory):
 def test_a_cluster_without_gpus_runs_the_torch_rules_as_cpu_jobs(slurm_without_gpus, tmp_path):
     env = slurm_without_gpus
     workdir = checkout(tmp_path, slurm_config())  # device auto
-    output = run(workdir, env, "results/digits/0-1/seed~0/model.pt")
+    seed = f"{model_dir(slurm_config())}/seed~0"
+    output = run(workdir, env, f"{seed}/model.pt")
     assert output.count(NO_GPU_LINE) == 1, output[-4000:]
     records = wait_for_accounting(env, slurm_ids(output))
     assert {r["rule"] for r in records} == {"prepare_data", "train"}, records
     for record in records:
         assert record["State"] == "COMPLETED", record
         assert "gres/gpu" not in record["AllocTRES"], record
-    assert json.loads((workdir / "results/digits/0-1/seed~0/train.json").read_text())["device"] == "cpu"
+    assert json.loads((workdir / f"{seed}/train.json").read_text())["device"] == "cpu"
 
 
 @pytest.mark.slurm

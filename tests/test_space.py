@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import TINY_CONFIG, jobs_run, snakemake, write_config
+from conftest import TINY_CONFIG, jobs_run, model_dir, snakemake, write_config
 from roiroa.maps import in_space
 from roiroa.models import ModelSpec, build_model
 
@@ -53,7 +53,7 @@ def test_the_model_input_reading_runs_end_to_end_on_the_trained_model(tiny_run, 
     config["attack"]["space"] = "model_input"
     ran = jobs_run(snakemake(workdir, write_config(workdir, config)))
     assert ran["attack_cam"] == 1 and "train" not in ran, ran  # the same model.pt serves both spaces
-    maps_path = next((workdir / "results/digits/0-1/seed~0").glob("space~model_input/**/maps.h5"))
+    maps_path = next((workdir / model_dir(config) / "seed~0").glob("space~model_input/**/maps.h5"))
     setting = maps_path.parent
     with h5py.File(maps_path) as maps, h5py.File(workdir / "results/digits/data.h5") as data:
         assert maps["x"].shape[1:] == maps["x_adv"].shape[1:] == (3, SIZE, SIZE)

@@ -7,6 +7,7 @@ from roiroa.stats import mcnemar_exact, paired_difference_interval, seed_level_i
 from roiroa.verdicts import (
     attack_accuracy_raised,
     better_than_random,
+    ordinal,
     clean_accuracy_kept,
     image_specific,
     low_similarity,
@@ -113,3 +114,31 @@ def test_a_blob_that_ties_every_draw_is_not_above_them():
     assert tie > draws[0]
     verdict = better_than_random(tie, draws)
     assert verdict.answer == "no" and "50th percentile of 20" in verdict.reason
+
+
+def test_percentiles_are_written_as_ordinals():
+    """The pages printed "52th" and "53th" percentiles."""
+    assert [ordinal(n) for n in (0, 1, 2, 3, 4, 11, 12, 13, 21, 22, 52, 53, 100, 101, 111)] == [
+        "0th", "1st", "2nd", "3rd", "4th", "11th", "12th", "13th", "21st", "22nd", "52nd", "53rd", "100th", "101st", "111th"]
+    assert "52nd percentile of 20" in better_than_random(0.9, [0.9] * 1 + [0.8] * 10 + [1.0] * 9).reason
+
+
+def test_an_ssim_difference_of_an_empty_roa_is_not_testable():
+    """DeepFool at ε = 0.05 leaves every RoA of digits empty: the true, shuffled and
+    random-mask SSIMs are all SSIM's constants (about 3e-6), and their differences
+    (the digits ε page: true − random [+3.5e-7, +4.3e-7], true − shuffled
+    [-4.6e-22, -2.4e-22]) carry no sign. The old rules read one: "low: no" and
+    "image-specific: yes"."""
+    assert low_similarity(3.5e-7, 4.3e-7).answer == "not testable"
+    assert image_specific(-4.6e-22, -2.4e-22).answer == "not testable"
+    assert low_similarity(0.0, 0.0).answer == "not testable"
+    assert low_similarity(0.0144, 0.0611).answer == "no"  # real masks' differences still count
+    assert image_specific(-0.0002, 0.0004).answer == "no"
+
+
+def test_placement_is_not_ranked_where_the_attack_flips_nothing():
+    """FGSM at ε 0.05 flips no digit 0: blob and every random mask keep every image
+    (score_mod_adv 1.0), and the old rule called the blob "no" better than random."""
+    assert better_than_random(1.0, [1.0] * 20).answer == "no"
+    assert better_than_random(1.0, [1.0] * 20, attack_flips=0).answer == "not testable"
+    assert better_than_random(1.0, [0.5] * 20, attack_flips=3).answer == "yes"

@@ -11,11 +11,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from conftest import TINY_CONFIG, jobs_run, snakemake, write_config
+from conftest import TINY_CONFIG, jobs_run, model_dir, snakemake, write_config
 
 pytestmark = pytest.mark.workflow
 
-PAIR_DIR = "results/digits/0-1/seed~0"
+PAIR_DIR = f"{model_dir(TINY_CONFIG)}/seed~0"
 MAPS_DIR = (f"{PAIR_DIR}/space~native/attack~fgsm/eps~0.1"
             "/cam~gradcam/layer~default/cam_target~predicted_class/n~all")
 REGIONS_DIR = f"{MAPS_DIR}/d1~0.5/roa~perturbation/d2~0.5/rep~masks/fit~calibration/cal~0.5"
@@ -132,9 +132,12 @@ def test_outputs_carry_provenance_and_logs(tiny_run):
     train = json.loads((tiny_run / PAIR_DIR / "train.json").read_text())
     assert train["seed"] == 0 and len(train["history"]["loss"]) == TINY_CONFIG["model"]["epochs"]
     assert train["test_accuracy"] > 0.9  # digits 0 vs 1 is easy even for the tiny model
-    train_log = (tiny_run / "results/logs/train/digits/0-1/seed~0.log").read_text()
+    train_log = (tiny_run / f"results/logs/train/{PAIR_DIR.removeprefix('results/')}.log").read_text()
     assert "epoch 3/3 done" in train_log
-    assert (tiny_run / "results/benchmarks/train/digits/0-1/seed~0.tsv").exists()
+    assert (tiny_run / f"results/benchmarks/train/{PAIR_DIR.removeprefix('results/')}.tsv").exists()
+    settings = json.loads((tiny_run / model_dir(TINY_CONFIG) / "model_settings.json").read_text())
+    assert settings["settings"]["epochs"] == 3 and settings["settings"]["pretrained"] is None
+    assert train["pretrained"] is None
     evaluation = json.loads((tiny_run / DEFENSE_DIR / "evaluation.json").read_text())["by_theta"]
     calibration_scores = json.loads((tiny_run / DEFENSE_DIR / "calibration.json").read_text())["by_theta"]
     # every θ under every order of the default (the paper's, post-hoc, adaptive): an entry each
@@ -230,7 +233,7 @@ def test_a_new_seed_trains_only_its_own_model(tiny_run, tmp_path):
     result = snakemake(workdir, write_config(workdir, config))
     ran = jobs_run(result)
     assert ran["train"] == 1 and ran["attack_cam"] == 1 and ran["regions"] == 1 and "prepare_data" not in ran, ran
-    assert "seed~1" in result.stdout + result.stderr and (workdir / "results/digits/0-1/seed~1/model.pt").exists()
+    assert "seed~1" in result.stdout + result.stderr and (workdir / model_dir(config) / "seed~1/model.pt").exists()
     t2 = read_tables(workdir)["table2_classification"]
     assert (t2["seeds"] == "0 1").all()
     long = pd.read_csv(workdir / "results/tables/table2_classification_seeds.csv")

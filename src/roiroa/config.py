@@ -11,6 +11,7 @@ rules/common.smk before any job (`validate_config`), and in
 from __future__ import annotations
 
 import copy
+import functools
 import itertools
 import math
 import re
@@ -268,6 +269,7 @@ def check_model(config: dict, dataset: str) -> None:
     checkpoint = settings.get("checkpoint")
     if checkpoint and not Path(checkpoint).expanduser().is_file():
         raise ConfigError(f"{where('checkpoint')}: {checkpoint} is not a file (relative to {Path.cwd()})")
+    check_pretrained(settings, where)
     minimum = MIN_INPUT_SIZE.get(arch, 1)
     if size < minimum:
         raise ConfigError(
@@ -280,6 +282,24 @@ def check_model(config: dict, dataset: str) -> None:
     # check for vgg16 and tiny_vgg, which have one
     if layer != "default" or arch not in MIN_INPUT_SIZE:
         check_cam_layer(layer, arch, size, dataset)
+
+
+def check_pretrained(settings: dict, where) -> None:
+    """model.pretrained: a file that exists, ImageNet weights of an arch torchvision has
+    them for, and not beside a checkpoint (which is used as it is, not trained)."""
+    value = settings.get("pretrained")
+    if not value:
+        return
+    if settings.get("checkpoint"):
+        raise ConfigError(f"{where('pretrained')}: a model.checkpoint is imported, not trained; "
+                          f"set one of model.pretrained and model.checkpoint")  # fmt: skip
+    arch = settings.get("arch", "vgg16")
+    if value == IMAGENET and arch in MIN_INPUT_SIZE and arch != "vgg16":  # roiroa's own small stack
+        raise ConfigError(f"{where('pretrained')}: torchvision has no ImageNet weights of {arch}")
+    file = pretrained_file(settings)
+    if file and not Path(file).expanduser().is_file():
+        raise ConfigError(f"{where('pretrained')}: {file} is not a file (relative to {Path.cwd()}), nor "
+                          f"{IMAGENET!r}")  # fmt: skip
 
 
 def check_cam_layer(layer: str, arch: str, size: int, dataset: str) -> None:
@@ -357,9 +377,38 @@ def check_test_fraction(config: dict, dataset: str) -> None:
         )
 
 
+# model.pretrained's value for torchvision's ImageNet weights (any other value is a file)
+IMAGENET = "imagenet"
+
+
+def pretrained_file(settings: dict) -> str | None:
+    """The weights file model.pretrained names, if it names one (roiroa.pretrained)."""
+    value = settings.get("pretrained")
+    return value if value and value != IMAGENET else None
+
+
 def model_settings(config: dict, dataset: str) -> dict:
-    """The global `model` section with the dataset's own overrides applied."""
-    return {**config["model"], **(config["datasets"][dataset].get("model") or {})}
+    """The global `model` section with the dataset's own overrides applied, over the
+    schema's defaults (so a config read without validation, as the publisher reads
+    one, gives the same settings). A setting left null is left out: `pretrained:
+    null` and no `pretrained` are the same model, and the train rule's params (so
+    Snakemake's rerun decision) stay what they were before the key existed."""
+    merged = {**(config.get("model") or {}), **(config["datasets"][dataset].get("model") or {})}
+    # defaults after the config's keys: the key order (part of the params Snakemake
+    # records) is the validated config's, where the schema appended them
+    merged |= {key: value for key, value in model_defaults().items() if key not in merged}
+    return {key: value for key, value in merged.items() if value is not None}
+
+
+@functools.cache
+def model_schema() -> dict:
+    """config/schema.yaml's model settings: name → its schema."""
+    return yaml.safe_load(SCHEMA.read_text())["properties"]["model"]["properties"]
+
+
+def model_defaults() -> dict:
+    """The default of each model setting that has one."""
+    return {key: spec["default"] for key, spec in model_schema().items() if "default" in spec}
 
 
 # Settings of the iterative and minimal attacks (config `attack`), by method.

@@ -295,23 +295,33 @@ def check_range(values: np.ndarray, lo: float, hi: float, path: str | Path, name
     return values
 
 
+# What publishing writes (the pages under docs/, README's generated blocks): a checkout
+# whose only changes are these ran the same code, so a page published before the next
+# page's run does not mark that run's jobs as modified code.
+GENERATED_PATHS = ("docs", "README.md")
+
+
+def checkout_commit(root: Path) -> str:
+    """The git commit of the checkout at `root`, '+dirty' if a tracked file outside
+    GENERATED_PATHS is modified; raises OSError/SubprocessError where there is no git."""
+    def git(*args) -> str:
+        return subprocess.run(["git", "-C", str(root), *args], capture_output=True, text=True, check=True,
+                              timeout=10).stdout.strip()  # fmt: skip
+
+    commit = git("rev-parse", "HEAD")
+    dirty = git("status", "--porcelain", "--untracked-files=no", "--", ".",
+                *(f":(exclude){path}" for path in GENERATED_PATHS))
+    return commit + ("+dirty" if dirty else "")
+
+
 @lru_cache(maxsize=1)
 def source_commit() -> str:
-    """The git commit of the roiroa checkout, '+dirty' if modified. A copy without
-    git (a cluster's staging area, say) names it in $ROIROA_SOURCE_COMMIT; else 'unknown'."""
-    root = Path(__file__).resolve().parents[2]
+    """The git commit of the roiroa checkout (checkout_commit). A copy without git
+    (a cluster's staging area, say) names it in $ROIROA_SOURCE_COMMIT; else 'unknown'."""
     try:
-        commit = subprocess.run(
-            ["git", "-C", str(root), "rev-parse", "HEAD"],
-            capture_output=True, text=True, check=True, timeout=10,
-        ).stdout.strip()
-        dirty = subprocess.run(
-            ["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no"],
-            capture_output=True, text=True, check=True, timeout=10,
-        ).stdout.strip()
+        return checkout_commit(Path(__file__).resolve().parents[2])
     except (OSError, subprocess.SubprocessError):
         return os.environ.get("ROIROA_SOURCE_COMMIT", "unknown")
-    return commit + ("+dirty" if dirty else "")
 
 
 def provenance(params: dict, inputs: list[str] | None = None) -> dict:

@@ -24,6 +24,7 @@ import pandas as pd
 import yaml
 
 from .config import SETTING_OF, SWEEP_OF, as_list, config_value, fmt, setting
+from .model_tag import LEVEL as MODEL_LEVEL, model_tag
 from .h5io import source_commit
 from .stats import format_p, mcnemar_exact_log10
 from . import tables, verdicts
@@ -43,15 +44,17 @@ def versions() -> str:
     return f"Python {platform.python_version()}, " + ", ".join(found)
 
 
-def of_config(config: dict):
+def of_config(config: dict, dataset: str):
     """Whether a file (its path's parts) belongs to `config`: none of its `key~value`
     folders holds a value the config does not list (a θ dropped since, another
-    config's attack, ε or blob assignment run in the same results/)."""
+    config's attack, ε or blob assignment, or another config's models of `dataset`,
+    run in the same results/)."""
     listed = {key: {fmt(v) for v in as_list(values)} for key, keys in SWEEP_OF.items()
               if (values := config_value(config, keys)) is not None}  # fmt: skip
     # the settings of one value the config names (one left out: its default, not known here)
     listed |= {key: {setting(config, key)} for key, keys in SETTING_OF.items()
                if keys[-1] in (config_value(config, keys[:-1]) or {})}  # fmt: skip
+    listed[MODEL_LEVEL] = {model_tag(config, dataset)}  # another config's models left out
 
     def belongs(parts) -> bool:
         folders = dict(p.removesuffix(".tsv").split("~", 1) for p in parts if "~" in p)
@@ -63,7 +66,7 @@ def of_config(config: dict):
 def rule_times(results: Path, dataset: str, config: dict) -> pd.DataFrame:
     """Jobs and summed wall time per rule, from the benchmark files of `dataset`
     that belong to `config` (of_config)."""
-    belongs = of_config(config)
+    belongs = of_config(config, dataset)
     rows = []
     for tsv in sorted((results / "benchmarks").glob(f"*/{dataset}/**/*.tsv")) + sorted(
             (results / "benchmarks").glob(f"*/{dataset}.tsv")):
@@ -114,11 +117,12 @@ def compares_settings(t1: pd.DataFrame) -> bool:
     return len(t1[["attack", "eps", "roa_source"]].drop_duplicates()) > 1
 
 
-def setting_folder(row, attack: str | None = None, roa: str | None = None) -> str:
+def setting_folder(row, attack: str | None = None, roa: str | None = None, model: str = "*") -> str:
     """The glob (under results/{dataset}) of seed 0's d2~ folder of a table row's
     settings, with another attack or RoA source when given (`**`: the levels of
-    the settings of one value, roiroa.config.SETTING_OF, between them)."""
-    return (f"*/seed~0/space~{row.get('space', '*')}/attack~{attack or row['attack']}/eps~{row['eps']:g}/"
+    the settings of one value, roiroa.config.SETTING_OF, between them), of the
+    models in model~{model} (roiroa.model_tag: the config's; the tables do not name it)."""
+    return (f"*/model~{model}/seed~0/space~{row.get('space', '*')}/attack~{attack or row['attack']}/eps~{row['eps']:g}/"
             f"cam~{row['cam']}/**/d1~{row['delta1']:g}/roa~{roa or row['roa_source']}/d2~{row['delta2']:g}")
 
 
@@ -205,18 +209,19 @@ def _read_blob(path: Path) -> dict:
         return {c: f["blob"][c][:] for c in f["blob"]}
 
 
-def _blob(results: Path, dataset: str, row, attack: str, roa: str, theta: str):
+def _blob(results: Path, dataset: str, row, attack: str, roa: str, theta: str, model: str):
     """The class masks of seed 0's blob for a table row's settings (another attack
     and RoA source allowed), or None when the file is not at hand."""
-    path = next((results / dataset).glob(f"{setting_folder(row, attack, roa)}/**/theta~{theta}/blob.h5"), None)
+    folder = setting_folder(row, attack, roa, model)
+    path = next((results / dataset).glob(f"{folder}/**/theta~{theta}/blob.h5"), None)
     return None if path is None else _read_blob(path)
 
 
-def blob_iou(results: Path, dataset: str, row, theta: str) -> float | None:
+def blob_iou(results: Path, dataset: str, row, theta: str, model: str = "*") -> float | None:
     """IoU of a row's blob (seed 0, source class, θ) with the paper's FGSM and
     perturbation-RoA blob at the same ε, CAM and δs: does a graded RoA change the blob?"""
-    mine = _blob(results, dataset, row, row["attack"], row["roa_source"], theta)
-    paper = _blob(results, dataset, row, "fgsm", "perturbation", theta)
+    mine = _blob(results, dataset, row, row["attack"], row["roa_source"], theta, model)
+    paper = _blob(results, dataset, row, "fgsm", "perturbation", theta, model)
     if mine is None or paper is None:
         return None
     a, b = mine[str(row["source"])], paper[str(row["source"])]
@@ -229,7 +234,8 @@ def _attack(row) -> str:
     return f"{row['attack']} ε={row['eps']:g}"
 
 
-def attack_section(results: Path, dataset: str, t1: pd.DataFrame, t2: pd.DataFrame, t3: pd.DataFrame) -> str:
+def attack_section(results: Path, dataset: str, t1: pd.DataFrame, t2: pd.DataFrame, t3: pd.DataFrame,
+                   model: str = "*") -> str:
     """One row per direction, attack, ε and RoA source (blob at the chosen θ)."""
     if not compares_settings(t1):
         return "One attack and RoA source only (see the attack configs for the comparison)."
@@ -249,7 +255,7 @@ def attack_section(results: Path, dataset: str, t1: pd.DataFrame, t2: pd.DataFra
             "score_mod": _interval(r, "score_mod"), "score_mod_adv": _interval(r, "score_mod_adv"),
             "p (adv vs mod_adv)": format_p(r.get("log10 p McNemar (adv vs mod_adv)")),
         })
-        ious.append(blob_iou(results, dataset, r, theta))
+        ious.append(blob_iou(results, dataset, r, theta, model))
     table = pd.DataFrame(rows)
     if any(iou is not None for iou in ious):  # the blob files are there (not when publishing from copied tables)
         table[f"blob IoU with FGSM's (θ={theta}, seed 0)"] = [_fmt(iou, 2) for iou in ious]
@@ -263,7 +269,7 @@ def equal_size_rows(results: Path, dataset: str, config: dict) -> pd.DataFrame:
     """Per-seed rows of the equal_size.json files of the page's config (its folders,
     its k of blob.equal_size_pixels); empty when it lists no k or none was run."""
     pixels = (config.get("blob") or {}).get("equal_size_pixels") or []
-    belongs = of_config(config)
+    belongs = of_config(config, dataset)
     paths = [p for p in sorted((results / dataset).glob("**/equal_size.json")) if belongs(p.relative_to(results).parts)]
     if not pixels or not paths:
         return pd.DataFrame()
@@ -285,7 +291,8 @@ def equal_size_section(rows: pd.DataFrame) -> str:
         scores = tables.seed_level_score(blob, "mod") | tables.seed_level_score(blob, "mod_adv")
         draws = next(iter(tables.draw_scores(random, EQUAL_SIZE_KEYS, "score_mod_adv").values()), "")
         # the draws come as text with 4 decimals: the blob's score at the same precision, so a tie stays a tie
-        placed = verdicts.better_than_random(scores["score_mod_adv"], [float(v) for v in draws.split()])
+        flips = int(blob["asr_adv_flipped"].sum()) if "asr_adv_flipped" in blob else None
+        placed = verdicts.better_than_random(scores["score_mod_adv"], [float(v) for v in draws.split()], flips)
         table.append({
             "direction": f"{where['source']} → {where['target']}", "attack": _attack(where), "RoA": where["roa_source"],
             "re-attack (threat model)": where["order"], "k (pixels)": where["equal_size_pixels"],
@@ -320,11 +327,12 @@ def equal_size_section(rows: pd.DataFrame) -> str:
             f"the blobs at θ above mix both.\n\n" + "\n".join(lines) + skipped)
 
 
-def training_section(results: Path, dataset: str) -> str:
+def training_section(results: Path, dataset: str, model: str = "*") -> str:
+    """The models of model~{model} (the config's), one row per pair and seed."""
     rows = []
-    for path in sorted((results / dataset).glob("*/seed~*/train.json")):
+    for path in sorted((results / dataset).glob(f"*/model~{model}/seed~*/train.json")):
         t = json.loads(path.read_text())
-        rows.append({"pair": path.parts[-3], "seed": t["seed"], "train images": t["n_train"],
+        rows.append({"pair": path.parts[-4], "seed": t["seed"], "train images": t["n_train"],
                      "test images": t["n_test"], "epochs": len(t["history"]["loss"]),
                      "test accuracy": f"{t['test_accuracy']:.4f}", "device": t.get("device", "")})
     return markdown_table(pd.DataFrame(rows))
@@ -333,7 +341,7 @@ def training_section(results: Path, dataset: str) -> str:
 def trained_on(results: Path, dataset: str) -> str:
     """Where the jobs ran: the machines and versions train.json recorded for each model."""
     hosts = set()
-    for path in (results / dataset).glob("*/seed~*/train.json"):
+    for path in (results / dataset).glob("*/model~*/seed~*/train.json"):
         record = json.loads(path.read_text())
         host = record.get("host") or f"device {record.get('device', 'unknown')} (host not recorded)"
         versions = record.get("versions", {})
@@ -341,7 +349,7 @@ def trained_on(results: Path, dataset: str) -> str:
     return "; ".join(sorted(hosts)) or "unknown"
 
 
-def copy_figures(results: Path, dataset: str, folder: Path, t1: pd.DataFrame) -> list[Path]:
+def copy_figures(results: Path, dataset: str, folder: Path, t1: pd.DataFrame, model: str = "*") -> list[Path]:
     """The class representatives of the first seed and drawn setting of the tables, the θ
     sweeps, and the ε curves when the tables sweep ε (a results folder may also
     hold figures of other configs)."""
@@ -350,7 +358,7 @@ def copy_figures(results: Path, dataset: str, folder: Path, t1: pd.DataFrame) ->
         stale.unlink()
     wanted = []
     for _, r in t1.iterrows():  # the first setting whose representatives were drawn
-        wanted = sorted((results / dataset).glob(f"{setting_folder(r)}/**/figures/*/representatives.png"))
+        wanted = sorted((results / dataset).glob(f"{setting_folder(r, model=model)}/**/figures/*/representatives.png"))
         if wanted:
             break
     wanted += sorted((results / "figures" / dataset).glob("*/*/scores_vs_theta.png"))
@@ -412,8 +420,8 @@ def claim_records(t1: pd.DataFrame, t2: pd.DataFrame, t3: pd.DataFrame, margin: 
         gain = tables.DIFFERENCES["table3_reattack"][0]
         for _, row in chosen.iterrows():
             order = row.get("order", "neutralize_then_attack")
-            raised = verdicts.attack_accuracy_raised(row[gain + tables.LOW], row[gain + tables.HIGH],
-                                                     int(row["attack flips (images × seeds)"]))
+            flips = int(row["attack flips (images × seeds)"])
+            raised = verdicts.attack_accuracy_raised(row[gain + tables.LOW], row[gain + tables.HIGH], flips)
             random = _random_draw_scores(group, row)
             records.append({"claim": "c", "test": "accuracy under the repeated attack raised", **where,
                             "threat": order, "deployable": order in DEPLOYABLE, "verdict": raised,
@@ -421,7 +429,7 @@ def claim_records(t1: pd.DataFrame, t2: pd.DataFrame, t3: pd.DataFrame, margin: 
             if random is not None:
                 records.append({"claim": "c", "test": "blob better than random placement", **where, "threat": order,
                                 "deployable": order in DEPLOYABLE,
-                                "verdict": verdicts.better_than_random(row["score_mod_adv"], random),
+                                "verdict": verdicts.better_than_random(row["score_mod_adv"], random, flips),
                                 "number": f"score_mod_adv {row['score_mod_adv']:.4f}"})
     return records
 
@@ -454,7 +462,8 @@ CLAIM_RULES = f"""Rules (`roiroa.verdicts`; every interval is a 95% interval ove
 
 - (a) *low* unless the per-image SSIM of RoI and RoA exceeds that of random masks of the
   same sizes (paired per image; the interval of the difference above 0); *image-specific*: the per-image paired difference of the
-  true pairing and shuffled pairings of the same class, its interval over seeds excludes 0.
+  true pairing and shuffled pairings of the same class, its interval over seeds excludes 0;
+  both *not testable* where the differences are within ±{verdicts.SSIM_TOLERANCE:g} (an empty RoA).
 - (b) non-inferiority: *kept* when the upper end of the interval for the drop
   (score_clean − score_mod, the same images) is at most the margin (`blob.max_clean_drop`);
   *not kept* when its lower end exceeds the margin; else *undecided*.
@@ -462,7 +471,8 @@ CLAIM_RULES = f"""Rules (`roiroa.verdicts`; every interval is a 95% interval ove
   is above 0; *not testable* when the attack flips no image. Judged on the deployable
   threat models ({', '.join(DEPLOYABLE)}); the paper's order is reported beside them. The blob
   *beats random placement* when its score_mod_adv is at or above the 95th percentile of the
-  same-size random masks (at least {verdicts.MIN_DRAWS_FOR_PERCENTILE} draws)."""
+  same-size random masks (at least {verdicts.MIN_DRAWS_FOR_PERCENTILE} draws; scores at
+  {verdicts.SCORE_DECIMALS} decimals, a tie counting half; not testable when the attack flips no image)."""
 
 
 def replace_block(path: Path, block: str, body: str, command: str) -> None:
@@ -596,12 +606,20 @@ def describe_environment(environment) -> str:
     return ", ".join(parts)
 
 
-def job_commits(results: Path, dataset: str) -> set[str]:
-    """The roiroa commits the jobs of `dataset` recorded (HDF5 root attributes, every JSON output)."""
+def job_commits(results: Path, dataset: str, config: dict | None = None) -> set[str]:
+    """The roiroa commits the jobs of `dataset` recorded (HDF5 root attributes, every
+    JSON output); with `config`, only its own files (of_config): another config's jobs
+    in the same results/ are not this page's."""
     import h5py
 
+    belongs = of_config(config, dataset) if config is not None else (lambda parts: True)
+    if config is not None and not (config.get("blob") or {}).get("equal_size_pixels"):
+        # equal_size.json has no level of its own (its k list is a parameter): a config
+        # that lists no k runs none of them
+        in_levels = belongs
+        belongs = lambda parts: parts[-1] != "equal_size.json" and in_levels(parts)  # noqa: E731
     commits = set()
-    for path in (results / dataset).glob("**/*.h5"):
+    for path in (p for p in (results / dataset).glob("**/*.h5") if belongs(p.relative_to(results).parts)):
         try:
             with h5py.File(path, "r") as f:
                 commit = f.attrs.get("source_commit")
@@ -609,7 +627,8 @@ def job_commits(results: Path, dataset: str) -> set[str]:
             continue
         if commit is not None:
             commits.add(str(commit))
-    for path in (results / dataset).glob("**/*.json"):  # every stage's JSON output (runtime.write_json)
+    for path in (p for p in (results / dataset).glob("**/*.json") if belongs(p.relative_to(results).parts)):
+        # every stage's JSON output (runtime.write_json)
         try:
             commit = json.loads(path.read_text()).get("source_commit")
         except (OSError, ValueError, AttributeError):
@@ -619,13 +638,14 @@ def job_commits(results: Path, dataset: str) -> set[str]:
     return commits
 
 
-def check_clean(results: Path, dataset: str, allow_dirty: bool, out: Path) -> str:
-    """The commit line of a page. A page is published from a clean tree whose jobs ran
-    from clean commits, or (allow_dirty) with the uncommitted diff written beside it."""
-    here = source_commit()
-    dirty = sorted(c for c in job_commits(results, dataset) | {here} if c.endswith("+dirty"))
+def check_clean(results: Path, dataset: str, allow_dirty: bool, out: Path, config: dict | None = None) -> str:
+    """The commit line of a page. A page is published from a clean tree whose jobs (of
+    `config`, when given) ran from clean commits, or (allow_dirty) with the
+    uncommitted diff written beside it."""
+    here, jobs = source_commit(), job_commits(results, dataset, config)
+    dirty = sorted(c for c in jobs | {here} if c.endswith("+dirty"))
     if not dirty:
-        return f"roiroa commit {here}; jobs ran from {', '.join(sorted(job_commits(results, dataset))) or 'unrecorded commits'}"
+        return f"roiroa commit {here}; jobs ran from {', '.join(sorted(jobs)) or 'unrecorded commits'}"
     if not allow_dirty:
         raise SystemExit(f"not published: the jobs or this checkout ran from modified code ({', '.join(dirty)}). "
                          f"Commit, rerun the changed jobs and publish again, or pass --allow-dirty to publish "
@@ -662,13 +682,14 @@ def publish(dataset: str, config_path: Path, command: str, results: Path, out: P
     if any(frame.empty for frame in frames.values()):
         raise SystemExit(f"results/tables holds no {dataset} rows: run the workflow with {config_path} first")
     out.parent.mkdir(parents=True, exist_ok=True)
-    commit_line = check_clean(results, dataset, allow_dirty, out)
+    commit_line = check_clean(results, dataset, allow_dirty, out, config)
     folder = out.with_suffix("")
     folder.mkdir(parents=True, exist_ok=True)
     for name, frame in frames.items():
         frame.to_csv(folder / f"{name}.csv", index=False)
         _seed_rows(results, name, dataset).to_csv(folder / f"{name}_seeds.csv", index=False)
-    figures = copy_figures(results, dataset, folder, frames["table1_ssim"])
+    model = model_tag(config, dataset)  # the config's models (results/ may hold others)
+    figures = copy_figures(results, dataset, folder, frames["table1_ssim"], model)
     times = rule_times(results, dataset, config)
     t1, t2, t3 = frames.values()
     margin = (config.get("blob") or {}).get("max_clean_drop", 0.01)
@@ -698,7 +719,7 @@ Do not edit by hand: rerun the command. Config: `{config_path}` (seeds {config.g
 
 ## Models
 
-{training_section(results, dataset)}
+{training_section(results, dataset, model)}
 
 ## Table I: SSIM of RoI and RoA (mean ± sd over seeds)
 
@@ -732,7 +753,7 @@ Each verdict recomputed from the first k seeds by the same rules.
 
 ## Attacks and RoA sources
 
-{attack_section(results, dataset, t1, t2, t3)}
+{attack_section(results, dataset, t1, t2, t3, model)}
 
 {equal_size}## The θ sweep (blob only, mean over seeds; evaluation part)
 
@@ -753,7 +774,7 @@ Figures: {', '.join(f'[{p.name}]({folder.name}/{p.name})' for p in figures)}.
         total = times["wall time (s)"].sum() / 60 if len(times) else float("nan")
         # a comparison of attacks, ε or RoA sources is summed up by its comparison table
         # (its claims, one per attack and source, stay on the page)
-        body = attack_section(results, dataset, t1, t2, t3) if compares_settings(t1) else (
+        body = attack_section(results, dataset, t1, t2, t3, model) if compares_settings(t1) else (
             f"{defense_section(t2, t3)}\n\n{claims(t1, t2, t3, margin)}")
         summary = (f"From [{out}]({out}) ({now}; jobs ran on {job_hosts(results, dataset)}; "
                    f"seeds {config.get('seeds')}; the rules' wall times add up to {total:.0f} min there):\n\n{body}")

@@ -168,7 +168,7 @@ def rerun(config_path: Path, seed: int, workdir: Path, cores: str, resume: bool)
 
 def rerun_hosts(workdir: Path) -> list[str]:
     """The machines the rerun's models were trained on (train.json)."""
-    return sorted({read_json(p).get("host", "host not recorded") for p in workdir.glob("results/*/*/seed~*/train.json")})
+    return sorted({read_json(p).get("host", "host not recorded") for p in workdir.glob("results/*/*/model~*/seed~*/train.json")})
 
 
 def number(value: float) -> str:
