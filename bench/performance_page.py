@@ -179,6 +179,8 @@ def rerun() -> str:
     per_job = find(r"^this checkout \(\w+\): rerun 1 of \d+.*\n.*\n  their wall seconds \([^)]*\): (.*)$",
                    name, re.M).group(1)
     summary = find(r"^this checkout \(\w+\): rerun wall time, (.*)$", name, re.M).group(1)
+    first = find(r"^this checkout \(\w+\): initial run (.*)\n  their wall seconds, added up per rule: (.*)$",
+                 name, re.M)
     return f"""## Rerunning after a change of θ
 
 `bench/rerun.py` runs the default config, then changes θ and reruns, several
@@ -190,6 +192,10 @@ and the jobs it ran; Snakemake's own start is included.
 | rerun wall time | jobs of one rerun | their wall seconds in the first rerun (benchmark files) |
 |---|---|---|
 | {summary} | {jobs} | {per_job} |
+
+The first run, in an empty directory, is what `make run` runs on a fresh
+clone (less its report and the installation): {first.group(1)}; its rules'
+wall seconds, added up: {first.group(2)}.
 
 No upstream job (`train`, `attack_cam`, `regions`) runs again: θ acts from
 `blob` on. `blob` and `neutralize_reattack` run every θ of a setting in one

@@ -1,7 +1,8 @@
 """Cost of an incremental rerun: change θ in the default config and rerun.
 
-Runs the default workflow once in a scratch directory (or reuses --workdir),
-then reruns it with a new θ, --repeats times (a θ not run before each time),
+Runs the default workflow once in a scratch directory (or reuses --workdir:
+an empty one, for the first run to be `make run`'s), records that first
+run's wall time and its rules' seconds, then reruns it with a new θ, --repeats times (a θ not run before each time),
 and reports the wall time of each rerun, Snakemake's own start-up included,
 their median, and the jobs that ran. --baseline REV does the same with the
 workflow of commit REV (a git worktree) in the same run, its reruns
@@ -102,8 +103,13 @@ def main():
             workdirs[name].mkdir(exist_ok=True)
             base = workdirs[name] / "config.yaml"
             base.write_text(yaml.safe_dump(config))
+            started = time.time()
             seconds, jobs = run(root, workdirs[name], base)
             say(f"{name}: initial run {seconds:.1f} s, {sum(jobs.values())} jobs")
+            # the first run is what `make run` runs on a fresh clone (less its report)
+            say("  their wall seconds, added up per rule: " + ", ".join(
+                f"{rule} {sum(times):.1f} ({len(times)} jobs)"
+                for rule, times in sorted(job_seconds(workdirs[name], started).items())))
         for i in range(args.repeats):
             # each rerun a θ not run before in its directory: the same jobs every time
             theta = [round(first + 0.001 * i, 4)]
