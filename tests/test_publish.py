@@ -8,6 +8,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+import yaml
 
 from conftest import TINY_CONFIG, model_dir, snakemake, write_config
 from roiroa.publish import publish as publish_checked
@@ -208,6 +209,26 @@ def test_another_configs_modified_jobs_do_not_block_a_page(two_attacks, tmp_path
     equal.write_text('{"params": {}, "directions": [], "source_commit": "0aaabbb+dirty"}')
     page = publish_checked("digits", configfile, "make test", copied, tmp_path / "page.md").read_text()
     assert "0789abc" not in page and "0aaabbb" not in page and not (tmp_path / "page.diff").exists()
+
+
+def test_wall_times_leave_out_another_configs_equal_size_jobs(two_attacks, tmp_path):
+    """The digits ε page (no k listed) counted 4 equal_size jobs that the attack page's
+    config ran on the settings both share: equal_size has no level telling them apart."""
+    from roiroa.publish import rule_times
+
+    workdir, configfile = two_attacks
+    copied = tmp_path / "results"
+    shutil.copytree(workdir / "results", copied, symlinks=True)
+    config = yaml.safe_load(configfile.read_text())
+    before = rule_times(copied, "digits", config)
+    regions = next((copied / "digits").glob("*/model~*/seed~0/**/eps~0.1/**/regions.h5")).parent
+    bench = Path(str(regions).replace("results/", "results/benchmarks/equal_size/", 1))
+    bench = bench / "equal_size/fill~0/assign~true_class/draws~5.tsv"
+    bench.parent.mkdir(parents=True)
+    bench.write_text("s\th:m:s\n384.4\t0:06:24\n")
+    assert rule_times(copied, "digits", config).equals(before)
+    config["blob"]["equal_size_pixels"] = [4]  # a config that runs them counts them
+    assert "equal_size" in set(rule_times(copied, "digits", config)["rule"])
 
 
 def test_page_refuses_a_json_stage_output_of_modified_code(two_attacks, tmp_path):

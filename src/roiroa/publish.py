@@ -55,8 +55,13 @@ def of_config(config: dict, dataset: str):
     listed |= {key: {setting(config, key)} for key, keys in SETTING_OF.items()
                if keys[-1] in (config_value(config, keys[:-1]) or {})}  # fmt: skip
     listed[MODEL_LEVEL] = {model_tag(config, dataset)}  # another config's models left out
+    # equal_size's folder has no `key~value` level of its own (its k list is a parameter):
+    # a config that lists no k runs none of its jobs
+    equal_size = bool((config.get("blob") or {}).get("equal_size_pixels"))
 
     def belongs(parts) -> bool:
+        if "equal_size" in parts and not equal_size:
+            return False
         folders = dict(p.removesuffix(".tsv").split("~", 1) for p in parts if "~" in p)
         return not any(key in listed and value not in listed[key] for key, value in folders.items())
 
@@ -290,7 +295,6 @@ def equal_size_section(rows: pd.DataFrame) -> str:
         blob, random = group[group["neutralization"] == "equal_size_blob"], group[group["neutralization"] == "random_mask"]
         scores = tables.seed_level_score(blob, "mod") | tables.seed_level_score(blob, "mod_adv")
         draws = next(iter(tables.draw_scores(random, EQUAL_SIZE_KEYS, "score_mod_adv").values()), "")
-        # the draws come as text with 4 decimals: the blob's score at the same precision, so a tie stays a tie
         flips = int(blob["asr_adv_flipped"].sum()) if "asr_adv_flipped" in blob else None
         placed = verdicts.better_than_random(scores["score_mod_adv"], [float(v) for v in draws.split()], flips)
         table.append({
@@ -308,7 +312,7 @@ def equal_size_section(rows: pd.DataFrame) -> str:
         top, low = group.loc[group["score_mod_adv"].idxmax()], group.loc[group["score_mod_adv"].idxmin()]
         if len(group) < 2:
             ranked = ""
-        elif round(top["score_mod_adv"], 4) == round(low["score_mod_adv"], 4):
+        elif round(top["score_mod_adv"], verdicts.SCORE_DECIMALS) == round(low["score_mod_adv"], verdicts.SCORE_DECIMALS):
             ranked = f"every setting's k pixels score the same (score_mod_adv {top['score_mod_adv']:.4f}); "
         else:
             ranked = (f"the k pixels of {_attack(top)}, RoA {top['roa_source']} do best (score_mod_adv "
@@ -613,11 +617,6 @@ def job_commits(results: Path, dataset: str, config: dict | None = None) -> set[
     import h5py
 
     belongs = of_config(config, dataset) if config is not None else (lambda parts: True)
-    if config is not None and not (config.get("blob") or {}).get("equal_size_pixels"):
-        # equal_size.json has no level of its own (its k list is a parameter): a config
-        # that lists no k runs none of them
-        in_levels = belongs
-        belongs = lambda parts: parts[-1] != "equal_size.json" and in_levels(parts)  # noqa: E731
     commits = set()
     for path in (p for p in (results / dataset).glob("**/*.h5") if belongs(p.relative_to(results).parts)):
         try:
