@@ -244,7 +244,7 @@ in the workflow's own code, so the workflow keeps both few:
 - `blob` and `neutralize_reattack` run every θ of a setting in one job (one
   model load for all θ; the random starts of PGD are reseeded per θ, so every
   number is the one a job per θ gives). They write one file of each kind for
-  every θ, in `d2~/selected/fill~/`: `defense.h5` (a group per θ),
+  every θ, in `blob~/selected/fill~/assign~/orders~/`: `defense.h5` (a group per θ),
   `calibration.json` (the only input of `select_theta`) and `evaluation.json`.
   No file per θ is left beside them, and not only for speed: Snakemake does
   not rerun a job whose requested outputs exist when a new output of it has

@@ -22,7 +22,7 @@ data. Everything is a dry run in a scratch directory; nothing is trained.
 
     .venv/bin/python bench/plan.py --out bench/results/plan.txt   # all of it (minutes)
     .venv/bin/python bench/plan.py --only submissions
-    .venv/bin/python bench/plan.py --work-tsv results/benchmarks/neutralize_reattack/.../fill~0/assign~true_class.tsv
+    .venv/bin/python bench/plan.py --work-tsv results/benchmarks/neutralize_reattack/.../assign~true_class/orders~paper+posthoc.tsv
 
 tests/test_scale.py plans a reduced, structurally identical sweep with the
 functions below and fails on a granularity regression.
@@ -284,13 +284,15 @@ def job_overhead(workdir: Path, config: dict, images: int = 2000) -> dict:
     configfile = workdir / "start.yaml"
     configfile.write_text(yaml.safe_dump(config, sort_keys=False))
     sys.path.insert(0, str(ROOT / "src"))  # this checkout's roiroa, as the jobs import it (with_src)
+    from roiroa.config import setting, with_defaults
     from roiroa.model_tag import model_tag
 
+    full = with_defaults(config)
     target = (f"results/mnist/0-1/model~{model_tag(config, 'mnist')}/seed~0/space~native/attack~fgsm/eps~0.1/"
               "cam~gradcam/layer~default/"
               "cam_target~predicted_class/n~all/"
-              "d1~0.5/roa~perturbation/d2~0.5/rep~masks/fit~calibration/cal~0.5/blob~ubar_v/"
-              "selected/fill~0/assign~true_class/evaluation.json")
+              f"d1~0.5/roa~perturbation/d2~0.5/rep~masks/fit~calibration/cal~0.5/shuffles~{setting(full, 'shuffles')}/"
+              f"blob~ubar_v/selected/fill~0/assign~true_class/orders~{setting(full, 'orders')}/evaluation.json")
     start = timed([SNAKEMAKE, *snakemake_args(workdir / "start", configfile, target)], env=quiet_env())
     out = {f"{name}_s": {"wall": wall, "cpu": cpu} for name, (wall, cpu) in best.items()}
     out["snakemake_start_full_sweep_s"] = {"wall": start["wall_s"], "cpu": start["cpu_s"]}

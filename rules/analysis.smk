@@ -61,7 +61,7 @@ rule blob:
 rule neutralize_reattack:
     """At every θ: S_mod (blob set to the fill value), the repeated attack, and the
     scores of each part. One file of each for every θ, beside the θ chosen from
-    them: selected/fill~/defense.h5 (a group per θ), calibration.json
+    them: selected/fill~/assign~/orders~/defense.h5 (a group per θ), calibration.json
     (select_theta's only input) and evaluation.json (the sweep's rows). No file
     per θ: Snakemake would not rerun the job for a new θ once these exist (a new
     output has no record to compare), and listing them made the plan of the

@@ -46,18 +46,21 @@ except rc.ConfigError as err:
 # ---- paths -------------------------------------------------------------------
 # Every result-changing setting is one `key~value` folder level, where it first
 # acts, in pipeline order: a sweep (rc.SWEEP_OF: every value runs) or a setting
-# of one value per config (rc.SETTING_OF), so two configs that differ in one
-# never write into the same folder. One name per stage folder below; the rules
-# build their paths from these, so adding a level is one name here (and its
-# entry in SWEEP_OF or SETTING_OF, and in record()). What spans every θ (the
+# of one value per config (rc.SETTING_OF), or a value that follows from several
+# settings (rc.DERIVED_OF: the orders with the adaptive attacker, the order θ is
+# ranked on, the baselines' orders, the equal-size k), so two configs that differ
+# in one never write into the same folder. One name per stage folder below; the
+# rules build their paths from these, so adding a level is one name here (and its
+# entry in SWEEP_OF, SETTING_OF or DERIVED_OF; roiroa.migrate moves older results). What spans every θ (the
 # neutralized images and the scores of each part at every θ, the θ chosen on the
 # calibration part, the baselines at it) sits beside the θ folders, in
-# blob~/selected/fill~/assign~/ (θ chosen in drop~/, baselines in drop~/draws~/). Logs and benchmarks mirror the paths under
+# blob~/selected/fill~/assign~/orders~/ (θ chosen in drop~/select~/, baselines in
+# drop~/select~/draws~/scored~/). Logs and benchmarks mirror the paths under
 # results/logs/{rule}/ and results/benchmarks/{rule}/ (log_path, benchmark_path).
 # The model settings (every one, the dataset's overrides applied) are one level,
 # model~{arch}-{input_size}px-{hash8} (roiroa.model_tag), above the seeds: its value
 # depends on the dataset, so pair_dirs() gives it with each pair.
-# The orders of the re-attack (neutralize.orders) are not a level: every run scores each of them.
+# Every order of neutralize.orders is scored by one job: orders~ names them together.
 
 
 def levels(parent, *names):
@@ -72,14 +75,14 @@ MODEL = levels(MODELS, "seed")  # train
 MAPS = levels(
     MODEL, "space", "attack", "eps", "cam", "layer", "cam_target", "n"
 )  # attack_cam
-REGIONS = levels(MAPS, "d1", "roa", "d2", "rep", "fit", "cal")  # regions
+REGIONS = levels(MAPS, "d1", "roa", "d2", "rep", "fit", "cal", "shuffles")  # regions
 BLOBS = levels(REGIONS, "blob")  # the blob mode: above every θ and what spans them
 BLOB = levels(BLOBS, "theta")  # blob (one file per θ)
-DEFENSE = levels(f"{BLOBS}/selected", "fill", "assign")  # neutralize_reattack
-SELECTED = levels(DEFENSE, "drop")  # select_theta
-BASELINES = levels(SELECTED, "draws")  # baselines
+DEFENSE = levels(f"{BLOBS}/selected", "fill", "assign", "orders")  # neutralize_reattack
+SELECTED = levels(DEFENSE, "drop", "select")  # select_theta
+BASELINES = levels(SELECTED, "draws", "scored")  # baselines
 # equal_size: blobs of blob.equal_size_pixels pixels, from the regions (no θ, no blob mode)
-EQUAL_SIZE = levels(f"{REGIONS}/equal_size", "fill", "assign", "draws")
+EQUAL_SIZE = levels(f"{REGIONS}/equal_size", "fill", "assign", "draws", "pixels")
 
 
 def log_path(rule_name, folder):
@@ -123,6 +126,11 @@ wildcard_constraints:
     assign=r"[a-z_]+",
     drop=r"[^/]+",
     draws=r"\d+",
+    shuffles=r"\d+",
+    orders=r"[a-z0-9_.+\-]+",
+    select=r"[a-z]+",
+    scored=r"[a-z0-9_.+\-]+",
+    pixels=r"none|[0-9+]+",
 
 
 # Torch rules: threads per job; their resources (one GPU unless device: cpu, the
@@ -175,7 +183,7 @@ def level_values(name):
 
 
 # Every path level's wildcard, sweeps first.
-LEVELS = [*rc.SWEEP_OF, *rc.SETTING_OF]
+LEVELS = [*rc.SWEEP_OF, *rc.SETTING_OF, *rc.DERIVED_OF]
 
 
 def model_tag(dataset):

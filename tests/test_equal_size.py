@@ -126,7 +126,7 @@ def test_equal_size_can_reverse_the_comparison_of_raw_blobs(tmp_path):
 
 EQUAL_SIZE_JSON = (model_dir(TINY_CONFIG) + "/seed~0/space~native/attack~fgsm/eps~0.1/cam~gradcam/layer~default"
                    "/cam_target~predicted_class/n~all/d1~0.5/roa~perturbation/d2~0.5/rep~masks/fit~calibration"
-                   "/cal~0.5/equal_size/fill~0/assign~true_class/draws~5/equal_size.json")
+                   "/cal~0.5/shuffles~10/equal_size/fill~0/assign~true_class/draws~5/pixels~4+8/equal_size.json")
 
 
 @pytest.fixture(scope="module")
@@ -155,7 +155,7 @@ def test_the_rule_runs_alone_and_scores_every_k_order_and_direction(equal_size_r
     assert sorted((r["equal_size_pixels"], r["order"], r["source"], r["neutralization"]) for r in rows) == sorted(
         (k, o, s, n) for k in (4, 8) for o in params["orders"] for s in ("0", "1")
         for n in ("equal_size_blob", "random_mask"))
-    with h5py.File(workdir / EQUAL_SIZE_JSON.replace("equal_size/fill~0/assign~true_class/draws~5/equal_size.json",
+    with h5py.File(workdir / EQUAL_SIZE_JSON.replace("equal_size/fill~0/assign~true_class/draws~5/pixels~4+8/equal_size.json",
                                                      "regions.h5")) as f:
         evaluated = int((~f["calibration"][:]).sum())
         ubar_v = {c: f["representatives"][c]["ubar_v"][:] for c in ("0", "1")}

@@ -17,7 +17,8 @@ pytestmark = pytest.mark.workflow
 
 # The stages in pipeline order, and the config change, its folder level and the
 # first stage it acts on.
-STAGES = ["prepare_data", "train", "attack_cam", "regions", "blob", "neutralize_reattack", "select_theta", "baselines"]
+STAGES = ["prepare_data", "train", "attack_cam", "regions", "blob", "neutralize_reattack", "select_theta", "baselines",
+          "equal_size"]
 # what is rebuilt from the current config only, as README says: the tables, and
 # the θ sweep's rows and plots of each pair
 CURRENT_CONFIG_VIEWS = {"tables", "sweep_scores", "figures_sweep", "all"}
@@ -34,6 +35,17 @@ CHANGES = [
     (("neutralize", "fill"), [1], "fill~1", "neutralize_reattack"),
     (("blob", "max_clean_drop"), 0.05, "drop~0.05", "select_theta"),
     (("baselines", "random_draws"), 2, "draws~2", "baselines"),
+    (("regions", "shuffles"), 3, "shuffles~3", "regions"),
+    # the orders scored, and the adaptive attacker's settings (TINY_CONFIG: ce, 2 restarts × 3 steps)
+    (("neutralize", "orders"), ["neutralize_then_attack", "attack_then_neutralize", "neutralize_attack_neutralize",
+                                "adaptive"], "orders~paper+posthoc+twice+adaptive-ce-2x3-0.25", "neutralize_reattack"),
+    (("neutralize", "adaptive_steps"), 4, "orders~paper+posthoc+adaptive-ce-2x4-0.25", "neutralize_reattack"),
+    (("neutralize", "adaptive_restarts"), 1, "orders~paper+posthoc+adaptive-ce-1x3-0.25", "neutralize_reattack"),
+    (("neutralize", "adaptive_loss"), "margin", "orders~paper+posthoc+adaptive-margin-2x3-0.25", "neutralize_reattack"),
+    (("attack", "step_size"), 0.5, "orders~paper+posthoc+adaptive-ce-2x3-0.5", "neutralize_reattack"),
+    (("blob", "selection_order"), "attack_then_neutralize", "select~posthoc", "select_theta"),
+    (("baselines", "orders"), ["attack_then_neutralize"], "scored~posthoc", "baselines"),
+    (("blob", "equal_size_pixels"), [4], "pixels~4", "equal_size"),
 ]
 
 

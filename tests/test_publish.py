@@ -202,9 +202,9 @@ def test_another_configs_modified_jobs_do_not_block_a_page(two_attacks, tmp_path
     shutil.copy(maps, other)
     with h5py.File(other, "r+") as f:
         f.attrs["source_commit"] = "0789abc+dirty"
-    # nor an equal_size.json of a config that lists k (this one lists none): no level tells them apart
+    # nor an equal_size.json of a config that lists k (this one lists none)
     regions = next((copied / "digits").glob("*/model~*/seed~0/**/eps~0.1/**/regions.h5")).parent
-    equal = regions / "equal_size/fill~0/assign~true_class/draws~5/equal_size.json"
+    equal = regions / "equal_size/fill~0/assign~true_class/draws~5/pixels~4/equal_size.json"
     equal.parent.mkdir(parents=True)
     equal.write_text('{"params": {}, "directions": [], "source_commit": "0aaabbb+dirty"}')
     page = publish_checked("digits", configfile, "make test", copied, tmp_path / "page.md").read_text()
@@ -213,7 +213,7 @@ def test_another_configs_modified_jobs_do_not_block_a_page(two_attacks, tmp_path
 
 def test_wall_times_leave_out_another_configs_equal_size_jobs(two_attacks, tmp_path):
     """The digits ε page (no k listed) counted 4 equal_size jobs that the attack page's
-    config ran on the settings both share: equal_size has no level telling them apart."""
+    config ran on the settings both share (before the pixels~ level told them apart)."""
     from roiroa.publish import rule_times
 
     workdir, configfile = two_attacks
@@ -223,7 +223,7 @@ def test_wall_times_leave_out_another_configs_equal_size_jobs(two_attacks, tmp_p
     before = rule_times(copied, "digits", config)
     regions = next((copied / "digits").glob("*/model~*/seed~0/**/eps~0.1/**/regions.h5")).parent
     bench = Path(str(regions).replace("results/", "results/benchmarks/equal_size/", 1))
-    bench = bench / "equal_size/fill~0/assign~true_class/draws~5.tsv"
+    bench = bench / "equal_size/fill~0/assign~true_class/draws~5/pixels~4.tsv"
     bench.parent.mkdir(parents=True)
     bench.write_text("s\th:m:s\n384.4\t0:06:24\n")
     assert rule_times(copied, "digits", config).equals(before)
@@ -309,3 +309,26 @@ def test_stability_names_the_seeds_a_verdict_needed(tmp_path):
     raised = next(line for line in table.splitlines() if "repeated attack raised" in line)
     cells = [c.strip() for c in raised.strip("|").split("|")]
     assert cells[-3:] == ["yes", "undecided", "3 seeds"], cells
+
+
+def test_jobs_ran_on_counts_only_the_page_configs_files(two_attacks, tmp_path):
+    """"Jobs ran on" listed every file of the dataset (the attack page: 38 baselines.json
+    for its 30 settings); a file of another config (here an ε it does not list, recorded
+    on another machine) is no longer counted."""
+    import h5py
+
+    from roiroa.publish import job_hosts
+
+    workdir, configfile = two_attacks
+    copied = tmp_path / "results"
+    shutil.copytree(workdir / "results", copied, symlinks=True)
+    config = yaml.safe_load(configfile.read_text())
+    before = job_hosts(copied, "digits", config)
+    maps = next((copied / "digits").glob("*/model~*/seed~0/**/eps~0.1/**/maps.h5"))
+    other = Path(str(maps).replace("eps~0.1", "eps~0.3"))
+    other.parent.mkdir(parents=True)
+    shutil.copy(maps, other)
+    with h5py.File(other, "r+") as f:
+        f.attrs["environment"] = '{"cpu": "Another CPU", "cores": 64}'
+    assert job_hosts(copied, "digits", config) == before and "Another CPU" not in before
+    assert "Another CPU, 64 cores (1× maps.h5)" in job_hosts(copied, "digits")  # without a config: every file

@@ -18,9 +18,10 @@ pytestmark = pytest.mark.workflow
 PAIR_DIR = f"{model_dir(TINY_CONFIG)}/seed~0"
 MAPS_DIR = (f"{PAIR_DIR}/space~native/attack~fgsm/eps~0.1"
             "/cam~gradcam/layer~default/cam_target~predicted_class/n~all")
-REGIONS_DIR = f"{MAPS_DIR}/d1~0.5/roa~perturbation/d2~0.5/rep~masks/fit~calibration/cal~0.5"
-DEFENSE_DIR = f"{REGIONS_DIR}/blob~ubar_v/selected/fill~0/assign~true_class"
-SELECTED_DIR = f"{DEFENSE_DIR}/drop~0.01"
+REGIONS_DIR = f"{MAPS_DIR}/d1~0.5/roa~perturbation/d2~0.5/rep~masks/fit~calibration/cal~0.5/shuffles~10"
+# the orders' level: the three default orders, the adaptive attacker of TINY_CONFIG (ce, 2 restarts × 3 steps, step 0.25)
+DEFENSE_DIR = f"{REGIONS_DIR}/blob~ubar_v/selected/fill~0/assign~true_class/orders~paper+posthoc+adaptive-ce-2x3-0.25"
+SELECTED_DIR = f"{DEFENSE_DIR}/drop~0.01/select~adaptive"
 TABLES = ["table1_ssim", "table2_classification", "table3_reattack"]
 
 
@@ -171,7 +172,7 @@ def test_outputs_carry_provenance_and_logs(tiny_run):
         (t, o, "evaluation") for t, o in runs for _ in (0, 1)]
     chosen = json.loads((tiny_run / SELECTED_DIR / "theta.json").read_text())
     assert chosen["selection_order"] == "adaptive" and "of order adaptive" in chosen["criterion"]
-    baselines = json.loads((tiny_run / SELECTED_DIR / "draws~5/baselines.json").read_text())
+    baselines = json.loads((tiny_run / SELECTED_DIR / "draws~5/scored~paper+posthoc/baselines.json").read_text())
     assert baselines["params"]["orders"] == ["neutralize_then_attack", "attack_then_neutralize"]
     assert "adaptive_restarts" not in baselines["params"]  # adaptive is not among the baselines' orders
 

@@ -65,13 +65,49 @@ SETTING_OF = {
     "assign": ("neutralize", "assign"),
     "drop": ("blob", "max_clean_drop"),
     "draws": ("baselines", "random_draws"),
+    "shuffles": ("regions", "shuffles"),
 }
 # the folder name of a setting left unset (n_samples: null = every image)
 UNSET = "all"
 
 
+def _orders_level(config: dict) -> str:
+    from .orders import orders_segment
+
+    n, attack = config["neutralize"], config["attack"]
+    adaptive = dict(adaptive_loss=n["adaptive_loss"], adaptive_restarts=n["adaptive_restarts"],
+                    adaptive_steps=n["adaptive_steps"], adaptive_step_size=attack["step_size"])  # fmt: skip
+    return orders_segment(n["orders"], adaptive)
+
+
+def _select_level(config: dict) -> str:
+    from .orders import ORDER_CODES
+
+    return ORDER_CODES[config["blob"]["selection_order"]]
+
+
+def _scored_level(config: dict) -> str:
+    from .orders import orders_segment
+
+    return orders_segment(config["baselines"]["orders"])  # the adaptive attacker: in orders~ above
+
+
+def _pixels_level(config: dict) -> str:
+    return "+".join(str(k) for k in config["blob"].get("equal_size_pixels") or []) or "none"
+
+
+# Levels whose value follows from several settings (of a config with its defaults
+# filled in): orders~ the re-attack's orders with the adaptive attacker's settings
+# (neutralize_reattack), select~ the order θ is ranked on (select_theta), scored~
+# the baselines' orders (baselines), pixels~ the k of the equal-size blobs.
+DERIVED_OF = {"orders": _orders_level, "select": _select_level, "scored": _scored_level, "pixels": _pixels_level}
+
+
 def setting(config: dict, name: str) -> str:
-    """A setting's value (SETTING_OF) as it appears in its `key~value` path segment."""
+    """A setting's value (SETTING_OF, DERIVED_OF) as it appears in its `key~value`
+    path segment."""
+    if name in DERIVED_OF:
+        return DERIVED_OF[name](config)
     value = config_value(config, SETTING_OF[name])
     return UNSET if value is None else fmt(value)
 
@@ -535,6 +571,16 @@ def validate_schema(config: dict, schema: str | Path | None = None) -> None:
         strict_validator(schema or SCHEMA).validate(config)
     except ValidationError as err:
         raise ConfigError(describe_validation_error(err)) from None
+
+
+def with_defaults(config: dict) -> dict:
+    """A copy of a config as written with the schema's defaults filled in (no other check)."""
+    import copy
+
+    full = copy.deepcopy(config)
+    normalize_sweeps(full)
+    validate_schema(full)
+    return full
 
 
 def validate_config(config: dict, schema: str | Path | None = None) -> list[str]:

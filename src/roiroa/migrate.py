@@ -1,6 +1,16 @@
-"""Move results of the layout without the model~ level into it.
+"""Move results of an older layout into the current one: the model~ level, and the
+levels added since (shuffles~, orders~, select~, scored~, pixels~).
 
     python -m roiroa.migrate --config config/mnist.yaml [--workdir DIR] [--dry-run]
+
+Levels added since the model~ layout (LATER_LEVELS): each goes below a folder of
+the older layout, and its value is read from the record of the job that wrote there
+(regions.h5's shuffles; evaluation.json's orders and adaptive attacker; theta.json's
+selection order; baselines.json's orders; equal_size.json's k), not from the config,
+so results of several configs in one results/ each move to their own folder. A
+folder without that record (a job cut off) stays where it is, and Snakemake reruns
+it in the new layout. Every file of the config's datasets, the logs and benchmarks
+beside them, and Snakemake's records move as below.
 
 Before: results/{dataset}/{pair}/seed~N/...; now results/{dataset}/{pair}/model~{tag}/seed~N/...
 (roiroa.model_tag: the tag of the config's model settings). For each dataset, pair and
@@ -39,6 +49,7 @@ from pathlib import Path
 
 from .config import as_list, model_settings, pair_name, read_config_file, resolve_pairs, validate_config
 from .model_tag import SETTINGS_FILE, canonical, model_tag, write_settings
+from .orders import ORDER_CODES, orders_segment
 
 MIRRORS = ("logs", "benchmarks")  # results/{mirror}/{rule}/... mirror the result paths
 # Snakemake also reruns a job whose rule's script file is newer than its outputs:
@@ -185,6 +196,113 @@ def move_records(root: Path, renamed, dry_run: bool) -> int:
     return changed
 
 
+# ---- levels added after the model~ layout -------------------------------------------
+def _record(path: Path) -> dict | None:
+    """The settings a job recorded in one of its outputs (HDF5 attribute or JSON field)."""
+    try:
+        if path.suffix == ".h5":
+            import h5py
+
+            with h5py.File(path, "r") as f:
+                return json.loads(f.attrs["params"])
+        return json.loads(path.read_text())["params"]
+    except (OSError, KeyError, ValueError):
+        return None
+
+
+# (level, the folder of the older layout it goes below, the output whose record names
+# its value, the value from that record), in path order
+LATER_LEVELS = [
+    ("shuffles", r"/cal~[^/]+", "regions.h5", lambda r: str(r["shuffles"])),
+    ("orders", r"/selected/fill~[^/]+/assign~[^/]+", "evaluation.json", lambda r: orders_segment(r["orders"], r)),
+    ("select", r"/selected/.*/drop~[^/]+", "theta.json", lambda r: ORDER_CODES[r["selection_order"]]),
+    ("scored", r"/selected/.*/draws~[^/]+", "baselines.json", lambda r: orders_segment(r["orders"])),
+    ("pixels", r"/equal_size/fill~[^/]+/assign~[^/]+/draws~[^/]+", "equal_size.json",
+     lambda r: "+".join(str(k) for k in r["equal_size_pixels"])),
+]  # fmt: skip
+
+
+def later_levels(results: Path, datasets, out) -> dict[str, str]:
+    """{older folder, relative to results/: its `level~value`} of every folder of
+    `datasets` that lacks a later level; folders without the record are reported."""
+    import re
+
+    found = {}
+    for dataset in datasets:
+        for folder in sorted(p for p in (results / dataset).rglob("*") if p.is_dir()):
+            rel = str(folder.relative_to(results))
+            for level, pattern, output, value in LATER_LEVELS:
+                if not re.search(pattern + "$", rel) or any(folder.glob(f"{level}~*")):
+                    continue
+                if not any(p for p in folder.iterdir() if p.is_file() or "~" in p.name):
+                    continue  # a folder the new layout made (its outputs are in a level below)
+                record = _record(folder / output)
+                try:
+                    found[rel] = f"{level}~{value(record)}"
+                except (KeyError, TypeError):
+                    print(f"left in place: {rel} ({output} has no record of {level}~; its jobs rerun)", file=out)
+    return found
+
+
+def with_levels(path: str, found: dict[str, str]) -> str:
+    """A path relative to results/ (or to a mirror's rule folder) with the later levels
+    inserted; a log or benchmark of a folder's job (folder.log) becomes folder/level~value.log."""
+    parts = path.split("/")
+    new, prefix = [], []
+    for i, part in enumerate(parts):
+        stem, ext = part, ""
+        if i == len(parts) - 1 and part.endswith((".log", ".tsv")):
+            stem, ext = part[:-4], part[-4:]
+        prefix.append(stem)
+        level = found.get("/".join(prefix))
+        if level is None:
+            new.append(part)
+        elif ext:
+            new += [stem, level + ext]
+        else:
+            new += [part, level]
+    return "/".join(new)
+
+
+def later_renamer(found: dict[str, str]):
+    """with_levels for a workdir-relative path as Snakemake records it."""
+
+    def renamed(path: str) -> str:
+        if not path.startswith("results/"):
+            return path
+        rest = path.removeprefix("results/")
+        head = ""
+        if rest.split("/", 1)[0] in MIRRORS and rest.count("/") >= 2:  # results/logs/{rule}/...
+            mirror, rule, rest = rest.split("/", 2)
+            head = f"{mirror}/{rule}/"
+        return f"results/{head}{with_levels(rest, found)}"
+
+    return renamed
+
+
+def later_moves(workdir: Path, datasets, out):
+    """(old, new) of every file of `datasets` (outputs, logs, benchmarks) that a later level moves."""
+    results = workdir / "results"
+    found = later_levels(results, datasets, out)
+    renamed = later_renamer(found)
+    roots = [results / d for d in datasets] + [p for m in MIRRORS for d in datasets for p in results.glob(f"{m}/*/{d}")]
+    moves = []
+    for root in roots:
+        for old in sorted(p for p in root.rglob("*") if p.is_file()):
+            rel = str(old.relative_to(workdir))
+            if (new := renamed(rel)) != rel:
+                moves.append((old, workdir / new))
+    return moves, renamed
+
+
+def remove_empty_folders(moves: list[tuple[Path, Path]], stop: Path) -> None:
+    for old, _ in moves:
+        for folder in old.parents:
+            if folder == stop or not folder.is_dir() or any(folder.iterdir()):
+                break
+            folder.rmdir()
+
+
 def migrate(config_path: Path, workdir: Path, dry_run: bool = False, out=sys.stdout) -> list[tuple[Path, Path]]:
     """Move the config's results into the model~ layout; what moved (or would)."""
     config = read_config_file(config_path)
@@ -197,24 +315,44 @@ def migrate(config_path: Path, workdir: Path, dry_run: bool = False, out=sys.std
     moves = planned_moves(config, workdir)
     check_free(workdir, moves)
     check_trained_with(config, workdir, moves)
+    move_files(workdir, moves, dry_run, out)
+    for dataset, _, folder in model_folders(config, workdir):
+        if any(new.parent == folder for _, new in moves) and not dry_run:
+            print(f"wrote {write_settings(folder, config, dataset).relative_to(workdir)}", file=out)
+    move_all_records(workdir, renamer(workdir, moves), dry_run, out)
+    if dry_run and moves:  # the later levels are found in the layout the model~ moves make
+        print("run without --dry-run, then again with it, to see the moves of the later levels", file=out)
+        return moves
+    later, renamed = later_moves(workdir, list(config["datasets"]), out)
+    check_free(workdir, later)
+    move_files(workdir, later, dry_run, out, quiet=True)
+    if not dry_run:
+        remove_empty_folders(later, workdir / "results")
+    move_all_records(workdir, renamed, dry_run, out)
+    if not moves and not later:
+        print(f"nothing to move: the results of {config_path} are in the current layout", file=out)
+    else:
+        print(CODE_NOTE, file=out)
+    return moves + later
+
+
+def move_files(workdir: Path, moves: list[tuple[Path, Path]], dry_run: bool, out, quiet: bool = False) -> None:
+    """Rename each (old, new); print each move, or (quiet) their number."""
     verb = "would move" if dry_run else "moved"
     for old, new in moves:
         if not dry_run:
             new.parent.mkdir(parents=True, exist_ok=True)
             old.rename(new)  # a rename keeps the mtimes Snakemake compares
-        print(f"{verb} {old.relative_to(workdir)} -> {new.relative_to(workdir)}", file=out)
-    for dataset, _, folder in model_folders(config, workdir):
-        if any(new.parent == folder for _, new in moves) and not dry_run:
-            print(f"wrote {write_settings(folder, config, dataset).relative_to(workdir)}", file=out)
-    renamed = renamer(workdir, moves)
+        if not quiet:
+            print(f"{verb} {old.relative_to(workdir)} -> {new.relative_to(workdir)}", file=out)
+    if quiet and moves:
+        print(f"{verb} {len(moves)} files into the later levels (shuffles~ orders~ select~ scored~ pixels~)", file=out)
+
+
+def move_all_records(workdir: Path, renamed, dry_run: bool, out) -> None:
     for part in ("metadata", "incomplete"):  # incomplete: the markers of jobs cut off
         changed = move_records(workdir / ".snakemake" / part, renamed, dry_run)
         print(f"Snakemake's {part} records {'to rewrite' if dry_run else 'rewritten'}: {changed}", file=out)
-    if not moves:
-        print(f"nothing to move: no seed~N of {config_path} directly under results/{{dataset}}/{{pair}}/", file=out)
-    else:
-        print(CODE_NOTE, file=out)
-    return moves
 
 
 def main(argv: list[str] | None = None) -> int:

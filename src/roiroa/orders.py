@@ -17,6 +17,28 @@ ORDERS = ("neutralize_then_attack", "attack_then_neutralize", "neutralize_attack
 PAPER_ORDER = "neutralize_then_attack"
 # the adaptive attacker's settings in a record (rules/common.smk `record`)
 ADAPTIVE_KEYS = ("adaptive_attack", "adaptive_steps", "adaptive_step_size", "adaptive_restarts", "adaptive_loss")
+# Each order's name in the folder levels that name orders (orders~ of neutralize_reattack,
+# select~ of select_theta, scored~ of baselines; rules/common.smk): short, as a path is long.
+ORDER_CODES = {"neutralize_then_attack": "paper", "attack_then_neutralize": "posthoc",
+               "neutralize_attack_neutralize": "twice", "adaptive": "adaptive"}  # fmt: skip
+
+
+def orders_segment(orders, adaptive: dict | None = None) -> str:
+    """Orders as one folder name: their codes in ORDERS' order joined by '+'
+    (paper+posthoc), the adaptive order with the settings of its attacker, which
+    change its numbers: adaptive-{loss}-{restarts}x{steps}-{step size}
+    (`adaptive`: ADAPTIVE_KEYS; its method follows from the attack~ level)."""
+    unknown = [o for o in orders if o not in ORDER_CODES]
+    if unknown:
+        raise ValueError(f"unknown orders {unknown}: expected some of {list(ORDER_CODES)}")
+    codes = []
+    for order in (o for o in ORDERS if o in orders):
+        code = ORDER_CODES[order]
+        if order == "adaptive" and adaptive is not None:
+            a = adaptive
+            code += f"-{a['adaptive_loss']}-{a['adaptive_restarts']}x{a['adaptive_steps']}-{a['adaptive_step_size']:.10g}"
+        codes.append(code)
+    return "+".join(codes)
 
 
 def adaptive_method(method: str) -> str:

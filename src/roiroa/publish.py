@@ -23,7 +23,7 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
-from .config import SETTING_OF, SWEEP_OF, as_list, config_value, fmt, setting
+from .config import DERIVED_OF, SETTING_OF, SWEEP_OF, as_list, config_value, fmt, setting, with_defaults
 from .model_tag import LEVEL as MODEL_LEVEL, model_tag
 from .h5io import source_commit
 from .stats import format_p, mcnemar_exact_log10
@@ -54,14 +54,12 @@ def of_config(config: dict, dataset: str):
     # the settings of one value the config names (one left out: its default, not known here)
     listed |= {key: {setting(config, key)} for key, keys in SETTING_OF.items()
                if keys[-1] in (config_value(config, keys[:-1]) or {})}  # fmt: skip
+    # the levels that follow from several settings, defaults included
+    full = with_defaults(config)
+    listed |= {key: {setting(full, key)} for key in DERIVED_OF}
     listed[MODEL_LEVEL] = {model_tag(config, dataset)}  # another config's models left out
-    # equal_size's folder has no `key~value` level of its own (its k list is a parameter):
-    # a config that lists no k runs none of its jobs
-    equal_size = bool((config.get("blob") or {}).get("equal_size_pixels"))
 
     def belongs(parts) -> bool:
-        if "equal_size" in parts and not equal_size:
-            return False
         folders = dict(p.removesuffix(".tsv").split("~", 1) for p in parts if "~" in p)
         return not any(key in listed and value not in listed[key] for key, value in folders.items())
 
@@ -274,8 +272,7 @@ def equal_size_rows(results: Path, dataset: str, config: dict) -> pd.DataFrame:
     """Per-seed rows of the equal_size.json files of the page's config (its folders,
     its k of blob.equal_size_pixels); empty when it lists no k or none was run."""
     pixels = (config.get("blob") or {}).get("equal_size_pixels") or []
-    belongs = of_config(config, dataset)
-    paths = [p for p in sorted((results / dataset).glob("**/equal_size.json")) if belongs(p.relative_to(results).parts)]
+    paths = config_files(results, dataset, config, "**/equal_size.json")
     if not pixels or not paths:
         return pd.DataFrame()
     rows = pd.DataFrame(tables.load_rows(paths))
@@ -556,10 +553,17 @@ def _seed_rows(results: Path, name: str, dataset: str) -> pd.DataFrame:
     return frame[frame["dataset"] == dataset].reset_index(drop=True)
 
 
-def job_hosts(results: Path, dataset: str) -> str:
-    """Each machine and float-kernel path the jobs of `dataset` recorded (the
-    `environment` of HDF5 root attributes and JSON outputs; a train.json of an older
-    version: its `host`), with the kinds of file written there."""
+def config_files(results: Path, dataset: str, config: dict | None, pattern: str) -> list[Path]:
+    """The files of `dataset` matching `pattern`; with `config`, only its own (of_config):
+    another config's jobs in the same results/ are not its page's."""
+    belongs = of_config(config, dataset) if config is not None else (lambda parts: True)
+    return [p for p in sorted((results / dataset).glob(pattern)) if belongs(p.relative_to(results).parts)]
+
+
+def job_hosts(results: Path, dataset: str, config: dict | None = None) -> str:
+    """Each machine and float-kernel path the jobs of `dataset` (of `config`, when
+    given) recorded (the `environment` of HDF5 root attributes and JSON outputs; a
+    train.json of an older version: its `host`), with the kinds of file written there."""
     import h5py
 
     found: dict[str, dict[str, int]] = {}
@@ -569,14 +573,14 @@ def job_hosts(results: Path, dataset: str) -> str:
             files = found.setdefault(describe_environment(environment), {})
             files[path.name] = files.get(path.name, 0) + 1
 
-    for path in sorted((results / dataset).glob("**/*.json")):
+    for path in config_files(results, dataset, config, "**/*.json"):
         try:
             record = json.loads(path.read_text())
         except (OSError, ValueError):
             continue
         if isinstance(record, dict):
             note(record.get("environment") or record.get("host"), path)
-    for path in sorted((results / dataset).glob("**/*.h5")):
+    for path in config_files(results, dataset, config, "**/*.h5"):
         try:
             with h5py.File(path, "r") as f:
                 note(f.attrs.get("environment"), path)
@@ -616,9 +620,8 @@ def job_commits(results: Path, dataset: str, config: dict | None = None) -> set[
     in the same results/ are not this page's."""
     import h5py
 
-    belongs = of_config(config, dataset) if config is not None else (lambda parts: True)
     commits = set()
-    for path in (p for p in (results / dataset).glob("**/*.h5") if belongs(p.relative_to(results).parts)):
+    for path in config_files(results, dataset, config, "**/*.h5"):
         try:
             with h5py.File(path, "r") as f:
                 commit = f.attrs.get("source_commit")
@@ -626,8 +629,7 @@ def job_commits(results: Path, dataset: str, config: dict | None = None) -> set[
             continue
         if commit is not None:
             commits.add(str(commit))
-    for path in (p for p in (results / dataset).glob("**/*.json") if belongs(p.relative_to(results).parts)):
-        # every stage's JSON output (runtime.write_json)
+    for path in config_files(results, dataset, config, "**/*.json"):  # every stage's JSON output (runtime.write_json)
         try:
             commit = json.loads(path.read_text()).get("source_commit")
         except (OSError, ValueError, AttributeError):
@@ -704,7 +706,7 @@ def publish(dataset: str, config_path: Path, command: str, results: Path, out: P
 Generated by `python -m roiroa.publish` (run by `{command}`) from `{results}/` on {now}.
 Do not edit by hand: rerun the command. Config: `{config_path}` (seeds {config.get('seeds')}).
 
-- Jobs ran on: {job_hosts(results, dataset)}
+- Jobs ran on: {job_hosts(results, dataset, config)}
 - Published on: {host_description()} with {versions()}; {commit_line}
 - Rerun check: {_verify_link(out)}
 - Blob fitted on: {', '.join(sorted(set(t2['fit_on'])))}; θ chosen per seed on the calibration part
@@ -775,7 +777,7 @@ Figures: {', '.join(f'[{p.name}]({folder.name}/{p.name})' for p in figures)}.
         # (its claims, one per attack and source, stay on the page)
         body = attack_section(results, dataset, t1, t2, t3, model) if compares_settings(t1) else (
             f"{defense_section(t2, t3)}\n\n{claims(t1, t2, t3, margin)}")
-        summary = (f"From [{out}]({out}) ({now}; jobs ran on {job_hosts(results, dataset)}; "
+        summary = (f"From [{out}]({out}) ({now}; jobs ran on {job_hosts(results, dataset, config)}; "
                    f"seeds {config.get('seeds')}; the rules' wall times add up to {total:.0f} min there):\n\n{body}")
         replace_block(readme, block or dataset, summary, command)
     return out
