@@ -169,10 +169,14 @@ def test_wall_times_count_only_the_config_s_jobs(tmp_path):
 
 
 
-def test_page_refuses_results_of_modified_code(two_attacks, tmp_path):
+def test_page_refuses_results_of_modified_code(two_attacks, tmp_path, monkeypatch):
     """A job that recorded a modified checkout (`+dirty`) makes the page unpublishable
-    unless the diff is recorded beside it."""
+    unless the diff is recorded beside it: this checkout's, when it is modified; from a
+    clean checkout, which does not hold the jobs' changes, only the diff an earlier
+    publish wrote (the old rule wrote an empty diff over it)."""
     import h5py
+
+    import roiroa.publish
 
     workdir, configfile = two_attacks
     copied = tmp_path / "results"
@@ -182,9 +186,19 @@ def test_page_refuses_results_of_modified_code(two_attacks, tmp_path):
         f.attrs["source_commit"] = "0123abc+dirty"
     with pytest.raises(SystemExit, match=r"modified code \(.*0123abc\+dirty"):
         publish_checked("digits", configfile, "make test", copied, tmp_path / "page.md")
+    monkeypatch.setattr(roiroa.publish, "source_commit", lambda: "4567def")  # a clean checkout
+    with pytest.raises(SystemExit, match=r"this checkout is clean, so their changes cannot be recorded"):
+        publish_checked("digits", configfile, "make test", copied, tmp_path / "page.md", allow_dirty=True)
+    monkeypatch.setattr(roiroa.publish, "source_commit", lambda: "4567def+dirty")  # a modified one: its diff
     page = publish_checked("digits", configfile, "make test", copied, tmp_path / "page.md", allow_dirty=True)
-    assert "with the uncommitted changes in [page.diff](page.diff)" in page.read_text()
+    assert "roiroa commit 4567def+dirty with the uncommitted changes in [page.diff](page.diff); jobs ran from " \
+           in page.read_text() and "0123abc+dirty" in page.read_text()
     assert (tmp_path / "page.diff").exists()
+    (tmp_path / "page.diff").write_text("the jobs' changes")  # republished later from a clean checkout
+    monkeypatch.setattr(roiroa.publish, "source_commit", lambda: "4567def")
+    page = publish_checked("digits", configfile, "make test", copied, tmp_path / "page.md", allow_dirty=True)
+    assert (tmp_path / "page.diff").read_text() == "the jobs' changes"
+    assert "modified code, whose changes [page.diff](page.diff) recorded when an earlier publish" in page.read_text()
 
 
 def test_another_configs_modified_jobs_do_not_block_a_page(two_attacks, tmp_path):

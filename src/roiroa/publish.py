@@ -641,20 +641,31 @@ def job_commits(results: Path, dataset: str, config: dict | None = None) -> set[
 
 def check_clean(results: Path, dataset: str, allow_dirty: bool, out: Path, config: dict | None = None) -> str:
     """The commit line of a page. A page is published from a clean tree whose jobs (of
-    `config`, when given) ran from clean commits, or (allow_dirty) with the
-    uncommitted diff written beside it."""
+    `config`, when given) ran from clean commits, or (allow_dirty) with the diff of the
+    modified code beside it: this checkout's uncommitted changes when it has some; when
+    only the jobs ran from modified code, the diff an earlier publish wrote beside the
+    page (a clean checkout does not hold the jobs' changes: without that file, refused)."""
     here, jobs = source_commit(), job_commits(results, dataset, config)
+    ran = f"jobs ran from {', '.join(sorted(jobs)) or 'unrecorded commits'}"
     dirty = sorted(c for c in jobs | {here} if c.endswith("+dirty"))
     if not dirty:
-        return f"roiroa commit {here}; jobs ran from {', '.join(sorted(jobs)) or 'unrecorded commits'}"
+        return f"roiroa commit {here}; {ran}"
     if not allow_dirty:
         raise SystemExit(f"not published: the jobs or this checkout ran from modified code ({', '.join(dirty)}). "
                          f"Commit, rerun the changed jobs and publish again, or pass --allow-dirty to publish "
                          f"with the diff recorded beside the page.")
-    diff = subprocess.run(["git", "diff", "HEAD"], capture_output=True, text=True, cwd=Path(__file__).parents[2]).stdout
     patch = out.with_suffix(".diff")
-    patch.write_text(diff)
-    return f"roiroa commit {here} with the uncommitted changes in [{patch.name}]({patch.name})"
+    if here.endswith("+dirty"):
+        diff = subprocess.run(["git", "diff", "HEAD"], capture_output=True, text=True,
+                              cwd=Path(__file__).parents[2]).stdout  # fmt: skip
+        patch.write_text(diff)
+        return f"roiroa commit {here} with the uncommitted changes in [{patch.name}]({patch.name}); {ran}"
+    if not patch.exists():
+        raise SystemExit(f"not published: the jobs ran from modified code ({', '.join(dirty)}) and this checkout "
+                         f"is clean, so their changes cannot be recorded beside the page ({patch} does not exist). "
+                         f"Rerun those jobs from a commit.")
+    return (f"roiroa commit {here}; {ran}: modified code, whose changes [{patch.name}]({patch.name}) recorded "
+            f"when an earlier publish of this page ran from that checkout")
 
 
 def _verify_link(page: Path) -> str:
@@ -844,7 +855,8 @@ def main(argv=None) -> None:
     parser.add_argument("--readme", type=Path, help="also rewrite this file's generated block of the dataset")
     parser.add_argument("--block", help="the name of that block (default: the dataset)")
     parser.add_argument("--allow-dirty", action="store_true",
-                        help="publish from modified code, with the diff written beside the page")
+                        help="publish from modified code, with the diff written beside the page (this "
+                             "checkout's; from a clean checkout, the one an earlier publish wrote there)")
     args = parser.parse_args(argv)
     if args.overview:
         replace_block(args.overview, "overview", overview(args.pages), args.command or "make overview")
