@@ -290,7 +290,7 @@ def job_overhead(workdir: Path, config: dict, images: int = 2000) -> dict:
     full = with_defaults(config)
     target = (f"results/mnist/0-1/model~{model_tag(config, 'mnist')}/seed~0/space~native/attack~fgsm/eps~0.1/"
               "cam~gradcam/layer~default/"
-              "cam_target~predicted_class/n~all/"
+              "cam_target~predicted_class/n~all/attack_settings~none/"
               f"d1~0.5/roa~perturbation/d2~0.5/rep~masks/fit~calibration/cal~0.5/shuffles~{setting(full, 'shuffles')}/"
               f"blob~ubar_v/selected/fill~0/assign~true_class/orders~{setting(full, 'orders')}/evaluation.json")
     start = timed([SNAKEMAKE, *snakemake_args(workdir / "start", configfile, target)], env=quiet_env())

@@ -61,6 +61,9 @@ except rc.ConfigError as err:
 # model~{arch}-{input_size}px-{hash8} (roiroa.model_tag), above the seeds: its value
 # depends on the dataset, so pair_dirs() gives it with each pair.
 # Every order of neutralize.orders is scored by one job: orders~ names them together.
+# attack_settings~ holds the attack's own settings (steps, step size, ...; `none` for
+# FGSM): its value depends on the attack~ level's, so it is not in LEVELS (whose values
+# multiply) but filled in per attack by expand_sweep (rc.attack_level).
 
 
 def levels(parent, *names):
@@ -73,7 +76,7 @@ PAIR = f"{DATA}/{{pair}}"
 MODELS = levels(PAIR, "model")  # model_settings.json: the settings of its models
 MODEL = levels(MODELS, "seed")  # train
 MAPS = levels(
-    MODEL, "space", "attack", "eps", "cam", "layer", "cam_target", "n"
+    MODEL, "space", "attack", "eps", "cam", "layer", "cam_target", "n", "attack_settings"
 )  # attack_cam
 REGIONS = levels(MAPS, "d1", "roa", "d2", "rep", "fit", "cal", "shuffles")  # regions
 BLOBS = levels(REGIONS, "blob")  # the blob mode: above every θ and what spans them
@@ -126,6 +129,7 @@ wildcard_constraints:
     assign=r"[a-z_]+",
     drop=r"[^/]+",
     draws=r"\d+",
+    attack_settings=r"none|[a-z_]+=[^/]+",
     shuffles=r"\d+",
     orders=r"[a-z0-9_.+\-]+",
     select=r"[a-z]+",
@@ -220,17 +224,21 @@ def pair_dirs():
             )
 
 
-def expand_sweep(pattern, **pair):
+def expand_sweep(pattern, values=None, **pair):
     """`pattern` for every pair (or the one given as dataset=, pair=) and every
-    combination of the path levels it names (settings: their one value)."""
+    combination of the path levels it names (settings: their one value; `values`:
+    {level: the values to take instead}), each attack with its attack_settings~."""
     names = [name for name in LEVELS if f"{{{name}}}" in pattern]
-    values = [level_values(name) for name in names]
+    chosen = [(values or {}).get(name, level_values(name)) for name in names]
     pairs = [pair | {"model": model_tag(pair["dataset"])}] if pair else pair_dirs()
-    return [
-        pattern.format(**base, **dict(zip(names, combination)))
-        for base in pairs
-        for combination in itertools.product(*values)
-    ]
+    paths = []
+    for base in pairs:
+        for combination in itertools.product(*chosen):
+            fields = dict(zip(names, combination))
+            if "attack" in fields:
+                fields["attack_settings"] = rc.attack_level(config, fields["attack"])
+            paths.append(pattern.format(**base, **fields))
+    return paths
 
 
 def every_theta(pattern):
@@ -255,6 +263,12 @@ def record(wildcards, theta=None, pair=None):
     would rerun every result moved into the model~ layout (roiroa.migrate)."""
     w = dict(wildcards) | ({} if theta is None else {"theta": theta})
     w |= {} if pair is None else {"pair": pair}
+    if "attack_settings" in w and w["attack_settings"] != rc.attack_level(config, w["attack"]):
+        raise WorkflowError(
+            f"attack_settings~{w['attack_settings']}: this config's {w['attack']} settings are "
+            f"attack_settings~{rc.attack_level(config, w['attack'])}; a folder is only filled by a "
+            f"config whose settings it names"
+        )
     out = {"dataset": w["dataset"], "pair": w["pair"], "seed": int(w["seed"])}
     if "attack" in w:
         out |= dict(

@@ -52,21 +52,21 @@ FIGURE_PATTERNS = [
     f"{BLOB}/figures/{{source}}-to-{{target}}/blob.png",
     "results/figures/{dataset}/{pair}/{source}-to-{target}/scores_vs_{param}.png",
 ]
-FIGURES = [
+FIGURES = list(dict.fromkeys(
     path
     for base in pair_dirs()
     for source, target in itertools.permutations(base["pair"].split("-"))
     for pattern in FIGURE_PATTERNS
-    for path in expand(
+    for named in expand(
         pattern,
-        **base,
-        **SWEPT,
         source=source,
         target=target,
         figure=REGION_FIGURES,
         param=SWEEP_PLOTS,
+        allow_missing=True,
     )
-] + [f"{TABLES_DIR}/{name}.html" for name in TABLE_PAGES]
+    for path in expand_sweep(named, values=SWEPT, dataset=base["dataset"], pair=base["pair"])
+)) + [f"{TABLES_DIR}/{name}.html" for name in TABLE_PAGES]  # fmt: skip
 # the RoA of every attack and RoA source side by side, when there is more than one;
 # accuracy against ε, when ε is swept
 COMPARISONS = (
@@ -212,22 +212,17 @@ rule figures_attacks:
     input:
         data=f"{DATA}/data.h5",
         # functions: the model~ folder depends on the dataset
-        maps=lambda w: expand(
+        maps=lambda w: expand_sweep(
             f"{MAPS}/maps.h5",
-            **{k: SWEPT[k][:1] for k in LEVELS if k != "attack"},
-            attack=SWEPT["attack"],
+            values={k: SWEPT[k][:1] for k in LEVELS if k != "attack"},
             dataset=w.dataset,
             pair=w.pair,
-            model=model_tag(w.dataset),
         ),
-        regions=lambda w: expand(
+        regions=lambda w: expand_sweep(
             f"{REGIONS}/regions.h5",
-            **{k: SWEPT[k][:1] for k in LEVELS if k not in ("attack", "roa")},
-            attack=SWEPT["attack"],
-            roa=SWEPT["roa"],
+            values={k: SWEPT[k][:1] for k in LEVELS if k not in ("attack", "roa")},
             dataset=w.dataset,
             pair=w.pair,
-            model=model_tag(w.dataset),
         ),
     output:
         plot=report(

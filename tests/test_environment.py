@@ -14,7 +14,7 @@ from roiroa.runtime import cpu_model, job_environment
 
 PAIR_DIR = f"{model_dir(TINY_CONFIG)}/seed~0"
 MAPS_DIR = (f"{PAIR_DIR}/space~native/attack~fgsm/eps~0.1"
-            "/cam~gradcam/layer~default/cam_target~predicted_class/n~all")
+            "/cam~gradcam/layer~default/cam_target~predicted_class/n~all/attack_settings~none")
 
 
 def test_job_environment_names_cpu_cores_threads_and_versions():

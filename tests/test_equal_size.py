@@ -125,7 +125,7 @@ def test_equal_size_can_reverse_the_comparison_of_raw_blobs(tmp_path):
 # ---- the rule and the page on a tiny real digits run ---------------------------
 
 EQUAL_SIZE_JSON = (model_dir(TINY_CONFIG) + "/seed~0/space~native/attack~fgsm/eps~0.1/cam~gradcam/layer~default"
-                   "/cam_target~predicted_class/n~all/d1~0.5/roa~perturbation/d2~0.5/rep~masks/fit~calibration"
+                   "/cam_target~predicted_class/n~all/attack_settings~none/d1~0.5/roa~perturbation/d2~0.5/rep~masks/fit~calibration"
                    "/cal~0.5/shuffles~10/equal_size/fill~0/assign~true_class/draws~5/pixels~4+8/equal_size.json")
 
 

@@ -123,3 +123,35 @@ def test_a_changed_model_setting_trains_its_own_model_and_both_are_kept(tiny_run
     assert settings["settings"][key] == value and settings["tag"] == new.split("model~")[1].split("/")[0]
     if key == "pretrained":
         assert train["pretrained"]["sha256"] == hashlib.sha256((workdir / value).read_bytes()).hexdigest()
+
+
+def test_an_attacks_own_settings_are_its_level_and_leave_other_attacks_where_they_are(tmp_path):
+    """attack_settings~ holds each attack's own settings (PGD's steps, step size and
+    random start; `none` for FGSM, which has none): a config with more PGD steps plans
+    new PGD folders from the map stage on, and the FGSM folders stay those of the first
+    config (a dry run in an empty folder plans every file)."""
+    base = copy.deepcopy(TINY_CONFIG)
+    base["attack"] = {"method": ["fgsm", "pgd_linf"], "eps": [0.1], "steps": 2}
+    more = copy.deepcopy(base)
+    more["attack"]["steps"] = 3
+    plans = []
+    for name, config in (("base", base), ("more", more)):
+        workdir = tmp_path / name
+        workdir.mkdir()
+        jobs = planned(snakemake(workdir, write_config(workdir, config), "-n"))
+        plans.append({path for path in jobs["attack_cam"]})
+    pgd = "attack~pgd_linf/eps~0.1/cam~gradcam/layer~default/cam_target~predicted_class/n~all/attack_settings~"
+    fgsm = "attack~fgsm/eps~0.1/cam~gradcam/layer~default/cam_target~predicted_class/n~all/attack_settings~none/"
+    first, second = plans
+    assert {p for p in first if pgd in p} and all(f"{pgd}random_start=true,step_size=0.25,steps=2/" in p
+                                                  for p in first if pgd in p)
+    assert all(f"{pgd}random_start=true,step_size=0.25,steps=3/" in p for p in second if pgd in p)
+    assert {p for p in first if fgsm in p} == {p for p in second if fgsm in p} != set()
+
+
+def test_a_target_naming_other_attack_settings_is_refused(tiny_run, tmp_path):
+    """A folder is only filled by a config whose settings it names (as model~)."""
+    target = (DEFENSE_DIR.split("/attack_settings~none/")[0] + "/attack_settings~steps=9/maps.h5")
+    result = snakemake(tiny_run, write_config(tmp_path, TINY_CONFIG), "-n", target, check=False)
+    assert result.returncode != 0
+    assert "attack_settings~steps=9: this config's fgsm settings are attack_settings~none" in result.stdout + result.stderr

@@ -17,7 +17,7 @@ pytestmark = pytest.mark.workflow
 
 PAIR_DIR = f"{model_dir(TINY_CONFIG)}/seed~0"
 MAPS_DIR = (f"{PAIR_DIR}/space~native/attack~fgsm/eps~0.1"
-            "/cam~gradcam/layer~default/cam_target~predicted_class/n~all")
+            "/cam~gradcam/layer~default/cam_target~predicted_class/n~all/attack_settings~none")
 REGIONS_DIR = f"{MAPS_DIR}/d1~0.5/roa~perturbation/d2~0.5/rep~masks/fit~calibration/cal~0.5/shuffles~10"
 # the orders' level: the three default orders, the adaptive attacker of TINY_CONFIG (ce, 2 restarts × 3 steps, step 0.25)
 DEFENSE_DIR = f"{REGIONS_DIR}/blob~ubar_v/selected/fill~0/assign~true_class/orders~paper+posthoc+adaptive-ce-2x3-0.25"

@@ -457,6 +457,21 @@ ATTACK_SETTINGS = {
 }
 
 
+def attack_segment(settings: dict) -> str:
+    """An attack's own settings (attack_settings; the label minimal_perturbation left
+    out) as the attack_settings~ folder name: key=value in key order, joined by ',';
+    `none` for an attack without settings (FGSM)."""
+    items = sorted((k, v) for k, v in settings.items() if k != "minimal_perturbation")
+    return ",".join(f"{k}={str(v).lower() if isinstance(v, bool) else fmt(v)}" for k, v in items) or "none"
+
+
+def attack_level(config: dict, method: str) -> str:
+    """The attack_settings~ folder of `method` under `config` (defaults filled in):
+    a level whose value depends on the attack~ level's, so the sweeps do not multiply
+    it (rules/common.smk expand_sweep fills it in per attack)."""
+    return attack_segment(attack_settings(config, method))
+
+
 def attack_settings(config: dict, method: str) -> dict:
     """The attack settings a method uses (recorded with its results). A
     minimal-perturbation attack (DeepFool) is labelled so in them, for the tables."""

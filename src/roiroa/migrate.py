@@ -1,11 +1,11 @@
 """Move results of an older layout into the current one: the model~ level, and the
-levels added since (shuffles~, orders~, select~, scored~, pixels~).
+levels added since (attack_settings~, shuffles~, orders~, select~, scored~, pixels~).
 
     python -m roiroa.migrate --config config/mnist.yaml [--workdir DIR] [--dry-run]
 
 Levels added since the model~ layout (LATER_LEVELS): each goes below a folder of
 the older layout, and its value is read from the record of the job that wrote there
-(regions.h5's shuffles; evaluation.json's orders and adaptive attacker; theta.json's
+(maps.h5's attack settings; regions.h5's shuffles; evaluation.json's orders and adaptive attacker; theta.json's
 selection order; baselines.json's orders; equal_size.json's k), not from the config,
 so results of several configs in one results/ each move to their own folder. A
 folder without that record (a job cut off) stays where it is, and Snakemake reruns
@@ -47,7 +47,7 @@ import os
 import sys
 from pathlib import Path
 
-from .config import as_list, model_settings, pair_name, read_config_file, resolve_pairs, validate_config
+from .config import as_list, attack_segment, model_settings, pair_name, read_config_file, resolve_pairs, validate_config
 from .model_tag import SETTINGS_FILE, canonical, model_tag, write_settings
 from .orders import ORDER_CODES, orders_segment
 
@@ -213,6 +213,7 @@ def _record(path: Path) -> dict | None:
 # (level, the folder of the older layout it goes below, the output whose record names
 # its value, the value from that record), in path order
 LATER_LEVELS = [
+    ("attack_settings", r"/n~[^/]+", "maps.h5", lambda r: attack_segment(r["attack_settings"])),
     ("shuffles", r"/cal~[^/]+", "regions.h5", lambda r: str(r["shuffles"])),
     ("orders", r"/selected/fill~[^/]+/assign~[^/]+", "evaluation.json", lambda r: orders_segment(r["orders"], r)),
     ("select", r"/selected/.*/drop~[^/]+", "theta.json", lambda r: ORDER_CODES[r["selection_order"]]),
@@ -346,7 +347,7 @@ def move_files(workdir: Path, moves: list[tuple[Path, Path]], dry_run: bool, out
         if not quiet:
             print(f"{verb} {old.relative_to(workdir)} -> {new.relative_to(workdir)}", file=out)
     if quiet and moves:
-        print(f"{verb} {len(moves)} files into the later levels (shuffles~ orders~ select~ scored~ pixels~)", file=out)
+        print(f"{verb} {len(moves)} files into the later levels (attack_settings~ shuffles~ orders~ select~ scored~ pixels~)", file=out)
 
 
 def move_all_records(workdir: Path, renamed, dry_run: bool, out) -> None:

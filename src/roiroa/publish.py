@@ -23,7 +23,8 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
-from .config import DERIVED_OF, SETTING_OF, SWEEP_OF, as_list, config_value, fmt, setting, with_defaults
+from .config import (DERIVED_OF, SETTING_OF, SWEEP_OF, as_list, attack_level, config_value, fmt, setting,
+                     with_defaults)
 from .model_tag import LEVEL as MODEL_LEVEL, model_tag
 from .h5io import source_commit
 from .stats import format_p, mcnemar_exact_log10
@@ -57,6 +58,7 @@ def of_config(config: dict, dataset: str):
     # the levels that follow from several settings, defaults included
     full = with_defaults(config)
     listed |= {key: {setting(full, key)} for key in DERIVED_OF}
+    listed["attack_settings"] = {attack_level(full, method) for method in full["attack"]["method"]}
     listed[MODEL_LEVEL] = {model_tag(config, dataset)}  # another config's models left out
 
     def belongs(parts) -> bool:
