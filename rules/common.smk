@@ -76,7 +76,15 @@ PAIR = f"{DATA}/{{pair}}"
 MODELS = levels(PAIR, "model")  # model_settings.json: the settings of its models
 MODEL = levels(MODELS, "seed")  # train
 MAPS = levels(
-    MODEL, "space", "attack", "eps", "cam", "layer", "cam_target", "n", "attack_settings"
+    MODEL,
+    "space",
+    "attack",
+    "eps",
+    "cam",
+    "layer",
+    "cam_target",
+    "n",
+    "attack_settings",
 )  # attack_cam
 REGIONS = levels(MAPS, "d1", "roa", "d2", "rep", "fit", "cal", "shuffles")  # regions
 BLOBS = levels(REGIONS, "blob")  # the blob mode: above every θ and what spans them
@@ -263,11 +271,11 @@ def record(wildcards, theta=None, pair=None):
     would rerun every result moved into the model~ layout (roiroa.migrate)."""
     w = dict(wildcards) | ({} if theta is None else {"theta": theta})
     w |= {} if pair is None else {"pair": pair}
-    if "attack_settings" in w and w["attack_settings"] != rc.attack_level(config, w["attack"]):
+    wanted = rc.attack_level(config, w["attack"]) if "attack" in w else None
+    if "attack_settings" in w and w["attack_settings"] != wanted:
         raise WorkflowError(
             f"attack_settings~{w['attack_settings']}: this config's {w['attack']} settings are "
-            f"attack_settings~{rc.attack_level(config, w['attack'])}; a folder is only filled by a "
-            f"config whose settings it names"
+            f"attack_settings~{wanted}; a folder is only filled by a config whose settings it names"
         )
     out = {"dataset": w["dataset"], "pair": w["pair"], "seed": int(w["seed"])}
     if "attack" in w:
