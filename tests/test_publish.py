@@ -201,10 +201,9 @@ def test_page_refuses_results_of_modified_code(two_attacks, tmp_path, monkeypatc
     assert "modified code, whose changes [page.diff](page.diff) recorded when an earlier publish" in page.read_text()
 
 
-def test_another_configs_modified_jobs_do_not_block_a_page(two_attacks, tmp_path):
-    """Two configs share results/ (the digits ε and attack pages): a job of the other
-    config (here an ε this config does not list) recorded as modified code is not this
-    page's; the old rule refused the page for it."""
+def with_another_configs_maps(two_attacks, tmp_path, **attributes):
+    """A copy of the run's results/ with a maps.h5 of an ε the config does not list (another
+    config's job in the same results/), its root attributes set to `attributes`."""
     import h5py
 
     workdir, configfile = two_attacks
@@ -215,7 +214,15 @@ def test_another_configs_modified_jobs_do_not_block_a_page(two_attacks, tmp_path
     other.parent.mkdir(parents=True)
     shutil.copy(maps, other)
     with h5py.File(other, "r+") as f:
-        f.attrs["source_commit"] = "0789abc+dirty"
+        f.attrs.update(attributes)
+    return copied, configfile
+
+
+def test_another_configs_modified_jobs_do_not_block_a_page(two_attacks, tmp_path):
+    """Two configs share results/ (the digits ε and attack pages): a job of the other
+    config (here an ε this config does not list) recorded as modified code is not this
+    page's; the old rule refused the page for it."""
+    copied, configfile = with_another_configs_maps(two_attacks, tmp_path, source_commit="0789abc+dirty")
     # nor an equal_size.json of a config that lists k (this one lists none)
     regions = next((copied / "digits").glob("*/model~*/seed~0/**/eps~0.1/**/regions.h5")).parent
     equal = regions / "equal_size/fill~0/assign~true_class/draws~5/pixels~4/equal_size.json"
@@ -329,20 +336,11 @@ def test_jobs_ran_on_counts_only_the_page_configs_files(two_attacks, tmp_path):
     """"Jobs ran on" listed every file of the dataset (the attack page: 38 baselines.json
     for its 30 settings); a file of another config (here an ε it does not list, recorded
     on another machine) is no longer counted."""
-    import h5py
-
     from roiroa.publish import job_hosts
 
     workdir, configfile = two_attacks
-    copied = tmp_path / "results"
-    shutil.copytree(workdir / "results", copied, symlinks=True)
     config = yaml.safe_load(configfile.read_text())
-    before = job_hosts(copied, "digits", config)
-    maps = next((copied / "digits").glob("*/model~*/seed~0/**/eps~0.1/**/maps.h5"))
-    other = Path(str(maps).replace("eps~0.1", "eps~0.3"))
-    other.parent.mkdir(parents=True)
-    shutil.copy(maps, other)
-    with h5py.File(other, "r+") as f:
-        f.attrs["environment"] = '{"cpu": "Another CPU", "cores": 64}'
+    before = job_hosts(workdir / "results", "digits", config)
+    copied, _ = with_another_configs_maps(two_attacks, tmp_path, environment='{"cpu": "Another CPU", "cores": 64}')
     assert job_hosts(copied, "digits", config) == before and "Another CPU" not in before
     assert "Another CPU, 64 cores (1× maps.h5)" in job_hosts(copied, "digits")  # without a config: every file
