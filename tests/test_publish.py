@@ -147,7 +147,9 @@ def test_wall_times_count_only_the_config_s_jobs(tmp_path):
               "datasets": {"digits": {"pairs": [[0, 1]]}}, "model": {"epochs": 2}}
     models = model_dir(config).removeprefix("results/")
     other = model_dir(config | {"model": {"epochs": 3}}).removeprefix("results/")
-    setting = models + "/seed~0/attack~fgsm/eps~{eps}/cam~gradcam/d1~0.5/roa~perturbation/d2~0.5"
+    setting = (models + "/seed~0/space~native/attack~fgsm/eps~{eps}/cam~gradcam/layer~default/cam_target~predicted_class"
+               "/n~all/attack_settings~none/d1~0.5/roa~perturbation/d2~0.5/rep~masks/fit~calibration/cal~0.5/shuffles~10")
+    older = models + "/seed~0/attack~fgsm/eps~0.1/cam~gradcam/d1~0.5/roa~perturbation/d2~0.5"  # no space~, layer~, ...
     files = {
         f"train/{models}/seed~0.tsv": 10.0,
         f"train/{models}/seed~7.tsv": 99.0,  # a seed not in the config
@@ -158,6 +160,7 @@ def test_wall_times_count_only_the_config_s_jobs(tmp_path):
         f"old_rule/{setting.format(eps=0.1)}/theta~0.9/fill~0.tsv": 99.0,  # a θ dropped since
         f"select_theta/{setting.format(eps=0.1)}/fill~0/assign~true_class/n~all.tsv": 2.0,
         f"select_theta/{setting.format(eps=0.1)}/fill~0/assign~union/n~all.tsv": 99.0,  # another config's setting
+        f"blob/{older}.tsv": 99.0,  # a job of an older layout (a level skipped)
     }
     for path, seconds in files.items():
         (bench / path).parent.mkdir(parents=True, exist_ok=True)

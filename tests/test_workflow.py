@@ -249,3 +249,12 @@ def test_same_seed_same_tables(tiny_run, tmp_path):
             first = (tiny_run / "results" / "tables" / path).read_bytes()
             second = (tmp_path / "results" / "tables" / path).read_bytes()
             assert first == second, f"{path} differs between two runs of the same config"
+
+
+def test_the_upstream_levels_are_in_the_order_of_the_paths(tiny_run):
+    """roiroa.config.UPSTREAM_LEVELS (publish leaves out files that skip one) is the order
+    of the levels from the model to the regions in a path the workflow wrote."""
+    from roiroa.config import UPSTREAM_LEVELS
+
+    regions = next((tiny_run / "results/digits").glob("**/regions.h5")).relative_to(tiny_run)
+    assert tuple(part.split("~")[0] for part in regions.parts if "~" in part) == UPSTREAM_LEVELS

@@ -69,6 +69,12 @@ SETTING_OF = {
 }
 # the folder name of a setting left unset (n_samples: null = every image)
 UNSET = "all"
+# The levels from the model to the regions, in their path order (rules/common.smk's
+# MODELS … REGIONS; tests/test_workflow.py checks it against a planned path): every
+# output below the regions has all of them, so a path that skips one is of an older
+# layout (roiroa.publish.of_config leaves such files out of a page).
+UPSTREAM_LEVELS = ("model", "seed", "space", "attack", "eps", "cam", "layer", "cam_target", "n", "attack_settings",
+                   "d1", "roa", "d2", "rep", "fit", "cal", "shuffles")  # fmt: skip
 
 
 def _orders_level(config: dict) -> str:

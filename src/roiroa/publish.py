@@ -23,8 +23,8 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
-from .config import (DERIVED_OF, SETTING_OF, SWEEP_OF, as_list, attack_level, config_value, fmt, setting,
-                     with_defaults)
+from .config import (DERIVED_OF, SETTING_OF, SWEEP_OF, UPSTREAM_LEVELS, as_list, attack_level, config_value, fmt,
+                     setting, with_defaults)
 from .model_tag import LEVEL as MODEL_LEVEL, model_tag
 from .h5io import source_commit
 from .stats import format_p, mcnemar_exact_log10
@@ -49,7 +49,8 @@ def of_config(config: dict, dataset: str):
     """Whether a file (its path's parts) belongs to `config`: none of its `key~value`
     folders holds a value the config does not list (a θ dropped since, another
     config's attack, ε or blob assignment, or another config's models of `dataset`,
-    run in the same results/)."""
+    run in the same results/), and it skips none of the upstream levels (a file of
+    an older layout, before a level was added, is no page's)."""
     listed = {key: {fmt(v) for v in as_list(values)} for key, keys in SWEEP_OF.items()
               if (values := config_value(config, keys)) is not None}  # fmt: skip
     # the settings of one value the config names (one left out: its default, not known here)
@@ -63,6 +64,9 @@ def of_config(config: dict, dataset: str):
 
     def belongs(parts) -> bool:
         folders = dict(p.removesuffix(".tsv").split("~", 1) for p in parts if "~" in p)
+        upstream = [key for key in folders if key in UPSTREAM_LEVELS]
+        if upstream != list(UPSTREAM_LEVELS[: len(upstream)]):
+            return False  # a level skipped: a file of an older layout
         return not any(key in listed and value not in listed[key] for key, value in folders.items())
 
     return belongs
@@ -555,14 +559,16 @@ def _seed_rows(results: Path, name: str, dataset: str) -> pd.DataFrame:
     return frame[frame["dataset"] == dataset].reset_index(drop=True)
 
 
-def config_files(results: Path, dataset: str, config: dict | None, pattern: str) -> list[Path]:
-    """The files of `dataset` matching `pattern`; with `config`, only its own (of_config):
-    another config's jobs in the same results/ are not its page's."""
-    belongs = of_config(config, dataset) if config is not None else (lambda parts: True)
-    return [p for p in sorted((results / dataset).glob(pattern)) if belongs(p.relative_to(results).parts)]
+def config_files(results: Path, dataset: str, config: dict | list[dict] | None, pattern: str) -> list[Path]:
+    """The files of `dataset` matching `pattern`; with `config` (or a list of configs, as
+    the readings page has), only theirs (of_config): another config's jobs in the same
+    results/ are not its page's."""
+    tests = [of_config(c, dataset) for c in ([] if config is None else config if isinstance(config, list) else [config])]
+    return [p for p in sorted((results / dataset).glob(pattern))
+            if not tests or any(belongs(p.relative_to(results).parts) for belongs in tests)]  # fmt: skip
 
 
-def job_hosts(results: Path, dataset: str, config: dict | None = None) -> str:
+def job_hosts(results: Path, dataset: str, config: dict | list[dict] | None = None) -> str:
     """Each machine and float-kernel path the jobs of `dataset` (of `config`, when
     given) recorded (the `environment` of HDF5 root attributes and JSON outputs; a
     train.json of an older version: its `host`), with the kinds of file written there."""
@@ -616,7 +622,7 @@ def describe_environment(environment) -> str:
     return ", ".join(parts)
 
 
-def job_commits(results: Path, dataset: str, config: dict | None = None) -> set[str]:
+def job_commits(results: Path, dataset: str, config: dict | list[dict] | None = None) -> set[str]:
     """The roiroa commits the jobs of `dataset` recorded (HDF5 root attributes, every
     JSON output); with `config`, only its own files (of_config): another config's jobs
     in the same results/ are not this page's."""
@@ -641,7 +647,8 @@ def job_commits(results: Path, dataset: str, config: dict | None = None) -> set[
     return commits
 
 
-def check_clean(results: Path, dataset: str, allow_dirty: bool, out: Path, config: dict | None = None) -> str:
+def check_clean(results: Path, dataset: str, allow_dirty: bool, out: Path,
+                config: dict | list[dict] | None = None) -> str:
     """The commit line of a page. A page is published from a clean tree whose jobs (of
     `config`, when given) ran from clean commits, or (allow_dirty) with the diff of the
     modified code beside it: this checkout's uncommitted changes when it has some; when

@@ -339,9 +339,13 @@ def page(study: dict, datasets: list[str], results: Path, out: Path, command: st
          allow_dirty: bool = False, readme: Path | None = None) -> Path:
     """docs/results/readings.md from every reading that ran (and README's block of
     its answer, when `readme` is given)."""
-    # as a dataset's page: only from clean code, or with the diff beside it
-    commit_lines = [publish.check_clean(results, d, allow_dirty, out) for d in datasets]
     frame, missing = study_frame(study, datasets, results)
+    # the jobs of the readings that ran (a dataset's page and partial readings are not this page's)
+    configs = {d: [yaml.safe_load((reading_folder(results, d, name) / "config.yaml").read_text())
+                   for name in frame[frame["dataset"] == d]["reading"].unique()] if len(frame) else []
+               for d in datasets}  # fmt: skip
+    # as a dataset's page: only from clean code, or with the diff beside it
+    commit_lines = [publish.check_clean(results, d, allow_dirty, out, configs[d] or None) for d in datasets]
     folder = out.with_suffix("")
     folder.mkdir(parents=True, exist_ok=True)
     csv = frame.map(lambda v: v.answer if isinstance(v, verdicts.Verdict) else v)
@@ -361,7 +365,7 @@ with the study's common changes: {_settings(study.get('common') or {})}.
 
 - The default reading against each dataset's published page (the same setting, rerun by the
   study's code into its own paths): {'; '.join(f"{d}: {agreement(reading_folder(results, d, 'default') / 'tables', Path('docs/results') / d)}" for d in datasets)}
-- Jobs ran on: {'; '.join(publish.job_hosts(results, d) for d in datasets)}
+- Jobs ran on: {'; '.join(publish.job_hosts(results, d, configs[d] or None) for d in datasets)}
 - Published on: {host_description()} with {publish.versions()}; {'; '.join(sorted(set(commit_lines)))}
 
 ## The answer
