@@ -98,8 +98,13 @@ def _scored_level(config: dict) -> str:
     return orders_segment(config["baselines"]["orders"])  # the adaptive attacker: in orders~ above
 
 
+def pixels_segment(pixels) -> str:
+    """The equal-size k list as the pixels~ folder name (roiroa.migrate reads it from records too)."""
+    return "+".join(str(k) for k in pixels or []) or "none"
+
+
 def _pixels_level(config: dict) -> str:
-    return "+".join(str(k) for k in config["blob"].get("equal_size_pixels") or []) or "none"
+    return pixels_segment(config["blob"].get("equal_size_pixels"))
 
 
 # Levels whose value follows from several settings (of a config with its defaults

@@ -47,7 +47,7 @@ import os
 import sys
 from pathlib import Path
 
-from .config import as_list, attack_segment, model_settings, pair_name, read_config_file, resolve_pairs, validate_config
+from .config import as_list, attack_segment, model_settings, pair_name, pixels_segment, read_config_file, resolve_pairs, validate_config
 from .model_tag import SETTINGS_FILE, canonical, model_tag, write_settings
 from .orders import ORDER_CODES, orders_segment
 
@@ -219,7 +219,7 @@ LATER_LEVELS = [
     ("select", r"/selected/.*/drop~[^/]+", "theta.json", lambda r: ORDER_CODES[r["selection_order"]]),
     ("scored", r"/selected/.*/draws~[^/]+", "baselines.json", lambda r: orders_segment(r["orders"])),
     ("pixels", r"/equal_size/fill~[^/]+/assign~[^/]+/draws~[^/]+", "equal_size.json",
-     lambda r: "+".join(str(k) for k in r["equal_size_pixels"])),
+     lambda r: pixels_segment(r["equal_size_pixels"])),
 ]  # fmt: skip
 
 
