@@ -44,7 +44,7 @@ BAD = [
     (("blob", "theta"), [0.1, 2], "blob.theta[1]", "greater than the maximum of 1"),
     (("attack", "eps"), [0], "attack.eps[0]", "less than or equal to the minimum of 0"),
     (("attack", "eps"), -0.3, "attack.eps[0]", "less than or equal to the minimum of 0"),
-    (("attack", "method"), ["pgd"], "attack.method[0]", "'pgd' is not one of ['fgsm', 'pgd_linf', 'pgd_l2', 'deepfool', 'apgd_ce']"),
+    (("attack", "method"), ["pgd"], "attack.method[0]", "'pgd' is not one of ['fgsm', 'pgd_linf', 'pgd_l2', 'deepfool', 'apgd_ce', 'apgd_ce_l2']"),
     (("cam", "method"), "scorecam", "cam.method[0]", "'scorecam' is not one of"),
     (("cam", "target"), "logit", "cam.target", "'logit' is not one of"),
     (("datasets", "digits", "pairs"), DELETE, "datasets.digits", "'pairs' is a required property"),

@@ -361,7 +361,7 @@ def test_the_adaptive_attacker_of_each_attack_and_its_recorded_settings():
     config = {"attack": {"steps": 40, "step_size": 0.1},
               "neutralize": {"adaptive_steps": 7, "adaptive_restarts": 5, "adaptive_loss": "margin"}}
     expected = {"fgsm": "pgd_linf", "pgd_linf": "pgd_linf", "apgd_ce": "apgd_ce", "pgd_l2": "pgd_l2",
-                "deepfool": "pgd_l2"}
+                "apgd_ce_l2": "apgd_ce_l2", "deepfool": "pgd_l2"}
     for method, adaptive in expected.items():
         record = {"attack": method, "eps": 0.1, "attack_settings": {}, "seed": 0} | adaptive_settings(config, method)
         assert record["adaptive_attack"] == adaptive

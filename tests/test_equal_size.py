@@ -189,7 +189,7 @@ def test_a_new_k_list_reruns_only_the_rule(equal_size_run, tmp_path):
 def test_an_iterative_attack_runs_the_post_hoc_order_only_and_says_why():
     from roiroa.orders import equal_size_orders
 
-    for method in ("pgd_linf", "pgd_l2", "deepfool", "apgd_ce"):
+    for method in ("pgd_linf", "pgd_l2", "deepfool", "apgd_ce", "apgd_ce_l2"):
         orders, skipped = equal_size_orders(method)
         assert orders == ["attack_then_neutralize"] and "iterative" in skipped["neutralize_then_attack"]
     assert equal_size_orders("fgsm") == (["neutralize_then_attack", "attack_then_neutralize"], {})

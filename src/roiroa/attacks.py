@@ -1,13 +1,13 @@
 """Untargeted attacks on a binary classifier and the per-pixel magnitude of
 their change (the RoA signal).
 
-FGSM, L∞ PGD and APGD-CE spend a per-pixel budget ε. The L2 attacks (PGD-L2
-and DeepFool) get the L2 radius `l2_budget(eps, x)`, the length of an L∞-ε
+FGSM, L∞ PGD and APGD-CE spend a per-pixel budget ε. The L2 attacks (PGD-L2,
+APGD-CE-L2 and DeepFool) get the L2 radius `l2_budget(eps, x)`, the length of an L∞-ε
 change that moves every value by ε, so one ε names comparable budgets for all.
 DeepFool is a minimal-perturbation attack: it looks for the smallest change
 that flips the prediction and fails where that is longer than the budget, so
 its success rate says how often that change fits in ε, not how strong an
-attacker with budget ε is (APGD-CE and PGD measure that).
+attacker with budget ε is (APGD-CE, its L2 form and PGD measure that).
 Every attack returns images in [0, 1]; gradients are taken w.r.t. the input
 only (torch.autograd.grad), so nothing accumulates in the model's parameters.
 """
@@ -21,13 +21,13 @@ from typing import Callable
 import torch
 import torch.nn.functional as F
 
-ATTACKS = ("fgsm", "pgd_linf", "pgd_l2", "deepfool", "apgd_ce")
-L2_ATTACKS = ("pgd_l2", "deepfool")
+ATTACKS = ("fgsm", "pgd_linf", "pgd_l2", "deepfool", "apgd_ce", "apgd_ce_l2")
+L2_ATTACKS = ("pgd_l2", "deepfool", "apgd_ce_l2")
 LINF_ATTACKS = ("fgsm", "pgd_linf", "apgd_ce")
 # attacks that search for the smallest flipping change (not the strongest within ε)
 MINIMAL_PERTURBATION = ("deepfool",)
 # attacks that start from a random point of the ball (and so can be restarted)
-RANDOM_START = ("pgd_linf", "pgd_l2", "apgd_ce")
+RANDOM_START = ("pgd_linf", "pgd_l2", "apgd_ce", "apgd_ce_l2")
 LOSSES = ("ce", "margin")
 # The RoA magnitude of every attack (perturbation_magnitude), as recorded in maps.h5.
 ROA_SCALE = "per-pixel change, L2 over channels, divided by eps*sqrt(C) and clipped to 1 (every attack)"
@@ -161,17 +161,20 @@ def apgd_checkpoints(steps: int) -> list[int]:
     return sorted({math.ceil(round(q * steps, 9)) for q in p})
 
 
-def _apgd(model, x, y, eps, settings, project, generator) -> torch.Tensor:
-    """APGD (Croce & Hein 2020, Algorithm 1), L∞: PGD with momentum 0.75 and a
-    per-image step that starts at 2ε and is halved at a checkpoint when fewer
-    than 75% of the steps since the last one raised the loss, or when neither
-    the step nor the best loss changed since then; a halving restarts from the
-    best point. Returns each image's highest-loss iterate (for CE on two classes
-    and for the margin, adversarial whenever any iterate was)."""
+def _apgd(model, x, y, eps, settings, l2, project, generator) -> torch.Tensor:
+    """APGD (Croce & Hein 2020, Algorithm 1), L∞ or L2: PGD with momentum 0.75
+    and a per-image step that starts at twice the radius (ε, or l2_budget) and
+    is halved at a checkpoint when fewer than 75% of the steps since the last
+    one raised the loss, or when neither the step nor the best loss changed
+    since then; a halving restarts from the best point. A step moves along
+    sign(∇) (L∞) or ∇/‖∇‖₂ (L2, as AutoAttack's APGD-L2 and ART's norm=2).
+    Returns each image's highest-loss iterate (for CE on two classes and for
+    the margin, adversarial whenever any iterate was)."""
     shape = (-1, *([1] * (x.dim() - 1)))
+    radius = l2_budget(eps, x) if l2 else eps
 
-    def feasible(z):  # clip to [0, 1], project the change onto the ε-ball, then `project`
-        return _apply(project, x + (z.clamp(0.0, 1.0) - x).clamp(-eps, eps))
+    def feasible(z):  # clip to [0, 1], project the change onto the ball (as _pgd), then `project`
+        return _apply(project, x + _into_ball(z.clamp(0.0, 1.0) - x, radius, l2))
 
     def loss_and_grad(z):
         z = z.detach().requires_grad_(True)
@@ -180,18 +183,18 @@ def _apgd(model, x, y, eps, settings, project, generator) -> torch.Tensor:
             (g,) = torch.autograd.grad(loss.sum(), z)
         return loss.detach(), g
 
-    start = x + _random_start(x, eps, False, generator) if settings.random_start else x
+    start = x + _random_start(x, radius, l2, generator) if settings.random_start else x
     x_cur = feasible(start)
     loss, grad = loss_and_grad(x_cur)
     x_best, loss_best, grad_best = x_cur.clone(), loss.clone(), grad.clone()
-    eta = torch.full((len(x),), 2.0 * eps, device=x.device, dtype=x.dtype)
+    eta = torch.full((len(x),), 2.0 * radius, device=x.device, dtype=x.dtype)
     checkpoints = set(apgd_checkpoints(settings.steps)) - {0}
     last_check, increases = 0, torch.zeros(len(x), device=x.device)
     # condition 2 needs a previous checkpoint: none "was not halved" before the first
     halved_last, best_at_check = torch.ones(len(x), dtype=torch.bool, device=x.device), loss_best.clone()
     x_prev = x_cur
     for k in range(settings.steps):
-        z = feasible(x_cur + eta.view(shape) * grad.sign())
+        z = feasible(x_cur + eta.view(shape) * (_unit(grad) if l2 else grad.sign()))
         if k > 0:  # momentum: 0.75 of the projected step, 0.25 of the last move
             z = feasible(x_cur + 0.75 * (z - x_cur) + 0.25 * (x_cur - x_prev))
         x_prev, x_cur = x_cur, z
@@ -310,8 +313,8 @@ def run_attack(
 
 
 def _one_start(model, x, y, method, eps, settings, grad, project, generator) -> torch.Tensor:
-    if method == "apgd_ce":
-        return _apgd(model, x, y, eps, settings, project, generator).detach()
+    if method in ("apgd_ce", "apgd_ce_l2"):
+        return _apgd(model, x, y, eps, settings, method == "apgd_ce_l2", project, generator).detach()
     return _pgd(model, x, y, eps, settings, method == "pgd_l2", grad, project, generator).detach()
 
 

@@ -464,6 +464,7 @@ ATTACK_SETTINGS = {
     "pgd_linf": ("steps", "step_size", "random_start"),
     "pgd_l2": ("steps", "step_size", "random_start"),
     "apgd_ce": ("steps", "random_start"),
+    "apgd_ce_l2": ("steps", "random_start"),
     "deepfool": ("overshoot", "max_iter"),
 }
 

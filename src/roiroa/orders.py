@@ -45,7 +45,7 @@ def adaptive_method(method: str) -> str:
     """The adaptive attacker's method: the attack itself where it is iterative
     with a random start (PGD, APGD), else PGD of the attack's norm (FGSM → L∞,
     DeepFool → L2)."""
-    if method in ("pgd_linf", "pgd_l2", "apgd_ce"):
+    if method in ("pgd_linf", "pgd_l2", "apgd_ce", "apgd_ce_l2"):
         return method
     return "pgd_l2" if method == "deepfool" else "pgd_linf"
 
