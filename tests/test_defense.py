@@ -323,9 +323,12 @@ def test_blob_against_draws_paired_where_the_old_rule_says_no():
     assert out["paired_mod_adv_p"] == pytest.approx(math.erfc(14 / math.sqrt(28) / math.sqrt(2)))
 
 
-def test_each_mask_set_gets_its_own_numbers(tmp_path):
+def test_each_mask_set_gets_its_own_numbers(tmp_path, caplog):
     """evaluate_mask_sets evaluates several mask sets under several orders: the
-    probabilities of each set are those of defend_batch with that set alone."""
+    probabilities of each set are those of defend_batch with that set alone, and
+    it logs its progress after each set (a published job's 22 sets take minutes)."""
+    import logging
+
     import h5py
 
     from roiroa.baselines import evaluate_mask_sets
@@ -345,8 +348,12 @@ def test_each_mask_set_gets_its_own_numbers(tmp_path):
     orders = ["neutralize_then_attack", "attack_then_neutralize"]
     with h5py.File(tmp_path / "d.h5") as data, h5py.File(tmp_path / "m.h5") as maps:
         rows = np.array([0, 2, 3, 5])
-        out = evaluate_mask_sets(model, data["test"], maps, rows, sets, orders, fill=0, assign="predicted_class",
-                                 attack=FGSM, batch_size=3, device="cpu")  # two batches of rows
+        with caplog.at_level(logging.INFO, logger="roiroa.baselines"):
+            out = evaluate_mask_sets(model, data["test"], maps, rows, sets, orders, fill=0,
+                                     assign="predicted_class", attack=FGSM, batch_size=3, device="cpu")  # two batches
+    progress = [r.getMessage() for r in caplog.records if r.name == "roiroa.baselines"]
+    assert [m.split(" of ")[0] for m in progress] == [f"mask set {i}/5" for i in range(1, 6)], progress
+    assert progress[0].startswith("mask set 1/5 of 4 images (neutralize_then_attack, attack_then_neutralize)")
     fill = torch.tensor([0.0])
     for order in orders:
         for i, masks in enumerate(sets):
@@ -355,6 +362,8 @@ def test_each_mask_set_gets_its_own_numbers(tmp_path):
                                                         pred_adv[rows], defense, FGSM, order)
             np.testing.assert_allclose(out[order]["mod"][i], prob_mod.numpy(), atol=1e-6)
             np.testing.assert_allclose(out[order]["mod_adv"][i], prob_mod_adv.numpy(), atol=1e-6)
+
+
 def test_the_adaptive_attacker_of_each_attack_and_its_recorded_settings():
     from roiroa.config import adaptive_settings
 
