@@ -80,10 +80,8 @@ UPSTREAM_LEVELS = ("model", "seed", "space", "attack", "eps", "cam", "layer", "c
 def _orders_level(config: dict) -> str:
     from .orders import orders_segment
 
-    n, attack = config["neutralize"], config["attack"]
-    adaptive = dict(adaptive_loss=n["adaptive_loss"], adaptive_restarts=n["adaptive_restarts"],
-                    adaptive_steps=n["adaptive_steps"], adaptive_step_size=attack["step_size"])  # fmt: skip
-    return orders_segment(n["orders"], adaptive)
+    # the attacker's method follows from the attack~ level above: not in the folder name
+    return orders_segment(config["neutralize"]["orders"], adaptive_settings(config))
 
 
 def _select_level(config: dict) -> str:
@@ -493,15 +491,16 @@ def attack_settings(config: dict, method: str) -> dict:
     return settings | ({"minimal_perturbation": True} if method in MINIMAL_PERTURBATION else {})
 
 
-def adaptive_settings(config: dict, method: str) -> dict:
+def adaptive_settings(config: dict, method: str | None = None) -> dict:
     """The adaptive order's attacker (recorded with the defense's results): the
-    method (roiroa.defense.adaptive_method), the PGD settings, restarts, loss."""
+    method of the attack `method` (roiroa.orders.adaptive_method; left out
+    without one), the PGD settings, restarts, loss."""
     from .orders import adaptive_method
 
     attack, neutralize = config["attack"], config["neutralize"]
-    return dict(adaptive_attack=adaptive_method(method), adaptive_steps=neutralize["adaptive_steps"],
-                adaptive_step_size=attack["step_size"], adaptive_restarts=neutralize["adaptive_restarts"],
-                adaptive_loss=neutralize["adaptive_loss"])  # fmt: skip
+    settings = dict(adaptive_steps=neutralize["adaptive_steps"], adaptive_step_size=attack["step_size"],
+                    adaptive_restarts=neutralize["adaptive_restarts"], adaptive_loss=neutralize["adaptive_loss"])
+    return settings if method is None else {"adaptive_attack": adaptive_method(method)} | settings
 
 
 def check_orders(config: dict) -> None:
