@@ -204,16 +204,17 @@ def test_page_refuses_results_of_modified_code(two_attacks, tmp_path, monkeypatc
     assert "modified code, whose changes [page.diff](page.diff) recorded when an earlier publish" in page.read_text()
 
 
-def with_another_configs_maps(two_attacks, tmp_path, **attributes):
-    """A copy of the run's results/ with a maps.h5 of an ε the config does not list (another
-    config's job in the same results/), its root attributes set to `attributes`."""
+def with_another_configs_maps(two_attacks, tmp_path, level=("eps~0.1", "eps~0.3"), **attributes):
+    """A copy of the run's results/ with a maps.h5 at a level value the config does not
+    run (`level`: this run's folder, the other's; by default an ε it does not list):
+    another config's job in the same results/, its root attributes set to `attributes`."""
     import h5py
 
     workdir, configfile = two_attacks
     copied = tmp_path / "results"
     shutil.copytree(workdir / "results", copied, symlinks=True)
-    maps = next((copied / "digits").glob("*/model~*/seed~0/**/eps~0.1/**/maps.h5"))
-    other = Path(str(maps).replace("eps~0.1", "eps~0.3"))
+    maps = next((copied / "digits").glob(f"*/model~*/seed~0/**/{level[0]}/**/maps.h5"))
+    other = Path(str(maps).replace(level[0], level[1]))
     other.parent.mkdir(parents=True)
     shutil.copy(maps, other)
     with h5py.File(other, "r+") as f:
@@ -347,3 +348,19 @@ def test_jobs_ran_on_counts_only_the_page_configs_files(two_attacks, tmp_path):
     copied, _ = with_another_configs_maps(two_attacks, tmp_path, environment='{"cpu": "Another CPU", "cores": 64}')
     assert job_hosts(copied, "digits", config) == before and "Another CPU" not in before
     assert "Another CPU, 64 cores (1× maps.h5)" in job_hosts(copied, "digits")  # without a config: every file
+
+
+@pytest.mark.parametrize("level", [("space~native", "space~model_input"), ("cam~gradcam", "cam~layercam")])
+def test_a_setting_left_at_its_default_keeps_out_another_configs_files(two_attacks, tmp_path, level):
+    """The page config leaves attack.space and cam.method at their defaults (native,
+    gradcam); the model-input reading set attack.space in the same results/ and the
+    MNIST page counted its jobs as its own. A file at another value is no page's."""
+    from roiroa.publish import config_files, job_hosts
+
+    workdir, configfile = two_attacks
+    config = yaml.safe_load(configfile.read_text())
+    assert "space" not in config["attack"] and "cam" not in config
+    copied, _ = with_another_configs_maps(two_attacks, tmp_path, level, environment='{"cpu": "Another CPU"}')
+    assert level[1] not in str(config_files(copied, "digits", config, "**/maps.h5"))
+    assert "Another CPU" not in job_hosts(copied, "digits", config)
+    assert any(level[1] in str(p) for p in config_files(copied, "digits", None, "**/maps.h5"))

@@ -51,14 +51,13 @@ def of_config(config: dict, dataset: str):
     config's attack, ε or blob assignment, or another config's models of `dataset`,
     run in the same results/), and it skips none of the upstream levels (a file of
     an older layout, before a level was added, is no page's)."""
-    listed = {key: {fmt(v) for v in as_list(values)} for key, keys in SWEEP_OF.items()
-              if (values := config_value(config, keys)) is not None}  # fmt: skip
-    # the settings of one value the config names (one left out: its default, not known here)
-    listed |= {key: {setting(config, key)} for key, keys in SETTING_OF.items()
-               if keys[-1] in (config_value(config, keys[:-1]) or {})}  # fmt: skip
-    # the levels that follow from several settings, defaults included
+    # every level's values as the config runs them, defaults included: a setting the
+    # config leaves at its default (attack.space: native) keeps out another config's
+    # files that set it (the MNIST page counted the model-input reading's jobs)
     full = with_defaults(config)
-    listed |= {key: {setting(full, key)} for key in DERIVED_OF}
+    listed = {key: {fmt(v) for v in as_list(values)} for key, keys in SWEEP_OF.items()
+              if (values := config_value(full, keys)) is not None}  # fmt: skip
+    listed |= {key: {setting(full, key)} for key in (*SETTING_OF, *DERIVED_OF)}
     listed["attack_settings"] = {attack_level(full, method) for method in full["attack"]["method"]}
     listed[MODEL_LEVEL] = {model_tag(config, dataset)}  # another config's models left out
 
