@@ -290,6 +290,21 @@ def test_page_has_every_seed_and_the_verdicts(two_attacks, tmp_path):
     assert all(v["verdict"] in ("yes", "no", "undecided", "not testable") and v["reason"] for v in verdicts)
 
 
+def test_page_says_which_threat_models_have_baselines(two_attacks, tmp_path):
+    """The real-data configs score their random masks under the post-hoc order only:
+    the page names the orders the baselines were scored under, and the threat models
+    whose blob rows have none (a reader would otherwise take a missing row for a
+    forgotten one)."""
+    workdir, configfile = two_attacks
+    page = publish("digits", configfile, "make test", workdir / "results", tmp_path / "page.md").read_text()
+    assert ("The baselines (5 random masks of the blob's size, the RoI complement, no\nneutralization) are scored "
+            "under `neutralize_then_attack`, `attack_then_neutralize` (`baselines.orders`); under `adaptive` the "
+            "blob has no baseline rows.") in page
+    rows = table_rows(page, "## Tables II and III at the chosen θ, with baselines")
+    random_rows = [row[3] for row in rows if row[4].startswith("random mask")]  # threat model, neutralization
+    assert "adaptive" not in random_rows and "attack_then_neutralize" in random_rows, random_rows
+
+
 def test_readme_overview_from_the_pages_verdicts(two_attacks, tmp_path):
     """The README's overview: one row per page from its verdicts.json, and the paper's
     datasets that cannot be run here, marked as such."""

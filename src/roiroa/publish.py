@@ -718,6 +718,8 @@ def publish(dataset: str, config_path: Path, command: str, results: Path, out: P
     chosen = t2[t2["neutralization"] == "blob, chosen θ"]
     now = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     orders = sorted(set(t3.get("order", pd.Series(dtype=str)).dropna()))
+    baselines = with_defaults(config)["baselines"]
+    unscored = [o for o in orders if o not in baselines["orders"]]
     equal = equal_size_rows(results, dataset, config)
     equal_size = "" if equal.empty else f"## Blobs at equal size\n\n{equal_size_section(equal)}\n\n"
     text = f"""# Results: {dataset}
@@ -758,6 +760,9 @@ interval in place of Wilson's]. `asr_mod` = share of the images still right afte
 neutralization that the repeated attack flips; p = exact McNemar test of score_adv against
 score_mod_adv, stratified by seed (the discordant pairs of every seed). The re-attack's
 threat models: {'; '.join(f'`{o}` = {threat_model(o)}' for o in orders)}.
+The baselines ({baselines['random_draws']} random masks of the blob's size, the RoI complement, no
+neutralization) are scored under {', '.join(f'`{o}`' for o in baselines['orders'])} (`baselines.orders`){
+    '' if not unscored else '; under ' + ', '.join(f'`{o}`' for o in unscored) + ' the blob has no baseline rows'}.
 
 {defense_section(t2, t3)}
 
