@@ -2,6 +2,7 @@
 
 import logging
 import platform
+from pathlib import Path
 
 import torch
 
@@ -16,6 +17,8 @@ from roiroa.training import accuracy, predict, train_model
 params = snakemake.params
 device = start_torch_job(snakemake.log[0], snakemake.threads, params.device, params.seed, outputs=snakemake.output)
 settings = params.model
+# the training state after each epoch: a killed job's rerun continues from it
+progress = Path(snakemake.output.model).with_name("train.progress.pt")
 classes = tuple(params.classes)
 names = [read_classes(snakemake.input.data)[c] for c in classes]
 images, labels = read_pair(snakemake.input.data, "train", classes)
@@ -59,6 +62,7 @@ else:
         channels_last=settings["channels_last"],
         normalize=not fixed,
         pair=snakemake.wildcards.pair,
+        progress_path=progress,
     )
 save_model(model, snakemake.output.model, extra={"classes": names})
 write_json(
@@ -81,3 +85,4 @@ write_json(
         "versions": {"roiroa": __version__, "torch": torch.__version__, "python": platform.python_version()},
     },
 )
+progress.unlink(missing_ok=True)  # the outputs are complete

@@ -119,3 +119,83 @@ def test_a_loss_that_becomes_nan_stops_training_naming_the_pair_and_seed():
                                                r"epoch 1, batch 2/3 \(lr inf\); no model is saved"):
         train_model(model, *data(), epochs=2, batch_size=32, lr=float("inf"), seed=3,
                     device=torch.device("cpu"), pair="0-1")
+
+
+def trained_for(epochs, progress=None, lr=1e-3):
+    """A fresh process's training: the same seeding and initial weights, then
+    `epochs` epochs, continuing `progress` when it matches."""
+    torch.manual_seed(0)
+    model = build_model(SPEC)
+    history = train_model(model, *data(), epochs=epochs, batch_size=32, lr=lr, seed=3,
+                          device=torch.device("cpu"), progress_path=progress)
+    return model, history
+
+
+def assert_same_weights(a, b):
+    for (name, x), (_, y) in zip(a.state_dict().items(), b.state_dict().items()):
+        assert torch.equal(x, y), name
+
+
+def test_a_resumed_training_ends_with_the_uninterrupted_weights(tmp_path):
+    """Killed after epoch 2 of 3 (its progress file is what is left), the rerun
+    continues with epoch 3 and ends bit for bit where one run of 3 epochs ends:
+    weights, Adam's moments, the batch order and dropout's draws all continue
+    (SPEC's classifier has dropout 0.5, so a restarted global generator would show)."""
+    assert SPEC.dropout > 0
+    whole, whole_history = trained_for(3)
+    progress = tmp_path / "train.progress.pt"
+    trained_for(2, progress)
+    assert progress.exists()
+    resumed, history = trained_for(3, progress)
+    assert_same_weights(resumed, whole)
+    assert history["resumed_after_epochs"] == [2]
+    for key in ("loss", "train_accuracy"):
+        assert history[key] == whole_history[key], key
+    assert len(history["seconds"]) == 3 and history["seconds"] == sorted(history["seconds"])
+
+
+def test_a_progress_file_of_other_settings_or_a_cut_one_trains_from_the_start(tmp_path):
+    fresh, _ = trained_for(2, lr=1e-2)
+    other = tmp_path / "other.pt"
+    trained_for(1, other, lr=1e-3)  # another lr: another training
+    model, history = trained_for(2, other, lr=1e-2)
+    assert_same_weights(model, fresh)
+    assert "resumed_after_epochs" not in history
+    cut = tmp_path / "cut.pt"
+    trained_for(1, cut, lr=1e-2)
+    cut.write_bytes(cut.read_bytes()[: cut.stat().st_size // 2])
+    model, history = trained_for(2, cut, lr=1e-2)
+    assert_same_weights(model, fresh)
+    assert "resumed_after_epochs" not in history
+    longer = tmp_path / "longer.pt"
+    trained_for(3, longer, lr=1e-2)  # past the 2 epochs asked for: not a prefix of them
+    model, history = trained_for(2, longer, lr=1e-2)
+    assert_same_weights(model, fresh)
+
+
+def test_a_training_killed_by_sigkill_continues_from_its_last_epoch(tmp_path):
+    """A real process, killed with SIGKILL (which nothing can catch) once it has
+    finished an epoch; the rerun continues after the last epoch on disk and ends
+    with the weights of an uninterrupted run."""
+    import signal
+    import subprocess
+    import time
+
+    progress = tmp_path / "train.progress.pt"
+    code = f"""
+import sys; sys.path.insert(0, {str(ROOT / 'tests')!r})
+from test_training import trained_for
+trained_for(400, {str(progress)!r})
+"""
+    process = subprocess.Popen([sys.executable, "-c", code], cwd=ROOT)
+    deadline = time.monotonic() + 300
+    while not progress.exists() and time.monotonic() < deadline and process.poll() is None:
+        time.sleep(0.05)
+    process.send_signal(signal.SIGKILL)
+    assert process.wait(timeout=60) == -signal.SIGKILL, "the training ended before it was killed"
+    done = torch.load(progress, weights_only=False)["epoch"]
+    assert 1 <= done < 400
+    resumed, history = trained_for(done + 2, progress)
+    whole, _ = trained_for(done + 2)
+    assert_same_weights(resumed, whole)
+    assert history["resumed_after_epochs"] == [done]

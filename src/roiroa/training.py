@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import contextlib
+import hashlib
+import io
 import logging
 import math
+import os
 import time
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -64,6 +68,7 @@ def train_model(
     channels_last: bool = False,
     pair: str = "",
     normalize: bool = True,
+    progress_path: str | Path | None = None,
 ) -> dict:
     """Adam on cross-entropy; returns the per-epoch history.
 
@@ -74,6 +79,13 @@ def train_model(
     forward pass on CUDA (ignored on the CPU). A loss that becomes NaN or infinite
     raises TrainingDiverged naming `pair` and `seed` (checked at the log points,
     on the running sum, which is not finite once any batch's loss is not).
+
+    `progress_path`: after every epoch the whole training state (weights, Adam's
+    moments, both generators, the history) is written there, and a training that
+    finds a matching file continues after its last finished epoch, to the same
+    weights as an uninterrupted run (a killed job loses at most one epoch). The
+    history's `resumed_at_epoch` says where it continued; the caller removes the
+    file once its outputs are written.
     """
     generator = torch.Generator().manual_seed(seed)
     x = torch.from_numpy(images)
@@ -88,8 +100,20 @@ def train_model(
     optimizer = torch.optim.Adam(model.parameters(), lr=lr)
     n_batches = (len(y) + batch_size - 1) // batch_size
     history = {"loss": [], "train_accuracy": [], "eval_accuracy": [], "seconds": []}
-    start = time.perf_counter()
-    for epoch in range(1, epochs + 1):
+    fingerprint = progress_fingerprint(model, x, y, seed=seed, lr=lr, batch_size=batch_size, precision=precision)
+    progress = read_progress(progress_path, fingerprint, epochs) if progress_path else None
+    done = progress["epoch"] if progress else 0  # epochs finished by an earlier, killed run
+    if progress:
+        model.load_state_dict(progress["model"])
+        optimizer.load_state_dict(progress["optimizer"])
+        generator.set_state(progress["generator"])
+        restore_global_rng(progress["global_rng"])
+        history = progress["history"]
+        history.setdefault("resumed_after_epochs", []).append(done)
+        log.info("resuming from %s after epoch %d (of %d)", progress_path, done, epochs)
+    # seconds count the training, not the pause: a resumed run continues the clock
+    start = time.perf_counter() - (history["seconds"][-1] if history["seconds"] else 0.0)
+    for epoch in range(done + 1, epochs + 1):
         model.train()
         order = torch.randperm(len(y), generator=generator).to(device)
         # float64 accumulators: the same sums as Python floats, without a sync per batch
@@ -127,6 +151,8 @@ def train_model(
             probs = predict(model, torch.from_numpy(eval_images))
             history["eval_accuracy"].append(accuracy(probs, torch.from_numpy(eval_labels)))
         history["seconds"].append(round(time.perf_counter() - start, 2))
+        if progress_path:
+            write_progress(progress_path, fingerprint, epoch, model, optimizer, generator, history)
         log.info(
             "epoch %d/%d done: loss %.4f train acc %.4f%s (%.1f s)",
             epoch, epochs, history["loss"][-1], history["train_accuracy"][-1],
@@ -135,3 +161,62 @@ def train_model(
         )
     model.eval()
     return history
+
+
+def progress_fingerprint(model, x: torch.Tensor, y: torch.Tensor, **settings) -> str:
+    """What a progress file must match to be continued: the initial weights (arch,
+    seed, normalization), the training data and the settings that change a step.
+    The number of epochs is left out: a longer training continues a shorter one."""
+    digest = hashlib.sha256(repr(sorted(settings.items())).encode())
+    for tensor in [*model.state_dict().values(), x, y]:
+        digest.update(tensor.detach().cpu().contiguous().numpy().tobytes())
+    return digest.hexdigest()
+
+
+def global_rng_state() -> dict:
+    """torch's global generators (dropout draws from them)."""
+    cuda = torch.cuda.get_rng_state_all() if torch.cuda.is_available() else []
+    return {"cpu": torch.random.get_rng_state(), "cuda": cuda}
+
+
+def restore_global_rng(state: dict) -> None:
+    torch.random.set_rng_state(state["cpu"])
+    if state["cuda"]:
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+def write_progress(path, fingerprint, epoch, model, optimizer, generator, history) -> None:
+    """The training state after `epoch`, renamed into place when complete (a kill
+    while writing leaves the previous epoch's file)."""
+    buffer = io.BytesIO()
+    torch.save(
+        {
+            "fingerprint": fingerprint, "epoch": epoch, "model": model.state_dict(),
+            "optimizer": optimizer.state_dict(), "generator": generator.get_state(),
+            "global_rng": global_rng_state(), "history": history,
+        },
+        buffer,
+    )
+    tmp = Path(f"{path}.tmp")
+    tmp.write_bytes(buffer.getbuffer())
+    os.replace(tmp, path)
+
+
+def read_progress(path, fingerprint: str, epochs: int) -> dict | None:
+    """The progress file at `path` when it continues this training, else None
+    (a file of other data or settings, of more than `epochs` epochs, or an
+    unreadable one, is started over)."""
+    if not Path(path).exists():
+        return None
+    try:
+        progress = torch.load(path, map_location="cpu", weights_only=False)
+    except Exception as error:  # a cut file: only the epochs since the last write are lost
+        log.warning("progress file %s is unreadable (%s): training from the start", path, error)
+        return None
+    if progress.get("fingerprint") != fingerprint:
+        log.warning("progress file %s belongs to other data or settings: training from the start", path)
+        return None
+    if progress["epoch"] > epochs:
+        log.warning("progress file %s is past epoch %d: training from the start", path, epochs)
+        return None
+    return progress
