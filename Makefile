@@ -13,7 +13,7 @@ PY := $(VENV)/bin/python
 CORES ?= all
 .DEFAULT_GOAL := help
 
-.PHONY: help run test lint clean slurm-profile paper-fmnist own-example publish publish-digits publish-digits-attacks \
+.PHONY: help run test test-cluster lint clean slurm-profile paper-fmnist own-example publish publish-digits publish-digits-attacks \
 	fmnist-data publish-fmnist-attacks publish-digits-eps performance-doc overview verify-fmnist mnist-data paper-mnist readings-mnist readings-page
 
 help: ## list the targets, one line each
@@ -147,8 +147,13 @@ publish: $(VENV)/.installed ## run CONFIG=my.yaml and publish results/pages/<dat
 	$(PY) -m roiroa.publish --config $(CONFIG) $(if $(DATASET),--dataset $(DATASET)) $(if $(ALLOW_DIRTY),--allow-dirty) \
 	  --command "make publish CONFIG=$(CONFIG)$(if $(DATASET), DATASET=$(DATASET))"
 
-test: $(VENV)/.installed ## run the whole test suite (creates .venv when missing)
+test: $(VENV)/.installed ## run the test suite but its SLURM tests (creates .venv when missing)
 	$(VENV)/bin/pytest
+
+# The tests that start a one-node SLURM cluster (marker `slurm`; root and apt-get,
+# else skipped saying why): about 8 minutes, so apart from `make test`. CI runs both.
+test-cluster: $(VENV)/.installed ## run the SLURM tests: a real one-node cluster started by the tests
+	$(VENV)/bin/pytest -m slurm
 
 lint: $(VENV)/.installed ## snakemake --lint and snakefmt --check
 	$(VENV)/bin/snakemake --lint
