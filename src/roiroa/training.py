@@ -84,7 +84,7 @@ def train_model(
     moments, both generators, the history) is written there, and a training that
     finds a matching file continues after its last finished epoch, to the same
     weights as an uninterrupted run (a killed job loses at most one epoch). The
-    history's `resumed_at_epoch` says where it continued; the caller removes the
+    history's `resumed_after_epochs` says where it continued; the caller removes the
     file once its outputs are written.
     """
     generator = torch.Generator().manual_seed(seed)
@@ -100,7 +100,8 @@ def train_model(
     optimizer = torch.optim.Adam(model.parameters(), lr=lr)
     n_batches = (len(y) + batch_size - 1) // batch_size
     history = {"loss": [], "train_accuracy": [], "eval_accuracy": [], "seconds": []}
-    fingerprint = progress_fingerprint(model, x, y, seed=seed, lr=lr, batch_size=batch_size, precision=precision)
+    fingerprint = progress_fingerprint(model, x, y, seed=seed, lr=lr, batch_size=batch_size, precision=precision,
+                                       channels_last=channels_last)
     progress = read_progress(progress_path, fingerprint, epochs) if progress_path else None
     done = progress["epoch"] if progress else 0  # epochs finished by an earlier, killed run
     if progress:
