@@ -82,8 +82,10 @@ def main():
     import snakemake
     import torch
 
+    from roiroa.runtime import cpu_model  # the wall times depend on the CPU, not only on its cores
+
     say(f"# bench/rerun.py, {time.strftime('%Y-%m-%d')}, {platform.node()}, {platform.machine()}, "
-        f"{os.cpu_count()} CPUs, Snakemake {snakemake.__version__}, torch {torch.__version__}, "
+        f"{os.cpu_count()} CPUs ({cpu_model()}), Snakemake {snakemake.__version__}, torch {torch.__version__}, "
         f"load average {os.getloadavg()[0]:.1f} at the start")  # fmt: skip
     say("# " + " ".join(["python bench/rerun.py", *sys.argv[1:]]))
     scratch = args.workdir or Path(tempfile.mkdtemp(prefix="roiroa-rerun-"))
