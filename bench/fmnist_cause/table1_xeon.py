@@ -9,20 +9,18 @@ republication (its Table I rows, read from git).
 import json
 import re
 import statistics
-import subprocess
 import sys
 from pathlib import Path
 
-from models_xeon import PAGE, PAGE_COMMIT
+from models_xeon import PAGE, PAGE_COMMIT, page_text
 
 SEEDS = (0, 1, 2)
 
 
 def page_rows() -> dict[str, tuple[str, str]]:
     """direction → (SSIM samples, SSIM representatives) as the page printed them."""
-    text = subprocess.run(["git", "show", f"{PAGE_COMMIT}:{PAGE}"], capture_output=True, text=True, check=True).stdout
     rows = re.findall(r"^\| (\w+ → \w+) \| perturbation \| fgsm ε=0.1 \| ([0-9.]+ ± [0-9.]+) \| [0-9.]+ \| "
-                      r"[0-9.]+ ± [0-9.]+ \| ([0-9.]+ ± [0-9.]+) \|", text, re.M)
+                      r"[0-9.]+ ± [0-9.]+ \| ([0-9.]+ ± [0-9.]+) \|", page_text(), re.M)
     return {direction: (samples, reps) for direction, samples, reps in rows}
 
 

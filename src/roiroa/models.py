@@ -253,13 +253,18 @@ def check_input(model: NativeSpaceModel, where: str) -> None:
 
 
 def save_model(model: NativeSpaceModel, path: str | Path, extra: dict | None = None) -> None:
-    """Write the checkpoint atomically. It is serialized in memory first: torch.save
-    straight to a full disk fails with only "unexpected pos ..."; a plain write gives
-    ENOSPC, which atomic_path reports as DiskFullError naming `path`."""
+    """Write the checkpoint atomically (save_torch)."""
+    save_torch({"spec": asdict(model.spec), "state_dict": model.state_dict(), **(extra or {})}, path)
+
+
+def save_torch(payload: dict, path: str | Path) -> None:
+    """torch.save `payload` to `path` atomically. It is serialized in memory first:
+    torch.save straight to a full disk fails with only "unexpected pos ..."; a plain
+    write gives ENOSPC, which atomic_path reports as DiskFullError naming `path`."""
     from .h5io import atomic_path
 
     buffer = io.BytesIO()
-    torch.save({"spec": asdict(model.spec), "state_dict": model.state_dict(), **(extra or {})}, buffer)
+    torch.save(payload, buffer)
     with atomic_path(path) as tmp, open(tmp, "wb") as f:
         f.write(buffer.getbuffer())
         f.flush()

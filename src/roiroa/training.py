@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import io
 import logging
 import math
-import os
 import time
 from pathlib import Path
 
@@ -15,7 +13,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .models import NativeSpaceModel
+from .models import NativeSpaceModel, save_torch
 
 log = logging.getLogger(__name__)
 
@@ -100,9 +98,11 @@ def train_model(
     optimizer = torch.optim.Adam(model.parameters(), lr=lr)
     n_batches = (len(y) + batch_size - 1) // batch_size
     history = {"loss": [], "train_accuracy": [], "eval_accuracy": [], "seconds": []}
-    fingerprint = progress_fingerprint(model, x, y, seed=seed, lr=lr, batch_size=batch_size, precision=precision,
-                                       channels_last=channels_last)
-    progress = read_progress(progress_path, fingerprint, epochs) if progress_path else None
+    fingerprint = progress = None
+    if progress_path:  # a hash of the initial weights and the data: only when progress is kept
+        fingerprint = progress_fingerprint(model, x, y, seed=seed, lr=lr, batch_size=batch_size,
+                                           precision=precision, channels_last=channels_last)
+        progress = read_progress(progress_path, fingerprint, epochs)
     done = progress["epoch"] if progress else 0  # epochs finished by an earlier, killed run
     if progress:
         model.load_state_dict(progress["model"])
@@ -189,18 +189,14 @@ def restore_global_rng(state: dict) -> None:
 def write_progress(path, fingerprint, epoch, model, optimizer, generator, history) -> None:
     """The training state after `epoch`, renamed into place when complete (a kill
     while writing leaves the previous epoch's file)."""
-    buffer = io.BytesIO()
-    torch.save(
+    save_torch(
         {
             "fingerprint": fingerprint, "epoch": epoch, "model": model.state_dict(),
             "optimizer": optimizer.state_dict(), "generator": generator.get_state(),
             "global_rng": global_rng_state(), "history": history,
         },
-        buffer,
+        path,
     )
-    tmp = Path(f"{path}.tmp")
-    tmp.write_bytes(buffer.getbuffer())
-    os.replace(tmp, path)
 
 
 def read_progress(path, fingerprint: str, epochs: int) -> dict | None:
