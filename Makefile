@@ -53,7 +53,8 @@ paper-fmnist: $(VENV)/.installed fmnist-data ## the paper's Fashion-MNIST experi
 
 # The rerun check of docs/results/fashion_mnist.md: seed VERIFY_SEED of its config
 # rerun from scratch in results/verify/fashion_mnist (emptied first), each number
-# against the page's seeds in docs/results/fashion_mnist_verify.md (roiroa.verify).
+# against the page's seeds in docs/results/fashion_mnist_verify_<this CPU>.md (roiroa.verify;
+# one report per kind of CPU that reran it).
 # verify-digits does the same for docs/results/digits.md.
 VERIFY_SEED ?= 0
 define verify_page  # $(1): the page's name under docs/results, $(2): its config

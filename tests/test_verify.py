@@ -7,7 +7,8 @@ import shutil
 import pandas as pd
 import pytest
 
-from roiroa import verify
+from roiroa import publish, verify
+from roiroa.environment import cpu_model
 
 TABLE_FILES = [f"{table}_seeds.csv" for table in verify.METRICS]
 SHIFTED = ["ssim_mean_of_samples", "ssim_representatives", "score_mod", "score_mod_adv"]
@@ -44,6 +45,19 @@ def test_verdict_levels():
     assert verify.verdict(0.40, 0.52, spread) == "outside"
 
 
+def test_each_kind_of_cpu_has_its_own_report_and_the_page_links_them(tmp_path):
+    page = tmp_path / "tiny.md"
+    assert verify.cpu_slug("Intel(R) Xeon(R) Processor") == "intel-xeon-processor"
+    assert verify.cpu_slug("AMD EPYC 7B13 64-Core Processor") == "amd-epyc-7b13-64-core-processor"
+    xeon, epyc = verify.report_path(page, "Intel(R) Xeon(R) Processor"), verify.report_path(page, "AMD EPYC")
+    assert xeon != epyc and xeon.parent == epyc.parent == tmp_path
+    assert "none run yet" in publish._verify_link(page)
+    xeon.write_text("x")
+    epyc.write_text("e")
+    link = publish._verify_link(page)
+    assert "[tiny_verify_amd-epyc.md](tiny_verify_amd-epyc.md)" in link and "tiny_verify_intel-xeon-processor.md" in link
+
+
 def test_rerun_check_on_a_tiny_published_page(tmp_path, tiny_run):
     rerun = tmp_path / "rerun"
     shutil.copytree(tiny_run, rerun, symlinks=True)
@@ -54,7 +68,7 @@ def test_rerun_check_on_a_tiny_published_page(tmp_path, tiny_run):
     page = make_page(tmp_path / "same", tiny_run, {0: 0.0, 1: 0.01, 2: -0.01})
     assert verify.main(["--page", str(page), "--config", str(config), "--seed", "0", "--workdir", str(rerun),
                         "--cores", "1", "--resume"]) == 0  # fmt: skip
-    report = page.with_name("tiny_verify.md").read_text()
+    report = verify.report_path(page, cpu_model()).read_text()
     assert "| table1_ssim | 0 → 1" in report and "outside" not in report.split("Verdicts:")[1].split("\n")[0]
     comparison = verify.compare_tables(page.with_suffix(""), rerun / "results" / "tables", 0)
     assert set(comparison["verdict"]) == {"same as the page"}
@@ -73,7 +87,7 @@ def test_rerun_check_on_a_tiny_published_page(tmp_path, tiny_run):
     comparison = verify.compare_tables(page.with_suffix(""), rerun / "results" / "tables", 0)
     for number in SHIFTED:
         assert verdicts(comparison, number) == {"outside"}, number
-    assert "**outside**" in page.with_name("tiny_verify.md").read_text()
+    assert "**outside**" in verify.report_path(page, cpu_model()).read_text()
 
 
 def test_rerun_check_refuses_a_used_folder_and_a_page_without_seed_rows(tmp_path, tiny_run):

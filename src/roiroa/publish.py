@@ -677,10 +677,12 @@ def check_clean(results: Path, dataset: str, allow_dirty: bool, out: Path,
 
 
 def _verify_link(page: Path) -> str:
-    """The page's rerun check (roiroa.verify writes PAGE_verify.md beside it), if one was run."""
-    check, cause = page.with_name(f"{page.stem}_verify.md"), page.with_name(f"{page.stem}_cause.md")
-    found = (f"[{check.name}]({check.name}) (one seed rerun from scratch, compared with this page)" if check.exists()
-             else f"none run yet (`python -m roiroa.verify --page {page}` reruns one seed and compares)")
+    """The page's rerun checks (roiroa.verify writes PAGE_verify_CPU.md beside it, one per
+    kind of CPU that reran it), if any was run."""
+    checks = sorted(page.parent.glob(f"{page.stem}_verify_*.md"))
+    cause = page.with_name(f"{page.stem}_cause.md")
+    found = ("; ".join(f"[{c.name}]({c.name})" for c in checks) + " (one seed rerun from scratch, compared with this page)"
+             if checks else f"none run yet (`python -m roiroa.verify --page {page}` reruns one seed and compares)")
     if cause.exists():
         found += f"; why a rerun elsewhere differs: [{cause.name}]({cause.name})"
     return found

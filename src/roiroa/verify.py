@@ -8,13 +8,17 @@ page's seeds.
 
 The page's numbers are its per-seed rows, `docs/results/<name>/<table>_seeds.csv`
 (copies of the workflow's results/tables/*_seeds.csv); the rerun's are the same
-files of the scratch run. The report is `docs/results/<name>_verify.md`.
+files of the scratch run. The report is `docs/results/<name>_verify_<cpu>.md`, one per
+kind of CPU that reran it: a model is replayed bit for bit only on the CPU kind that
+trained it (docs/results/fashion_mnist_cause.md), so a rerun on the page's own kind and
+one on another kind answer different questions, and neither overwrites the other.
 """
 
 from __future__ import annotations
 
 import argparse
 import math
+import re
 import shlex
 import subprocess
 import sys
@@ -24,6 +28,7 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
+from .environment import cpu_model
 from .runtime import read_json
 from .tables import DEFENSE_KEYS, KEYS, SSIM_COLUMNS
 
@@ -171,6 +176,16 @@ def rerun_hosts(workdir: Path) -> list[str]:
     return sorted({read_json(p).get("host", "host not recorded") for p in workdir.glob("results/*/*/model~*/seed~*/train.json")})
 
 
+def cpu_slug(cpu: str) -> str:
+    """'Intel(R) Xeon(R) Processor' -> 'intel-xeon-processor': a CPU model as a file-name part."""
+    return re.sub(r"[^a-z0-9]+", "-", re.sub(r"\((r|tm)\)", "", cpu.lower())).strip("-") or "unknown-cpu"
+
+
+def report_path(page: Path, cpu: str) -> Path:
+    """Where the rerun check of `page` on a `cpu` is written: beside the page."""
+    return page.with_name(f"{page.stem}_verify_{cpu_slug(cpu)}.md")
+
+
 def number(value: float) -> str:
     if isinstance(value, float) and math.isnan(value):
         return ""
@@ -215,7 +230,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workdir", type=Path, required=True, help="scratch folder of the rerun (empty or absent)")
     parser.add_argument("--cores", default="all")
     parser.add_argument("--resume", action="store_true", help="finish or reuse a rerun already in --workdir")
-    parser.add_argument("--out", type=Path, help="default: <page>_verify.md beside the page")
+    parser.add_argument("--out", type=Path, help="default: <page>_verify_<this CPU>.md beside the page")
     parser.add_argument("--command", help="the command to name on the report (default: this one)")
     args = parser.parse_args(argv)
     page_dir = args.page.with_suffix("")
@@ -224,7 +239,7 @@ def main(argv: list[str] | None = None) -> int:
     seed_rows(page_dir)  # before the rerun's hours, not after
     rerun(args.config, args.seed, args.workdir, args.cores, args.resume)
     comparison = compare_tables(page_dir, args.workdir / "results" / "tables", args.seed)
-    out = args.out or args.page.with_name(f"{args.page.stem}_verify.md")
+    out = args.out or report_path(args.page, cpu_model())
     command = args.command or "python -m roiroa.verify " + shlex.join(argv if argv is not None else sys.argv[1:])
     write_report(out, comparison, page=args.page, config=args.config, seed=args.seed, command=command,
                  hosts=rerun_hosts(args.workdir))  # fmt: skip
