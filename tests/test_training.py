@@ -2,12 +2,14 @@
 baseline of bench/train.py), and its options are honoured."""
 
 import contextlib
+import logging
 import sys
 
 import numpy as np
 import torch
 
 from conftest import ROOT
+from roiroa.environment import float_path
 from roiroa.models import ModelSpec, build_model
 from roiroa.training import mixed_precision, train_model
 
@@ -152,6 +154,23 @@ def test_a_resumed_training_ends_with_the_uninterrupted_weights(tmp_path):
     for key in ("loss", "train_accuracy"):
         assert history[key] == whole_history[key], key
     assert len(history["seconds"]) == 3 and history["seconds"] == sorted(history["seconds"])
+
+
+def test_a_progress_file_from_another_kind_of_cpu_trains_from_the_start(tmp_path, caplog):
+    """A progress file carried from another machine (here: one whose record names
+    another CPU) is not continued: its model could be replayed on neither CPU."""
+    fresh, _ = trained_for(2)
+    progress = tmp_path / "train.progress.pt"
+    trained_for(1, progress)
+    state = torch.load(progress, weights_only=False)
+    assert state["machine"]["cpu"] == float_path("cpu")["cpu"]
+    state["machine"] = state["machine"] | {"cpu": "Another CPU"}
+    torch.save(state, progress)
+    with caplog.at_level(logging.WARNING):
+        model, history = trained_for(2, progress)
+    assert_same_weights(model, fresh)
+    assert "resumed_after_epochs" not in history
+    assert "another kind of machine (cpu: ['Another CPU']" in caplog.text
 
 
 def test_a_progress_file_of_other_settings_or_a_cut_one_trains_from_the_start(tmp_path):

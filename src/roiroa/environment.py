@@ -32,6 +32,20 @@ KERNEL_ENV = ("ATEN_CPU_CAPABILITY", "ONEDNN_MAX_CPU_ISA", "MKL_CBWR", "MKL_ENAB
               "OMP_NUM_THREADS", "MKL_NUM_THREADS", "CUBLAS_WORKSPACE_CONFIG")
 
 
+def float_path(device: str = "cpu") -> dict:
+    """What decides a training's float results besides its code and data: the CPU
+    (or GPU) model, torch's version, threads and kernel path. Two trainings agree bit
+    for bit only where these agree (docs/results/fashion_mnist_cause.md)."""
+    import torch
+
+    return {
+        "cpu": cpu_model(), "torch": torch.__version__, "torch_threads": torch.get_num_threads(),
+        "cpu_capability": torch.backends.cpu.get_cpu_capability(), "mkldnn": bool(torch.backends.mkldnn.enabled),
+        "kernel_env": {k: os.environ[k] for k in KERNEL_ENV if k in os.environ},
+        "gpu": torch.cuda.get_device_name(0) if str(device).startswith("cuda") else None,
+    }  # fmt: skip
+
+
 def job_environment() -> dict:
     """What a rerun needs to match a job's numbers: CPU model (and GPU), core
     count, torch threads and float-kernel path, library versions. torch fields

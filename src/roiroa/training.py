@@ -13,6 +13,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from .environment import float_path
 from .models import NativeSpaceModel, save_torch
 
 log = logging.getLogger(__name__)
@@ -81,9 +82,11 @@ def train_model(
     `progress_path`: after every epoch the whole training state (weights, Adam's
     moments, both generators, the history) is written there, and a training that
     finds a matching file continues after its last finished epoch, to the same
-    weights as an uninterrupted run (a killed job loses at most one epoch). The
-    history's `resumed_after_epochs` says where it continued; the caller removes the
-    file once its outputs are written.
+    weights as an uninterrupted run (a killed job loses at most one epoch). Only on
+    the same kind of machine (`environment.float_path`): a model trained partly on
+    one CPU and partly on another could not be replayed on either, so a progress
+    file from another machine is started over. The history's `resumed_after_epochs`
+    says where it continued; the caller removes the file once its outputs are written.
     """
     generator = torch.Generator().manual_seed(seed)
     x = torch.from_numpy(images)
@@ -99,10 +102,11 @@ def train_model(
     n_batches = (len(y) + batch_size - 1) // batch_size
     history = {"loss": [], "train_accuracy": [], "eval_accuracy": [], "seconds": []}
     fingerprint = progress = None
+    machine = float_path(str(device))
     if progress_path:  # a hash of the initial weights and the data: only when progress is kept
         fingerprint = progress_fingerprint(model, x, y, seed=seed, lr=lr, batch_size=batch_size,
                                            precision=precision, channels_last=channels_last)
-        progress = read_progress(progress_path, fingerprint, epochs)
+        progress = read_progress(progress_path, fingerprint, epochs, machine)
     done = progress["epoch"] if progress else 0  # epochs finished by an earlier, killed run
     if progress:
         model.load_state_dict(progress["model"])
@@ -153,7 +157,7 @@ def train_model(
             history["eval_accuracy"].append(accuracy(probs, torch.from_numpy(eval_labels)))
         history["seconds"].append(round(time.perf_counter() - start, 2))
         if progress_path:
-            write_progress(progress_path, fingerprint, epoch, model, optimizer, generator, history)
+            write_progress(progress_path, fingerprint, machine, epoch, model, optimizer, generator, history)
         log.info(
             "epoch %d/%d done: loss %.4f train acc %.4f%s (%.1f s)",
             epoch, epochs, history["loss"][-1], history["train_accuracy"][-1],
@@ -186,12 +190,12 @@ def restore_global_rng(state: dict) -> None:
         torch.cuda.set_rng_state_all(state["cuda"])
 
 
-def write_progress(path, fingerprint, epoch, model, optimizer, generator, history) -> None:
+def write_progress(path, fingerprint, machine, epoch, model, optimizer, generator, history) -> None:
     """The training state after `epoch`, renamed into place when complete (a kill
     while writing leaves the previous epoch's file)."""
     save_torch(
         {
-            "fingerprint": fingerprint, "epoch": epoch, "model": model.state_dict(),
+            "fingerprint": fingerprint, "machine": machine, "epoch": epoch, "model": model.state_dict(),
             "optimizer": optimizer.state_dict(), "generator": generator.get_state(),
             "global_rng": global_rng_state(), "history": history,
         },
@@ -199,10 +203,10 @@ def write_progress(path, fingerprint, epoch, model, optimizer, generator, histor
     )
 
 
-def read_progress(path, fingerprint: str, epochs: int) -> dict | None:
+def read_progress(path, fingerprint: str, epochs: int, machine: dict) -> dict | None:
     """The progress file at `path` when it continues this training, else None
-    (a file of other data or settings, of more than `epochs` epochs, or an
-    unreadable one, is started over)."""
+    (a file of other data or settings, of more than `epochs` epochs, from another
+    kind of machine (`machine`: float_path), or an unreadable one, is started over)."""
     if not Path(path).exists():
         return None
     try:
@@ -215,5 +219,12 @@ def read_progress(path, fingerprint: str, epochs: int) -> dict | None:
         return None
     if progress["epoch"] > epochs:
         log.warning("progress file %s is past epoch %d: training from the start", path, epochs)
+        return None
+    if progress.get("machine") != machine:
+        differ = sorted(k for k in machine if (progress.get("machine") or {}).get(k) != machine[k])
+        log.warning("progress file %s was written on another kind of machine (%s: %s, here %s): a model "
+                    "trained partly on each could not be replayed on either, training from the start", path,
+                    ", ".join(differ), [(progress.get("machine") or {}).get(k) for k in differ],
+                    [machine[k] for k in differ])  # fmt: skip
         return None
     return progress
