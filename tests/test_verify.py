@@ -20,7 +20,7 @@ def make_page(tmp_path, tiny_run, shift_by_seed: dict[int, float]):
     page = tmp_path / "docs" / "tiny.md"
     folder = page.with_suffix("")
     folder.mkdir(parents=True, exist_ok=True)
-    page.write_text("# Results: tiny\n")
+    page.write_text("# Results: tiny\n\n- Rerun check: none run yet\n- Jobs ran on: here\n")
     for name in TABLE_FILES:
         rows = pd.read_csv(tiny_run / "results" / "tables" / name)
         copies = []
@@ -51,10 +51,10 @@ def test_each_kind_of_cpu_has_its_own_report_and_the_page_links_them(tmp_path):
     assert verify.cpu_slug("AMD EPYC 7B13 64-Core Processor") == "amd-epyc-7b13-64-core-processor"
     xeon, epyc = verify.report_path(page, "Intel(R) Xeon(R) Processor"), verify.report_path(page, "AMD EPYC")
     assert xeon != epyc and xeon.parent == epyc.parent == tmp_path
-    assert "none run yet" in publish._verify_link(page)
+    assert "none run yet" in publish.verify_link(page)
     xeon.write_text("x")
     epyc.write_text("e")
-    link = publish._verify_link(page)
+    link = publish.verify_link(page)
     assert "[tiny_verify_amd-epyc.md](tiny_verify_amd-epyc.md)" in link and "tiny_verify_intel-xeon-processor.md" in link
 
 
@@ -72,6 +72,9 @@ def test_rerun_check_on_a_tiny_published_page(tmp_path, tiny_run):
     assert "| table1_ssim | 0 → 1" in report and "outside" not in report.split("Verdicts:")[1].split("\n")[0]
     comparison = verify.compare_tables(page.with_suffix(""), rerun / "results" / "tables", 0)
     assert set(comparison["verdict"]) == {"same as the page"}
+    report = verify.report_path(page, cpu_model())
+    assert f"- Rerun check: [{report.name}]({report.name})" in page.read_text()  # the page links its check
+    assert "- Jobs ran on: here" in page.read_text()
     assert {"ssim_mean_of_samples", "score_mod", "score_mod_adv", "chosen_theta"} <= set(comparison["number"])
 
     # the page's seed 0 differs, its seeds span the rerun: within the range

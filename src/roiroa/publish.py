@@ -676,7 +676,7 @@ def check_clean(results: Path, dataset: str, allow_dirty: bool, out: Path,
             f"when an earlier publish of this page ran from that checkout")
 
 
-def _verify_link(page: Path) -> str:
+def verify_link(page: Path) -> str:
     """The page's rerun checks (roiroa.verify writes PAGE_verify_CPU.md beside it, one per
     kind of CPU that reran it), if any was run."""
     checks = sorted(page.parent.glob(f"{page.stem}_verify_*.md"))
@@ -686,6 +686,17 @@ def _verify_link(page: Path) -> str:
     if cause.exists():
         found += f"; why a rerun elsewhere differs: [{cause.name}]({cause.name})"
     return found
+
+
+def link_rerun_checks(page: Path) -> None:
+    """Rewrite the page's "Rerun check" line to link the checks beside it: a check runs
+    after its page is published (it compares with the page), so the page learns of it
+    here rather than by a second publish."""
+    lines = page.read_text().splitlines(keepends=True)
+    at = [i for i, line in enumerate(lines) if line.startswith("- Rerun check: ")]
+    if at:
+        lines[at[0]] = f"- Rerun check: {verify_link(page)}\n"
+        page.write_text("".join(lines))
 
 
 def write_verdicts(path: Path, dataset: str, page: Path, records: list[dict]) -> None:
@@ -731,7 +742,7 @@ Do not edit by hand: rerun the command. Config: `{config_path}` (seeds {config.g
 
 - Jobs ran on: {job_hosts(results, dataset, config)}
 - Published on: {host_description()} with {versions()}; {commit_line}
-- Rerun check: {_verify_link(out)}
+- Rerun check: {verify_link(out)}
 - Blob fitted on: {', '.join(sorted(set(t2['fit_on'])))}; θ chosen per seed on the calibration part
   (criterion: `roiroa.selection`); the chosen θ per seed: {', '.join(sorted(set(chosen['theta'])))}.
 

@@ -29,6 +29,7 @@ import pandas as pd
 import yaml
 
 from .environment import cpu_model
+from .publish import link_rerun_checks
 from .runtime import read_json
 from .tables import DEFENSE_KEYS, KEYS, SSIM_COLUMNS
 
@@ -243,6 +244,8 @@ def main(argv: list[str] | None = None) -> int:
     command = args.command or "python -m roiroa.verify " + shlex.join(argv if argv is not None else sys.argv[1:])
     write_report(out, comparison, page=args.page, config=args.config, seed=args.seed, command=command,
                  hosts=rerun_hosts(args.workdir))  # fmt: skip
+    if out.parent == args.page.parent:
+        link_rerun_checks(args.page)
     counts = comparison["verdict"].value_counts().to_dict()
     print(f"{out}: {len(comparison)} numbers: {counts}")
     return 0
