@@ -32,18 +32,27 @@ KERNEL_ENV = ("ATEN_CPU_CAPABILITY", "ONEDNN_MAX_CPU_ISA", "MKL_CBWR", "MKL_ENAB
               "OMP_NUM_THREADS", "MKL_NUM_THREADS", "CUBLAS_WORKSPACE_CONFIG")
 
 
+def kernel_env() -> dict:
+    """The KERNEL_ENV variables set in this process."""
+    return {k: os.environ[k] for k in KERNEL_ENV if k in os.environ}
+
+
+def torch_kernels(torch) -> dict:
+    """torch's version, thread count and CPU kernel path (oneDNN on or off)."""
+    return {
+        "torch": torch.__version__, "torch_threads": torch.get_num_threads(),
+        "cpu_capability": torch.backends.cpu.get_cpu_capability(), "mkldnn": bool(torch.backends.mkldnn.enabled),
+    }  # fmt: skip
+
+
 def float_path(device: str = "cpu") -> dict:
     """What decides a training's float results besides its code and data: the CPU
-    (or GPU) model, torch's version, threads and kernel path. Two trainings agree bit
-    for bit only where these agree (docs/results/fashion_mnist_cause.md)."""
+    model, torch's kernels and, for a training on CUDA, the GPU model. Two trainings
+    agree bit for bit only where these agree (docs/results/fashion_mnist_cause.md)."""
     import torch
 
-    return {
-        "cpu": cpu_model(), "torch": torch.__version__, "torch_threads": torch.get_num_threads(),
-        "cpu_capability": torch.backends.cpu.get_cpu_capability(), "mkldnn": bool(torch.backends.mkldnn.enabled),
-        "kernel_env": {k: os.environ[k] for k in KERNEL_ENV if k in os.environ},
-        "gpu": torch.cuda.get_device_name(0) if str(device).startswith("cuda") else None,
-    }  # fmt: skip
+    gpu = torch.cuda.get_device_name(0) if str(device).startswith("cuda") else None
+    return {"cpu": cpu_model(), "kernel_env": kernel_env(), **torch_kernels(torch), "gpu": gpu}
 
 
 def job_environment() -> dict:
@@ -58,15 +67,10 @@ def job_environment() -> dict:
         "cores": os.cpu_count(),
         "python": platform.python_version(),
         "numpy": numpy.__version__,
-        "kernel_env": {k: os.environ[k] for k in KERNEL_ENV if k in os.environ},
+        "kernel_env": kernel_env(),
     }
     torch = sys.modules.get("torch")
     if torch is not None:
-        record |= {
-            "torch": torch.__version__,
-            "torch_threads": torch.get_num_threads(),
-            "cpu_capability": torch.backends.cpu.get_cpu_capability(),
-            "mkldnn": bool(torch.backends.mkldnn.enabled),
-            "gpu": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
-        }
+        gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else None
+        record |= torch_kernels(torch) | {"gpu": gpu}
     return record

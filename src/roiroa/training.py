@@ -101,9 +101,9 @@ def train_model(
     optimizer = torch.optim.Adam(model.parameters(), lr=lr)
     n_batches = (len(y) + batch_size - 1) // batch_size
     history = {"loss": [], "train_accuracy": [], "eval_accuracy": [], "seconds": []}
-    fingerprint = progress = None
-    machine = float_path(str(device))
+    fingerprint = machine = progress = None
     if progress_path:  # a hash of the initial weights and the data: only when progress is kept
+        machine = float_path(str(device))
         fingerprint = progress_fingerprint(model, x, y, seed=seed, lr=lr, batch_size=batch_size,
                                            precision=precision, channels_last=channels_last)
         progress = read_progress(progress_path, fingerprint, epochs, machine)
@@ -220,11 +220,11 @@ def read_progress(path, fingerprint: str, epochs: int, machine: dict) -> dict | 
     if progress["epoch"] > epochs:
         log.warning("progress file %s is past epoch %d: training from the start", path, epochs)
         return None
-    if progress.get("machine") != machine:
-        differ = sorted(k for k in machine if (progress.get("machine") or {}).get(k) != machine[k])
+    written_on = progress.get("machine") or {}  # none: a file of a version that did not record it
+    if written_on != machine:
+        differ = sorted(k for k in machine if written_on.get(k) != machine[k])
         log.warning("progress file %s was written on another kind of machine (%s: %s, here %s): a model "
                     "trained partly on each could not be replayed on either, training from the start", path,
-                    ", ".join(differ), [(progress.get("machine") or {}).get(k) for k in differ],
-                    [machine[k] for k in differ])  # fmt: skip
+                    ", ".join(differ), [written_on.get(k) for k in differ], [machine[k] for k in differ])  # fmt: skip
         return None
     return progress
