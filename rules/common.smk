@@ -6,7 +6,7 @@ import sys
 
 from snakemake.exceptions import WorkflowError
 from snakemake.logging import logger
-from snakemake.utils import min_version
+from snakemake.utils import min_version, update_config
 
 # Rule scripts import roiroa from this checkout in whatever environment runs
 # them (the project's .venv, a --sdm conda env, a cluster job).
@@ -34,6 +34,8 @@ if not workflow.overwrite_configfiles:
 # roiroa.config checks each config file itself (Snakemake's YAML reader keeps the
 # last of a repeated key silently), then the merged config: the schema with
 # strict numbers (no NaN, no 2.0 for an integer), then what needs the registries.
+# `--config seeds=[0,3]` would give the strings '0' and '3': read as in a config file.
+update_config(config, rc.read_command_line_config(workflow.config_settings.config))
 try:
     for path in workflow.configfiles:
         rc.read_config_file(path)

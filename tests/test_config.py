@@ -9,7 +9,7 @@ from conftest import ROOT, TINY_CONFIG, snakemake, write_config
 from roiroa.attacks import ATTACKS, LOSSES
 from roiroa.blob import BLOB_MODES
 from roiroa.cam import CAM_METHODS, CAM_TARGETS
-from roiroa.config import MIN_INPUT_SIZE, ConfigError, fmt, model_settings, validate_config
+from roiroa.config import MIN_INPUT_SIZE, ConfigError, fmt, model_settings, read_command_line_config, validate_config
 from roiroa.defense import ASSIGNMENTS, ORDERS
 from roiroa.maps import SPACES
 from roiroa.models import ARCHS, DEFAULT_CAM_LAYER
@@ -210,6 +210,15 @@ def test_good_configs_plan(tmp_path):
     config["regions"]["delta1"] = 0.3  # a scalar is a sweep of one
     result = snakemake(tmp_path, write_config(tmp_path, config), "-n")
     assert "train" in result.stdout and result.stdout.count("rule train:") == 45
+
+
+def test_a_list_given_with_snakemake_config_means_what_it_means_in_a_file(tmp_path):
+    """`--config seeds=[0,3]`: Snakemake keeps the items strings ('0', which the schema
+    refuses); roiroa reads them as the config file would, so the seeds plan."""
+    result = snakemake(tmp_path, write_config(tmp_path, TINY_CONFIG), "-n", "--config", "seeds=[0,3]")
+    assert "seed~3/model.pt" in result.stdout and "seed~0/model.pt" in result.stdout
+    assert read_command_line_config({"seeds": ["0", "3"], "blob": {"theta": ["0.1", "mean"]}, "threads": 2}) == {
+        "seeds": [0, 3], "blob": {"theta": [0.1, "mean"]}, "threads": 2}
 
 
 def test_schema_enums_match_the_library():

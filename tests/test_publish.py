@@ -290,6 +290,21 @@ def test_page_has_every_seed_and_the_verdicts(two_attacks, tmp_path):
     assert all(v["verdict"] in ("yes", "no", "undecided", "not testable") and v["reason"] for v in verdicts)
 
 
+def test_page_names_only_the_seeds_its_numbers_are_from(two_attacks, tmp_path):
+    """A config whose seeds the tables do not hold is refused (the header would name
+    seeds the numbers are not from); `--seeds` publishes the subset that ran, and the
+    header names it beside the file's list (`make paper-fmnist SEEDS=0,3,4`)."""
+    workdir, configfile = two_attacks
+    more_seeds = yaml.safe_load(configfile.read_text()) | {"seeds": [0, 1]}
+    wider = tmp_path / "two_seeds.yaml"
+    wider.write_text(yaml.safe_dump(more_seeds))
+    with pytest.raises(SystemExit, match=r"hold the seeds \[0\] of digits, the page would name \[0, 1\]"):
+        publish("digits", wider, "make test", workdir / "results", tmp_path / "page.md")
+    page = publish("digits", wider, "make test SEEDS=0", workdir / "results", tmp_path / "page.md", seeds=[0])
+    assert "(seeds [0], given on the command line; the file lists [0, 1])" in page.read_text()
+    assert "(seeds [0])." in publish("digits", configfile, "make test", workdir / "results", tmp_path / "p.md").read_text()
+
+
 def test_page_says_which_threat_models_have_baselines(two_attacks, tmp_path):
     """The real-data configs score their random masks under the post-hoc order only:
     the page names the orders the baselines were scored under, and the threat models

@@ -609,6 +609,28 @@ def with_defaults(config: dict) -> dict:
     return full
 
 
+def read_command_line_config(values) -> dict:
+    """The values of `snakemake --config key=value` as a config file would read them.
+    Snakemake reads a list or mapping given there with YAML's BaseLoader, which keeps
+    every item a string (`seeds=[0,3]` gives ['0', '3'], which the schema refuses);
+    each such string is read again with the safe loader, as in a config file."""
+
+    def retyped(value):
+        if isinstance(value, str):
+            try:
+                return yaml.safe_load(value)
+            except yaml.YAMLError:
+                return value
+        if isinstance(value, list):
+            return [retyped(v) for v in value]
+        if isinstance(value, dict):
+            return {k: retyped(v) for k, v in value.items()}
+        return value
+
+    return {key: retyped(value) if isinstance(value, (list, dict)) else value
+            for key, value in dict(values).items()}
+
+
 def validate_config(config: dict, schema: str | Path | None = None) -> list[str]:
     """What rules/common.smk does before any job, in one call: normalize_sweeps,
     the schema (filling defaults) and check_config. Raises ConfigError with the
