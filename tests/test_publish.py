@@ -305,6 +305,16 @@ def test_page_names_only_the_seeds_its_numbers_are_from(two_attacks, tmp_path):
     assert "(seeds [0])." in publish("digits", configfile, "make test", workdir / "results", tmp_path / "p.md").read_text()
 
 
+def test_theta_sweep_rows_name_their_threat_model(two_attacks, tmp_path):
+    """Each θ of the sweep has a row per re-attack order; without the order the rows of
+    one θ looked alike but for their numbers."""
+    workdir, configfile = two_attacks
+    page = publish("digits", configfile, "make test", workdir / "results", tmp_path / "page.md").read_text()
+    rows = table_rows(page, "## The θ sweep")
+    keys = [tuple(r[:5]) for r in rows]  # direction, attack, RoA, re-attack, θ
+    assert len(set(keys)) == len(keys) and len({k[3] for k in keys}) == 3, keys
+
+
 def test_page_says_which_threat_models_have_baselines(two_attacks, tmp_path):
     """The real-data configs score their random masks under the post-hoc order only:
     the page names the orders the baselines were scored under, and the threat models
@@ -364,6 +374,10 @@ def test_stability_names_the_seeds_a_verdict_needed(tmp_path):
     raised = next(line for line in table.splitlines() if "repeated attack raised" in line)
     cells = [c.strip() for c in raised.strip("|").split("|")]
     assert cells[-3:] == ["yes", "undecided", "3 seeds"], cells
+    header = next(line for line in table.splitlines() if "stable from" in line)
+    assert "| seeds 0–1 | seeds 0–2 |" in header
+    from roiroa.publish import seed_span
+    assert (seed_span([0, 3]), seed_span([0, 3, 4]), seed_span([3, 4])) == ("0, 3", "0, 3, 4", "3–4")
 
 
 def test_jobs_ran_on_counts_only_the_page_configs_files(two_attacks, tmp_path):

@@ -198,8 +198,9 @@ def sweep_section(t2: pd.DataFrame, t3: pd.DataFrame) -> str:
     both = merged_tables(t2, t3)
     both = both[both["neutralization"] == "blob, θ sweep"]
     rows = [{
-        "direction": f"{r['source']} → {r['target']}", "attack": _attack(r), "RoA": r["roa_source"], "θ": r["theta"],
-        "blob pixels": f"{r['blob_pixels']:.0f}", "score_mod": f"{r['score_mod']:.4f}",
+        "direction": f"{r['source']} → {r['target']}", "attack": _attack(r), "RoA": r["roa_source"],
+        "re-attack": r.get("order", ""), "θ": r["theta"], "blob pixels": f"{r['blob_pixels']:.0f}",
+        "score_mod": f"{r['score_mod']:.4f}",
         "paper score_mod": _fmt(r.get("score_mod (paper)")), "score_adv": f"{r['score_adv']:.4f}",
         "score_mod_adv": f"{r['score_mod_adv']:.4f}", "paper score_mod_adv": _fmt(r.get("score_mod_adv (paper)")),
         "asr_mod": _fmt(r["asr_mod"]),
@@ -520,6 +521,13 @@ def seeds_section(results: Path, dataset: str) -> str:
     return f"{text}\n\n{markdown_table(pd.DataFrame(rows))}"
 
 
+def seed_span(seeds: list[int]) -> str:
+    """Seeds as a column name: '0–2' for a run of consecutive seeds, else '0, 3, 4'."""
+    if seeds == list(range(seeds[0], seeds[-1] + 1)):
+        return f"{seeds[0]}–{seeds[-1]}"
+    return ", ".join(str(s) for s in seeds)
+
+
 def stability_section(results: Path, dataset: str, margin: float) -> str:
     """How many seeds a verdict needed: every verdict recomputed from the first k
     seeds (k = 2 … all), from the per-seed rows; a verdict is stable from the
@@ -543,7 +551,7 @@ def stability_section(results: Path, dataset: str, margin: float) -> str:
     for (claim, test, direction, attack, roa, threat), found in answers.items():
         stable = next(k for k in range(2, len(seeds) + 1) if len(set(found[k - 2:])) == 1)
         rows.append({"claim": f"({claim}) {test}", "direction": direction, "attack": attack, "RoA": roa,
-                     "re-attack": threat, **{f"seeds {seeds[0]}–{seeds[k - 1]}": a for k, a in zip(range(2, 99), found)},
+                     "re-attack": threat, **{f"seeds {seed_span(seeds[:k])}": a for k, a in zip(range(2, 99), found)},
                      "stable from": f"{stable} seeds"})
     return markdown_table(pd.DataFrame(rows))
 
