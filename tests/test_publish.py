@@ -344,6 +344,8 @@ def test_readme_overview_from_the_pages_verdicts(two_attacks, tmp_path):
     assert [row[0] for row in rows] == [f"[digits]({page})", "Cats vs Dogs", "Malaria",
                                         "CIFAR-10 (named in the paper, not tabulated)"]
     assert all(row[1] == "not run: data not reachable offline" for row in rows[1:])
+    header = readme.read_text().split("<!-- BEGIN generated: overview -->", 1)[1]
+    assert "| (c) raised: post-hoc | (c) blob beats random masks: post-hoc |" in header
     clean_kept = rows[0][4]
     assert clean_kept.count("**") == 2 * 2 * len(ATTACKS) * 2  # directions × attacks × RoA sources, bold
 

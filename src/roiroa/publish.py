@@ -862,6 +862,8 @@ OVERVIEW_COLUMNS = [  # (claim, test, threat model or "", column title)
     ("a", "image-specific", "", "(a) image-specific"),
     ("b", "clean accuracy kept", "", "(b) clean accuracy kept"),
     ("c", "accuracy under the repeated attack raised", "attack_then_neutralize", "(c) raised: post-hoc"),
+    # a raise that random masks of the blob's size match is not the blob's doing
+    ("c", "blob better than random placement", "attack_then_neutralize", "(c) blob beats random masks: post-hoc"),
     ("c", "accuracy under the repeated attack raised", "adaptive", "(c) raised: adaptive"),
     ("c", "accuracy under the repeated attack raised", "neutralize_then_attack", "(c) raised: paper's order (not judged)"),
 ]
