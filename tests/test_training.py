@@ -6,6 +6,7 @@ import logging
 import sys
 
 import numpy as np
+import pytest
 import torch
 
 from conftest import ROOT
@@ -156,21 +157,26 @@ def test_a_resumed_training_ends_with_the_uninterrupted_weights(tmp_path):
     assert len(history["seconds"]) == 3 and history["seconds"] == sorted(history["seconds"])
 
 
-def test_a_progress_file_from_another_kind_of_cpu_trains_from_the_start(tmp_path, caplog):
+@pytest.mark.parametrize("field, other", [
+    ("cpu", "Another CPU"),
+    # the same model name, another stepping: two "AMD EPYC" virtual machines (issue 24)
+    ("cpu_id", "AuthenticAMD family 25 model 1 stepping 2, flags 00000000"),
+])
+def test_a_progress_file_from_another_kind_of_cpu_trains_from_the_start(tmp_path, caplog, field, other):
     """A progress file carried from another machine (here: one whose record names
     another CPU) is not continued: its model could be replayed on neither CPU."""
     fresh, _ = trained_for(2)
     progress = tmp_path / "train.progress.pt"
     trained_for(1, progress)
     state = torch.load(progress, weights_only=False)
-    assert state["machine"]["cpu"] == float_path("cpu")["cpu"]
-    state["machine"] = state["machine"] | {"cpu": "Another CPU"}
+    assert state["machine"][field] == float_path("cpu")[field]
+    state["machine"] = state["machine"] | {field: other}
     torch.save(state, progress)
     with caplog.at_level(logging.WARNING):
         model, history = trained_for(2, progress)
     assert_same_weights(model, fresh)
     assert "resumed_after_epochs" not in history
-    assert "another kind of machine (cpu: ['Another CPU']" in caplog.text
+    assert f"another kind of machine ({field}: ['{other}'" in caplog.text
 
 
 def test_a_progress_file_of_other_settings_or_a_cut_one_trains_from_the_start(tmp_path):

@@ -7,6 +7,7 @@ at module level.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import platform
 import sys
@@ -23,6 +24,26 @@ def _read(path: str) -> str:
 def cpu_model() -> str:
     return next((line.split(":", 1)[1].strip() for line in _read("/proc/cpuinfo").splitlines()
                  if line.startswith("model name")), platform.processor() or "unknown CPU")
+
+
+def cpu_identity(cpuinfo: str | None = None) -> str:
+    """The CPU beyond its model name, which a virtual machine may shorten to "AMD
+    EPYC" for several generations: vendor, family, model, stepping and a digest of
+    the feature flags (the instruction sets the float kernels may pick). Empty where
+    /proc/cpuinfo (or `cpuinfo`, its text) does not say (not Linux)."""
+    fields = {}
+    for line in (_read("/proc/cpuinfo") if cpuinfo is None else cpuinfo).splitlines():
+        key, _, value = line.partition(":")
+        key = key.strip()
+        if key in ("vendor_id", "cpu family", "model", "stepping", "flags") and key not in fields:
+            fields[key] = value.strip()
+        if not line.strip() and fields:
+            break  # the first processor's block is enough: every core of a machine is alike
+    if not fields:
+        return ""
+    flags = hashlib.sha256(" ".join(sorted(fields.get("flags", "").split())).encode()).hexdigest()[:8]
+    return (f"{fields.get('vendor_id', '?')} family {fields.get('cpu family', '?')} model "
+            f"{fields.get('model', '?')} stepping {fields.get('stepping', '?')}, flags {flags}")
 
 
 # Environment variables that choose float kernels (torch's vectorized ops, oneDNN's
@@ -47,16 +68,17 @@ def torch_kernels(torch) -> dict:
 
 def float_path(device: str = "cpu") -> dict:
     """What decides a training's float results besides its code and data: the CPU
-    model, torch's kernels and, for a training on CUDA, the GPU model. Two trainings
+    (model name and identity), torch's kernels and, for a training on CUDA, the GPU model. Two trainings
     agree bit for bit only where these agree (docs/results/fashion_mnist_cause.md)."""
     import torch
 
     gpu = torch.cuda.get_device_name(0) if str(device).startswith("cuda") else None
-    return {"cpu": cpu_model(), "kernel_env": kernel_env(), **torch_kernels(torch), "gpu": gpu}
+    return {"cpu": cpu_model(), "cpu_id": cpu_identity(), "kernel_env": kernel_env(),
+            **torch_kernels(torch), "gpu": gpu}
 
 
 def job_environment() -> dict:
-    """What a rerun needs to match a job's numbers: CPU model (and GPU), core
+    """What a rerun needs to match a job's numbers: CPU model and identity (and GPU), core
     count, torch threads and float-kernel path, library versions. torch fields
     only when the job imported torch (cheap jobs do not pay its import)."""
     import numpy
@@ -64,6 +86,7 @@ def job_environment() -> dict:
     record = {
         "platform": f"{platform.system()} {platform.machine()}",
         "cpu": cpu_model(),
+        "cpu_id": cpu_identity(),
         "cores": os.cpu_count(),
         "python": platform.python_version(),
         "numpy": numpy.__version__,

@@ -618,7 +618,8 @@ def describe_environment(environment) -> str:
         except ValueError:
             return environment
     e = environment
-    parts = [f"{e.get('cpu', '?')}, {e.get('cores', '?')} cores"]
+    cpu = e.get("cpu", "?") + (f" ({e['cpu_id']})" if e.get("cpu_id") else "")
+    parts = [f"{cpu}, {e.get('cores', '?')} cores"]
     if e.get("gpu"):
         parts.append(f"GPU {e['gpu']}")
     if e.get("torch"):

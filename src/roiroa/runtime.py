@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 from typing import Iterable
 
-from .environment import KERNEL_ENV, _read, cpu_model, job_environment  # noqa: F401  (re-exported)
+from .environment import KERNEL_ENV, _read, cpu_identity, cpu_model, job_environment  # noqa: F401  (re-exported)
 
 
 def start_job(log_path: str, outputs: Iterable[str] = ()) -> None:
@@ -242,11 +242,12 @@ def read_checkpoint(path: str | Path, device="cpu") -> dict:
 
 
 def host_description() -> str:
-    """The machine a job runs on, for the records: OS, cores, CPU, memory, and the
+    """The machine a job runs on, for the records: OS, cores, CPU (name and identity), memory, and the
     CUDA card when there is one."""
     memory = next((line.split()[1] for line in _read("/proc/meminfo").splitlines() if line.startswith("MemTotal")), "")
     gib = f", {int(memory) / 2**20:.0f} GiB" if memory else ""
     import torch
 
     gpu = f", GPU {torch.cuda.get_device_name(0)}" if torch.cuda.is_available() else ""
-    return f"{platform.system()} {platform.machine()}, {os.cpu_count()} cores ({cpu_model()}){gib}{gpu}"
+    cpu = "; ".join(filter(None, (cpu_model(), cpu_identity())))
+    return f"{platform.system()} {platform.machine()}, {os.cpu_count()} cores ({cpu}){gib}{gpu}"
