@@ -62,12 +62,13 @@ paper-fmnist: $(VENV)/.installed fmnist-data ## the paper's Fashion-MNIST experi
 # The rerun check of docs/results/fashion_mnist.md: seed VERIFY_SEED of its config
 # rerun from scratch in results/verify/fashion_mnist (emptied first), each number
 # against the page's seeds in docs/results/fashion_mnist_verify_<this CPU>.md (roiroa.verify;
-# one report per kind of CPU that reran it).
+# one report per kind of CPU that reran it). VERIFY_RESUME=1 keeps the folder and finishes
+# an interrupted rerun (a training goes on after its last whole epoch, on the same CPU).
 # verify-digits and verify-mnist do the same for docs/results/digits.md and mnist.md.
 VERIFY_SEED ?= 0
 define verify_page  # $(1): the page's name under docs/results, $(2): its config
-	rm -rf results/verify/$(1)
-	$(PY) -m roiroa.verify --page docs/results/$(1).md --config $(2) \
+	$(if $(VERIFY_RESUME),,rm -rf results/verify/$(1))
+	$(PY) -m roiroa.verify --page docs/results/$(1).md --config $(2) $(if $(VERIFY_RESUME),--resume) \
 	  --seed $(VERIFY_SEED) --workdir results/verify/$(1) --cores $(CORES) \
 	  --command "make $@ VERIFY_SEED=$(VERIFY_SEED)"
 endef
