@@ -12,7 +12,7 @@ import yaml
 
 from conftest import TINY_CONFIG, model_dir, snakemake, write_config
 from roiroa.publish import publish as publish_checked
-from roiroa.runtime import cpu_model, host_description
+from roiroa.runtime import cpu_identity, cpu_model, host_description
 
 
 ATTACKS = ("fgsm", "pgd_linf", "deepfool")
@@ -82,7 +82,7 @@ def test_page_names_the_machine_the_jobs_ran_on(two_attacks, tmp_path):
     page = publish("digits", configfile, "make test", workdir / "results", tmp_path / "page.md").read_text()
     ran_on = next(line for line in page.splitlines() if line.startswith("- Jobs ran on:"))
     # every job's recorded environment: CPU, cores, torch's threads and kernel path, and the files
-    assert f"{cpu_model()}, {os.cpu_count()} cores" in ran_on
+    assert f"{cpu_model()} ({cpu_identity()}), {os.cpu_count()} cores" in ran_on
     assert "torch 2." in ran_on and "threads, CPU kernels" in ran_on
     assert "× train.json" in ran_on and "× maps.h5" in ran_on
     assert "- Published on: " + host_description() in page
