@@ -165,8 +165,14 @@ publish: $(VENV)/.installed ## run CONFIG=my.yaml and publish results/pages/<dat
 	$(PY) -m roiroa.publish --config $(CONFIG) $(if $(DATASET),--dataset $(DATASET)) $(if $(ALLOW_DIRTY),--allow-dirty) \
 	  $(SEEDS_PUBLISH) --command "make publish CONFIG=$(CONFIG)$(if $(DATASET), DATASET=$(DATASET))$(SEEDS_SHOWN)"
 
-test: $(VENV)/.installed ## run the test suite but its SLURM tests (creates .venv when missing)
+test: $(VENV)/.installed ## run the test suite but its SLURM and slow tests (creates .venv when missing)
 	$(VENV)/bin/pytest
+
+# The slowest end-to-end variants (marker `slow`: another model, the real
+# Fashion-MNIST files, old layouts, the attacks checked against ART), a minute or
+# so each here, apart so that `make test` stays short. CI runs them.
+test-slow: $(VENV)/.installed ## run the slow end-to-end tests (marker slow)
+	$(VENV)/bin/pytest -m slow
 
 # The tests that start a one-node SLURM cluster (marker `slurm`; root and apt-get,
 # else skipped saying why): about 8 minutes, so apart from `make test`. CI runs both.

@@ -230,6 +230,7 @@ def test_pgd_without_random_start_equals_art(trained, digits, method, eps):
     assert (ours != x).any()
 
 
+@pytest.mark.slow
 def test_deepfool_equals_art(trained, digits):
     """ART attacks the predicted class, ours the label: give ours the predictions.
     ART and ours take the same float32 steps (|f|/(‖∇f‖² + 1e-7)·∇f, clip,
@@ -434,6 +435,7 @@ def test_apgd_checkpoints_follow_croce_and_hein():
     assert apgd_checkpoints(10) == [0, 3, 5, 6, 7, 8, 9, 10]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("method", ["apgd_ce", "apgd_ce_l2"])
 def test_apgd_ce_agrees_with_art(trained, digits, method):
     """APGD-CE (L∞, and L2 with the radius l2_budget) against ART's

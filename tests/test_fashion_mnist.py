@@ -103,6 +103,7 @@ REAL_CONFIG = {
 }
 
 
+@pytest.mark.slow
 @pytest.mark.workflow
 def test_whole_chain_on_the_real_files(debian_copy, tmp_path):
     """prepare_data → … → tables on the real Fashion-MNIST (all 12,000 training

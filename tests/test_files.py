@@ -264,6 +264,7 @@ def finished_pid() -> int:
     return process.pid
 
 
+@pytest.mark.slow
 def test_a_rerun_beside_a_live_writer_leaves_its_temp_file_alone(tmp_path):
     """After Snakemake is killed its job may go on; the rerun's job for the same
     output must not delete the live writer's file (issue 20: it did, 11 s into the write)."""

@@ -75,6 +75,7 @@ def layout_before() -> str:
     return f"{added[-1]}^"
 
 
+@pytest.mark.slow
 @pytest.mark.workflow
 def test_results_of_the_old_layout_are_reused_after_migration(tmp_path):
     old_code, workdir = tmp_path / "old_code", tmp_path / "run"

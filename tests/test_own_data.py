@@ -220,6 +220,7 @@ def test_the_example_config_reads_the_example_images(tmp_path, monkeypatch):
     assert loaded.train.images.shape == (360, 1, 8, 8) and loaded.report["channels"] == 1
 
 
+@pytest.mark.slow
 @pytest.mark.workflow
 def test_colour_folder_with_resnet18_and_a_named_cam_layer(tmp_path):
     own_folder(tmp_path, n=12, mode="RGB")
@@ -240,6 +241,7 @@ def test_colour_folder_with_resnet18_and_a_named_cam_layer(tmp_path):
     assert (tmp_path / "results/tables/table3_reattack.csv").exists()
 
 
+@pytest.mark.slow
 @pytest.mark.workflow
 def test_a_checkpoint_is_used_instead_of_training(tmp_path):
     import torch

@@ -81,6 +81,7 @@ def test_a_changed_setting_plans_its_own_folders_from_where_it_acts(tiny_run, tm
                 if rule not in CURRENT_CONFIG_VIEWS and (tiny_run / path).exists()]
 
 
+@pytest.mark.slow
 def test_both_configs_results_are_kept_on_disk(tiny_run, tmp_path):
     workdir = tmp_path / "run"
     shutil.copytree(tiny_run, workdir, symlinks=True)
@@ -94,6 +95,7 @@ def test_both_configs_results_are_kept_on_disk(tiny_run, tmp_path):
     assert params["assign"] == "union" and params["fill"] == 0
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("key,value", [("epochs", 4), ("pretrained", "features.pt")])
 def test_a_changed_model_setting_trains_its_own_model_and_both_are_kept(tiny_run, tmp_path, key, value):
     """model~ holds every model setting (roiroa.model_tag): a config differing only in one

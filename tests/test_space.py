@@ -45,6 +45,7 @@ def test_an_unknown_space_names_the_key(model):
         in_space(model, torch.rand(1, 1, 8, 8), "input")
 
 
+@pytest.mark.slow
 @pytest.mark.workflow
 def test_the_model_input_reading_runs_end_to_end_on_the_trained_model(tiny_run, tmp_path):
     workdir = tmp_path / "run"
