@@ -46,6 +46,12 @@ def cpu_identity(cpuinfo: str | None = None) -> str:
             f"{fields.get('model', '?')} stepping {fields.get('stepping', '?')}, flags {flags}")
 
 
+def cpu_label(name: str, identity: str = "") -> str:
+    """A CPU as the records print it: 'AMD EPYC (AuthenticAMD family 25 ...)', or the
+    name alone for a record without an identity (older records, not Linux)."""
+    return f"{name} ({identity})" if identity else name
+
+
 # Environment variables that choose float kernels (torch's vectorized ops, oneDNN's
 # convolutions, MKL's GEMM) or the thread count: a model trained under other values
 # is a different model (docs/results/fashion_mnist_cause.md).

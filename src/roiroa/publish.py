@@ -29,6 +29,7 @@ from .model_tag import LEVEL as MODEL_LEVEL, model_tag
 from .h5io import source_commit
 from .stats import format_p, mcnemar_exact_log10
 from . import tables, verdicts
+from .environment import cpu_label
 from .runtime import host_description
 
 PACKAGES = ("torch", "torchvision", "numpy", "h5py", "scikit-image", "pandas", "snakemake", "matplotlib")
@@ -618,8 +619,7 @@ def describe_environment(environment) -> str:
         except ValueError:
             return environment
     e = environment
-    cpu = e.get("cpu", "?") + (f" ({e['cpu_id']})" if e.get("cpu_id") else "")
-    parts = [f"{cpu}, {e.get('cores', '?')} cores"]
+    parts = [f"{cpu_label(e.get('cpu', '?'), e.get('cpu_id', ''))}, {e.get('cores', '?')} cores"]
     if e.get("gpu"):
         parts.append(f"GPU {e['gpu']}")
     if e.get("torch"):

@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 from typing import Iterable
 
-from .environment import KERNEL_ENV, _read, cpu_identity, cpu_model, job_environment  # noqa: F401  (re-exported)
+from .environment import KERNEL_ENV, _read, cpu_identity, cpu_label, cpu_model, job_environment  # noqa: F401  (re-exported)
 
 
 def start_job(log_path: str, outputs: Iterable[str] = ()) -> None:
@@ -249,5 +249,5 @@ def host_description() -> str:
     import torch
 
     gpu = f", GPU {torch.cuda.get_device_name(0)}" if torch.cuda.is_available() else ""
-    cpu = "; ".join(filter(None, (cpu_model(), cpu_identity())))
-    return f"{platform.system()} {platform.machine()}, {os.cpu_count()} cores ({cpu}){gib}{gpu}"
+    cpu = cpu_label(cpu_model(), cpu_identity())
+    return f"{platform.system()} {platform.machine()}, {os.cpu_count()} cores of {cpu}{gib}{gpu}"
