@@ -64,10 +64,15 @@ def test_rerun_check_on_a_tiny_published_page(tmp_path, tiny_run):
     config = tmp_path / "tiny.yaml"
     shutil.copy(tiny_run / "config.yaml", config)
 
-    # the page's seed 0 is the rerun: every number the same
+    # the page's seed 0 is the rerun: every number the same; the killed rerun left its lock behind
     page = make_page(tmp_path / "same", tiny_run, {0: 0.0, 1: 0.01, 2: -0.01})
+    locks = rerun / ".snakemake" / "locks"
+    locks.mkdir(parents=True, exist_ok=True)
+    outputs = [str(p.relative_to(rerun)) for p in (rerun / "results").rglob("*") if p.is_file()]
+    (locks / "0.output.lock").write_text("\n".join(outputs) + "\n")
     assert verify.main(["--page", str(page), "--config", str(config), "--seed", "0", "--workdir", str(rerun),
                         "--cores", "1", "--resume"]) == 0  # fmt: skip
+    assert not list(locks.glob("*"))  # unlocked, then run and unlocked again
     report = verify.report_path(page, cpu_model()).read_text()
     assert "| table1_ssim | 0 → 1" in report and "outside" not in report.split("Verdicts:")[1].split("\n")[0]
     comparison = verify.compare_tables(page.with_suffix(""), rerun / "results" / "tables", 0)

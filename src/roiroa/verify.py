@@ -168,6 +168,8 @@ def rerun(config_path: Path, seed: int, workdir: Path, cores: str, resume: bool)
     snakemake = Path(sys.executable).with_name("snakemake")
     command = [str(snakemake), "-s", str(ROOT / "Snakefile"), "-d", str(workdir), "--configfile", str(configfile),
                "--cores", str(cores), "--rerun-incomplete", "tables"]  # fmt: skip
+    if resume:  # the rerun being resumed was killed, so its lock is stale
+        subprocess.run(command[:-1] + ["--unlock"], check=True)
     subprocess.run(command, check=True)
     return command
 
