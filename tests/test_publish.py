@@ -350,6 +350,32 @@ def test_readme_overview_from_the_pages_verdicts(two_attacks, tmp_path):
     assert clean_kept.count("**") == 2 * 2 * len(ATTACKS) * 2  # directions × attacks × RoA sources, bold
 
 
+def test_each_claim_names_the_papers_number_where_the_paper_has_one(two_attacks):
+    """A verdict's key number carries the paper's beside it: SSIM for (a) low, the drop
+    for (b), and for (c) only in the paper's own order (its Table III); a dataset the
+    paper lacks (digits) gets none."""
+    import pandas as pd
+
+    from roiroa.publish import claim_records
+
+    workdir, _ = two_attacks
+    t1, t2, t3 = (pd.read_csv(workdir / "results" / "tables" / f"{name}.csv", dtype={"source": str, "target": str})
+                  for name in ("table1_ssim", "table2_classification", "table3_reattack"))
+    assert not any("paper" in r["number"] for r in claim_records(t1, t2, t3, 0.01))
+    # the paper's MNIST 0 → 1 values, as the tables write them for a paper dataset
+    t1["SSIM value (mean of samples) (paper)"] = 0.2178
+    t2["score_clean (paper)"], t2["score_mod (paper)"] = 1.0, 0.9375
+    t3["score_adv (paper)"], t3["score_mod_adv (paper)"] = 0.9062, 1.0
+    records = claim_records(t1, t2, t3, 0.01)
+    numbers = {(r["test"], r["threat"]): r["number"] for r in records}
+    assert numbers[("low", "")].endswith("; paper 0.218")
+    assert numbers[("clean accuracy kept", "")].endswith("; paper +0.0625")
+    raised = "accuracy under the repeated attack raised"
+    assert numbers[(raised, "neutralize_then_attack")].endswith("; paper +0.0938")
+    assert "paper" not in numbers[(raised, "attack_then_neutralize")] + numbers[(raised, "adaptive")]
+    assert "paper" not in numbers[("image-specific", "")]
+
+
 def test_stability_names_the_seeds_a_verdict_needed(tmp_path):
     """Two seeds that gain and a third that loses: "raised" with seeds 0–1, undecided
     with 0–2, so the verdict is stable only from three seeds."""

@@ -26,6 +26,7 @@ import yaml
 from .config import (DERIVED_OF, SETTING_OF, SWEEP_OF, UPSTREAM_LEVELS, as_list, attack_level, config_value, fmt,
                      setting, with_defaults)
 from .model_tag import LEVEL as MODEL_LEVEL, model_tag
+from .paper import PAPER
 from .h5io import source_commit
 from .stats import format_p, mcnemar_exact_log10
 from . import tables, verdicts
@@ -409,7 +410,8 @@ def claim_records(t1: pd.DataFrame, t2: pd.DataFrame, t3: pd.DataFrame, margin: 
         ssim = r["SSIM value (mean of samples)"]
         low = verdicts.low_similarity(r.get(tables.PAIRED_RANDOM + tables.LOW), r.get(tables.PAIRED_RANDOM + tables.HIGH))
         specific = verdicts.image_specific(r.get(tables.PAIRED_SSIM + tables.LOW), r.get(tables.PAIRED_SSIM + tables.HIGH))
-        records.append({"claim": "a", "test": "low", **where, "threat": "", "verdict": low, "number": f"SSIM {ssim:.3f}"})
+        records.append({"claim": "a", "test": "low", **where, "threat": "", "verdict": low,
+                        "number": f"SSIM {ssim:.3f}{_paper_number(r, 'SSIM value (mean of samples)', digits=3)}"})
         records.append({"claim": "a", "test": "image-specific", **where, "threat": "", "verdict": specific,
                         "number": f"true − shuffled {_fmt(r.get(tables.PAIRED_SSIM), 4)}"})
     merged = merged_tables(t2, t3)
@@ -424,22 +426,35 @@ def claim_records(t1: pd.DataFrame, t2: pd.DataFrame, t3: pd.DataFrame, margin: 
         drop = tables.DIFFERENCES["table2_classification"][0]
         kept = verdicts.clean_accuracy_kept(first[drop + tables.LOW], first[drop + tables.HIGH], margin)
         records.append({"claim": "b", "test": "clean accuracy kept", **where, "threat": "",
-                        "verdict": kept, "number": f"drop {first[drop]:+.4f}"})
+                        "verdict": kept, "number": f"drop {first[drop]:+.4f}{_paper_number(first, 'score_clean', 'score_mod')}"})
         gain = tables.DIFFERENCES["table3_reattack"][0]
         for _, row in chosen.iterrows():
             order = row.get("order", "neutralize_then_attack")
             flips = int(row["attack flips (images × seeds)"])
             raised = verdicts.attack_accuracy_raised(row[gain + tables.LOW], row[gain + tables.HIGH], flips)
             random = _random_draw_scores(group, row)
+            # the paper's Table III is of its own order: beside that order's gain only
+            paper = _paper_number(row, "score_mod_adv", "score_adv") if order == "neutralize_then_attack" else ""
             records.append({"claim": "c", "test": "accuracy under the repeated attack raised", **where,
                             "threat": order, "deployable": order in DEPLOYABLE, "verdict": raised,
-                            "number": f"gain {row[gain]:+.4f}"})
+                            "number": f"gain {row[gain]:+.4f}{paper}"})
             if random is not None:
                 records.append({"claim": "c", "test": "blob better than random placement", **where, "threat": order,
                                 "deployable": order in DEPLOYABLE,
                                 "verdict": verdicts.better_than_random(row["score_mod_adv"], random, flips),
                                 "number": f"score_mod_adv {row['score_mod_adv']:.4f}"})
     return records
+
+
+def _paper_number(row, metric: str, minus: str | None = None, digits: int = 4) -> str:
+    """'; paper <value>' of a claim's key number (metric, or metric − minus, from the
+    paper's columns of the row), or '' where the paper has no value for the row."""
+    value = row.get(metric + PAPER, float("nan"))
+    if minus is not None:
+        value = value - row.get(minus + PAPER, float("nan"))
+    if pd.isna(value):
+        return ""
+    return f"; paper {value:+.{digits}f}" if minus else f"; paper {value:.{digits}f}"
 
 
 def _random_draw_scores(group: pd.DataFrame, row) -> list[float] | None:
@@ -897,6 +912,8 @@ def overview(pages: list[Path]) -> str:
         rows.append({"dataset": title, "setting": "not run: data not reachable offline",
                      **{c[-1]: "—" for c in OVERVIEW_COLUMNS}})
     return (markdown_table(pd.DataFrame(rows)) + "\n\n"
+            "Each cell: the verdict and its key number (mean over seeds), with the paper's value where "
+            "the paper has one (its Table III is of its own order, so (c) has it there only). "
             f"Rules: `roiroa.verdicts` (each page states them). Not run here: `{NOT_RUN_COMMAND}` "
             "on a machine with internet (docs/datasets.md).")
 
