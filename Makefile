@@ -101,7 +101,7 @@ paper-mnist: $(VENV)/.installed mnist-data ## the paper's MNIST 0 ↔ 1 experime
 	$(MAKE) --no-print-directory performance-doc overview
 
 # The paper's Fashion-MNIST setting under FGSM, PGD-L∞ and APGD-CE
-# (config/fashion_mnist_attacks.yaml; sized for 2 CPU cores: 200 images per class,
+# (config/fashion_mnist_attacks.yaml; sized for 2 CPU cores: 100 images per class,
 # paper-fmnist's five models reused where they are on disk).
 publish-fmnist-attacks: $(VENV)/.installed fmnist-data ## the Fashion-MNIST setting under FGSM, PGD-L∞ and APGD-CE, to docs/results/fashion_mnist_attacks.md
 	$(VENV)/bin/snakemake --cores $(CORES) --rerun-incomplete --configfile=config/fashion_mnist_attacks.yaml
