@@ -9,6 +9,7 @@ import pytest
 
 from roiroa import publish, verify
 from roiroa.environment import cpu_model
+from roiroa.h5io import source_commit
 
 TABLE_FILES = [f"{table}_seeds.csv" for table in verify.METRICS]
 SHIFTED = ["ssim_mean_of_samples", "ssim_representatives", "score_mod", "score_mod_adv"]
@@ -74,6 +75,7 @@ def test_rerun_check_on_a_tiny_published_page(tmp_path, tiny_run):
                         "--cores", "1", "--resume"]) == 0  # fmt: skip
     assert not list(locks.glob("*"))  # unlocked, then run and unlocked again
     report = verify.report_path(page, cpu_model()).read_text()
+    assert f"- Rerun's jobs ran from: roiroa {source_commit()}\n" in report
     assert "| table1_ssim | 0 → 1" in report and "outside" not in report.split("Verdicts:")[1].split("\n")[0]
     comparison = verify.compare_tables(page.with_suffix(""), rerun / "results" / "tables", 0)
     assert set(comparison["verdict"]) == {"same as the page"}

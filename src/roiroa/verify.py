@@ -29,7 +29,7 @@ import pandas as pd
 import yaml
 
 from .environment import cpu_model
-from .publish import link_rerun_checks
+from .publish import job_commits, link_rerun_checks
 from .runtime import read_json
 from .tables import DEFENSE_KEYS, KEYS, SSIM_COLUMNS
 
@@ -179,6 +179,12 @@ def rerun_hosts(workdir: Path) -> list[str]:
     return sorted({read_json(p).get("host", "host not recorded") for p in workdir.glob("results/*/*/model~*/seed~*/train.json")})
 
 
+def rerun_commits(workdir: Path, config_path: Path) -> list[str]:
+    """The roiroa commits the rerun's jobs ran from (their records), for its report."""
+    datasets = yaml.safe_load(config_path.read_text()).get("datasets") or {}
+    return sorted(set().union(*(job_commits(workdir / "results", name) for name in datasets)))
+
+
 def cpu_slug(cpu: str) -> str:
     """'Intel(R) Xeon(R) Processor' -> 'intel-xeon-processor': a CPU model as a file-name part."""
     return re.sub(r"[^a-z0-9]+", "-", re.sub(r"\((r|tm)\)", "", cpu.lower())).strip("-") or "unknown-cpu"
@@ -196,7 +202,7 @@ def number(value: float) -> str:
 
 
 def write_report(out: Path, comparison: pd.DataFrame, *, page: Path, config: Path, seed: int, command: str,
-                 hosts: list[str]) -> None:  # fmt: skip
+                 hosts: list[str], commits: list[str]) -> None:  # fmt: skip
     counts = comparison["verdict"].value_counts()
     seeds_col = f"page, seed {seed}"
     lines = [
@@ -207,6 +213,7 @@ def write_report(out: Path, comparison: pd.DataFrame, *, page: Path, config: Pat
         f"rerun with `seeds: [{seed}]` from scratch in a scratch folder.",
         "",
         f"- Rerun on: {'; '.join(hosts) or 'unknown'}",
+        f"- Rerun's jobs ran from: roiroa {', '.join(commits) or 'unrecorded commits'}",
         "- Verdicts: " + ", ".join(f"{v} {int(counts.get(v, 0))}" for v in VERDICTS if counts.get(v, 0)),
         "",
         "Each number of the rerun's seed against the page's value for that seed and the page's",
@@ -245,7 +252,7 @@ def main(argv: list[str] | None = None) -> int:
     out = args.out or report_path(args.page, cpu_model())
     command = args.command or "python -m roiroa.verify " + shlex.join(argv if argv is not None else sys.argv[1:])
     write_report(out, comparison, page=args.page, config=args.config, seed=args.seed, command=command,
-                 hosts=rerun_hosts(args.workdir))  # fmt: skip
+                 hosts=rerun_hosts(args.workdir), commits=rerun_commits(args.workdir, args.config))  # fmt: skip
     if out.parent == args.page.parent:
         link_rerun_checks(args.page)
     counts = comparison["verdict"].value_counts().to_dict()
