@@ -31,7 +31,7 @@ run: $(VENV)/.installed ## run the workflow on the embedded digits data, then wr
 	$(VENV)/bin/snakemake --cores $(CORES) --rerun-incomplete --report-after-run --report results/report.html
 
 # SEEDS=0,3,4 runs and publishes only those seeds of a page's config (paper-fmnist,
-# paper-mnist, publish), e.g. while the others still train; the page names them
+# paper-mnist, publish-fmnist-attacks, publish), e.g. while the others still train; the page names them
 # beside the file's list, and its command line carries SEEDS.
 comma := ,
 SEEDS_RUN = $(if $(SEEDS),--config 'seeds=[$(SEEDS)]')
@@ -104,9 +104,9 @@ paper-mnist: $(VENV)/.installed mnist-data ## the paper's MNIST 0 ↔ 1 experime
 # (config/fashion_mnist_attacks.yaml; sized for 2 CPU cores: 100 images per class,
 # paper-fmnist's five models reused where they are on disk).
 publish-fmnist-attacks: $(VENV)/.installed fmnist-data ## the Fashion-MNIST setting under FGSM, PGD-L∞ and APGD-CE, to docs/results/fashion_mnist_attacks.md
-	$(VENV)/bin/snakemake --cores $(CORES) --rerun-incomplete --configfile=config/fashion_mnist_attacks.yaml
-	$(PY) -m roiroa.publish --dataset fashion_mnist --config config/fashion_mnist_attacks.yaml \
-	  --command "make publish-fmnist-attacks" --out docs/results/fashion_mnist_attacks.md
+	$(VENV)/bin/snakemake --cores $(CORES) --rerun-incomplete --configfile=config/fashion_mnist_attacks.yaml $(SEEDS_RUN)
+	$(PY) -m roiroa.publish --dataset fashion_mnist --config config/fashion_mnist_attacks.yaml $(SEEDS_PUBLISH) \
+	  --command "make publish-fmnist-attacks$(SEEDS_SHOWN)" --out docs/results/fashion_mnist_attacks.md
 	$(MAKE) --no-print-directory performance-doc overview
 
 # Every attack and RoA source on digits (config/attacks.yaml).
