@@ -26,6 +26,7 @@ import yaml
 from .config import (DERIVED_OF, SETTING_OF, SWEEP_OF, UPSTREAM_LEVELS, as_list, attack_level, config_value, fmt,
                      setting, with_defaults)
 from .model_tag import LEVEL as MODEL_LEVEL, model_tag
+from .orders import PAPER_ORDER
 from .paper import PAPER
 from .h5io import source_commit
 from .stats import format_p, mcnemar_exact_log10
@@ -429,12 +430,12 @@ def claim_records(t1: pd.DataFrame, t2: pd.DataFrame, t3: pd.DataFrame, margin: 
                         "verdict": kept, "number": f"drop {first[drop]:+.4f}{_paper_number(first, 'score_clean', 'score_mod')}"})
         gain = tables.DIFFERENCES["table3_reattack"][0]
         for _, row in chosen.iterrows():
-            order = row.get("order", "neutralize_then_attack")
+            order = row.get("order", PAPER_ORDER)
             flips = int(row["attack flips (images × seeds)"])
             raised = verdicts.attack_accuracy_raised(row[gain + tables.LOW], row[gain + tables.HIGH], flips)
             random = _random_draw_scores(group, row)
             # the paper's Table III is of its own order: beside that order's gain only
-            paper = _paper_number(row, "score_mod_adv", "score_adv") if order == "neutralize_then_attack" else ""
+            paper = _paper_number(row, "score_mod_adv", "score_adv") if order == PAPER_ORDER else ""
             records.append({"claim": "c", "test": "accuracy under the repeated attack raised", **where,
                             "threat": order, "deployable": order in DEPLOYABLE, "verdict": raised,
                             "number": f"gain {row[gain]:+.4f}{paper}"})

@@ -28,10 +28,10 @@ import pandas as pd
 import yaml
 
 from . import publish, tables, verdicts
+from .orders import PAPER_ORDER
 from .runtime import host_description, write_json
 
 ROOT = Path(__file__).resolve().parents[2]
-PAPER_ORDER = "neutralize_then_attack"
 # The paper's six numbers per direction (Tables I–III) and where ours sit: Table I's
 # row, the chosen-θ blob row of Table II, and Table III's row in the paper's order.
 PAPER_METRICS = {
