@@ -470,11 +470,50 @@ def test_apgd_ce_agrees_with_art(trained, digits, method):
 
 
 def test_deepfool_is_labelled_a_minimal_perturbation_attack():
-    config = {"attack": {"steps": 10, "step_size": 0.25, "random_start": True, "overshoot": 0.02, "max_iter": 50}}
+    config = {"attack": {"steps": 10, "step_size": 0.25, "random_start": True, "overshoot": 0.02, "max_iter": 50,
+                         "loss": "ce"}}
     recorded = attack_settings(config, "deepfool")
     assert recorded == {"max_iter": 50, "overshoot": 0.02, "minimal_perturbation": True}
     assert AttackSettings.from_record(recorded) == AttackSettings(max_iter=50, overshoot=0.02)
     assert all("minimal_perturbation" not in attack_settings(config, m) for m in LINF_ATTACKS + ("pgd_l2",))
+
+
+def test_the_attack_loss_is_recorded_and_used_when_it_is_not_the_default(trained, digits):
+    """attack.loss reaches the attack through the recorded settings (as the map stage
+    reads them); the default CE is left out of the record, so results made before the
+    option existed keep their attack_settings~ folder."""
+    config = {"attack": {"steps": 3, "step_size": 0.25, "random_start": True, "overshoot": 0.02, "max_iter": 50}}
+    ce, margin = (attack_settings({"attack": config["attack"] | {"loss": loss}}, "apgd_ce") for loss in ("ce", "margin"))
+    assert ce == {"random_start": True, "steps": 3} and margin == ce | {"loss": "margin"}
+    assert AttackSettings.from_record(margin).loss == "margin" and AttackSettings.from_record(ce).loss == "ce"
+    assert "loss" not in attack_settings({"attack": config["attack"] | {"loss": "margin"}}, "fgsm")
+
+
+class Confident(nn.Module):
+    """The trained model with its logits × 1000: the same decisions, but softmax saturates,
+    so the cross-entropy and its gradient are exactly 0 in float32 on the images it gets
+    right (what a very confident model does to CE: on paper-fmnist's seed-0 model, 89%
+    of 200 test images have CE exactly 0)."""
+
+    def __init__(self, model: nn.Module):
+        super().__init__()
+        self.model = model
+
+    def forward(self, x):
+        return 1000 * self.model(x)
+
+
+@pytest.mark.parametrize("method", ["pgd_linf", "apgd_ce"])
+def test_the_margin_loss_attacks_a_model_whose_cross_entropy_saturates(trained, digits, method):
+    x, y = digits
+    confident = Confident(trained).eval()
+    assert (per_image_loss(confident(x), y, "ce") == 0).float().mean() > 0.5
+    rates = {loss: success(confident, run_attack(confident, x, y, method, 0.2, AttackSettings(loss=loss),
+                                                 generator=torch.Generator().manual_seed(0)), y)
+             for loss in ("ce", "margin")}
+    plain = success(trained, run_attack(trained, x, y, method, 0.2, generator=torch.Generator().manual_seed(0)), y)
+    # CE finds no gradient where it is 0; the margin attacks the confident model as CE the plain one
+    assert rates["ce"] < 0.5 * plain and abs(rates["margin"] - plain) <= 0.05, (rates, plain)
 
 
 def test_attacks_need_eval_mode_and_a_known_method(trained, digits):

@@ -164,6 +164,7 @@ def test_bad_images_are_named_before_training(tmp_path):
 
 
 @pytest.mark.workflow
+@pytest.mark.slow  # ~60 s end to end; the colour folder and checkpoint variants are slow too
 def test_grey_folder_runs_end_to_end_without_a_download(tmp_path, monkeypatch):
     own_folder(tmp_path, n=12)
     config = copy.deepcopy(OWN_CONFIG)

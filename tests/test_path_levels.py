@@ -68,7 +68,15 @@ def planned(result):
     return jobs
 
 
-@pytest.mark.parametrize("keys,value,level,first", CHANGES, ids=[".".join(c[0]) for c in CHANGES])
+# One change per stage runs in the default suite; every other change (a dry run of
+# about 9 s each) runs with make test-slow.
+DEFAULT_SUITE = {("attack", "space"), ("regions", "representative"), ("blob", "mode"), ("neutralize", "fill"),
+                 ("blob", "max_clean_drop"), ("baselines", "random_draws"), ("blob", "equal_size_pixels")}
+
+
+@pytest.mark.parametrize("keys,value,level,first", [
+    pytest.param(*change, id=".".join(change[0]), marks=() if change[0] in DEFAULT_SUITE else pytest.mark.slow)
+    for change in CHANGES])
 def test_a_changed_setting_plans_its_own_folders_from_where_it_acts(tiny_run, tmp_path, keys, value, level, first):
     result = snakemake(tiny_run, write_config(tmp_path, changed(keys, value)), "-n")
     jobs = planned(result)
@@ -128,27 +136,33 @@ def test_a_changed_model_setting_trains_its_own_model_and_both_are_kept(tiny_run
 
 
 def test_an_attacks_own_settings_are_its_level_and_leave_other_attacks_where_they_are(tmp_path):
-    """attack_settings~ holds each attack's own settings (PGD's steps, step size and
-    random start; `none` for FGSM, which has none): a config with more PGD steps plans
-    new PGD folders from the map stage on, and the FGSM folders stay those of the first
-    config (a dry run in an empty folder plans every file)."""
+    """attack_settings~ holds each attack's own settings (PGD's steps, step size,
+    random start and loss; `none` for FGSM, which has none): a config with more PGD
+    steps, or the margin loss, plans new PGD folders from the map stage on, and the
+    FGSM folders stay those of the first config (a dry run in an empty folder plans
+    every file)."""
     base = copy.deepcopy(TINY_CONFIG)
     base["attack"] = {"method": ["fgsm", "pgd_linf"], "eps": [0.1], "steps": 2}
     more = copy.deepcopy(base)
     more["attack"]["steps"] = 3
+    margin = copy.deepcopy(base)
+    margin["attack"]["loss"] = "margin"
     plans = []
-    for name, config in (("base", base), ("more", more)):
+    for name, config in (("base", base), ("more", more), ("margin", margin)):
         workdir = tmp_path / name
         workdir.mkdir()
         jobs = planned(snakemake(workdir, write_config(workdir, config), "-n"))
         plans.append({path for path in jobs["attack_cam"]})
     pgd = "attack~pgd_linf/eps~0.1/cam~gradcam/layer~default/cam_target~predicted_class/n~all/attack_settings~"
     fgsm = "attack~fgsm/eps~0.1/cam~gradcam/layer~default/cam_target~predicted_class/n~all/attack_settings~none/"
-    first, second = plans
+    first, second, third = plans
+    # the default loss (ce) is not in the name, so folders made before attack.loss keep theirs
     assert {p for p in first if pgd in p} and all(f"{pgd}random_start=true,step_size=0.25,steps=2/" in p
                                                   for p in first if pgd in p)
     assert all(f"{pgd}random_start=true,step_size=0.25,steps=3/" in p for p in second if pgd in p)
-    assert {p for p in first if fgsm in p} == {p for p in second if fgsm in p} != set()
+    assert all(f"{pgd}loss=margin,random_start=true,step_size=0.25,steps=2/" in p for p in third if pgd in p)
+    assert {p for p in first if fgsm in p} == {p for p in second if fgsm in p} == {p for p in third if fgsm in p}
+    assert {p for p in first if fgsm in p} != set()
 
 
 def test_a_target_naming_other_attack_settings_is_refused(tiny_run, tmp_path):

@@ -51,6 +51,7 @@ def table_rows(page: str, heading: str) -> list[list[str]]:
     return table
 
 
+@pytest.mark.slow  # the two_attacks run (~90 s); make test-slow
 def test_page_names_attack_and_source_on_every_row(two_attacks, tmp_path):
     workdir, configfile = two_attacks
     out = publish("digits", configfile, "make test", workdir / "results", tmp_path / "page.md")
@@ -77,6 +78,7 @@ def test_page_names_attack_and_source_on_every_row(two_attacks, tmp_path):
     assert sum("RoA from gradient" in line for line in claims) == 2 * len(ATTACKS) * 3
 
 
+@pytest.mark.slow  # the two_attacks run (~90 s); make test-slow
 def test_page_names_the_machine_the_jobs_ran_on(two_attacks, tmp_path):
     workdir, configfile = two_attacks
     page = publish("digits", configfile, "make test", workdir / "results", tmp_path / "page.md").read_text()
@@ -88,6 +90,7 @@ def test_page_names_the_machine_the_jobs_ran_on(two_attacks, tmp_path):
     assert "- Published on: " + host_description() in page
 
 
+@pytest.mark.slow  # the two_attacks run (~90 s); make test-slow
 def test_page_from_copied_tables_drops_the_blob_overlap(two_attacks, tmp_path):
     """Published elsewhere from the tables, records and benchmarks only (no HDF5):
     the IoU column is left out, not filled with blanks."""
@@ -99,6 +102,7 @@ def test_page_from_copied_tables_drops_the_blob_overlap(two_attacks, tmp_path):
     assert len(table_rows(page, "## Attacks and RoA sources")) == 2 * len(ATTACKS) * 2 * 3
 
 
+@pytest.mark.slow  # the two_attacks run (~90 s); make test-slow
 def test_page_refuses_a_dataset_without_rows(two_attacks, tmp_path):
     workdir, configfile = two_attacks
     with pytest.raises(SystemExit, match="no fashion_mnist rows"):

@@ -459,12 +459,16 @@ def model_defaults() -> dict:
 # Settings of the iterative and minimal attacks (config `attack`), by method.
 ATTACK_SETTINGS = {
     "fgsm": (),
-    "pgd_linf": ("steps", "step_size", "random_start"),
-    "pgd_l2": ("steps", "step_size", "random_start"),
-    "apgd_ce": ("steps", "random_start"),
-    "apgd_ce_l2": ("steps", "random_start"),
+    "pgd_linf": ("steps", "step_size", "random_start", "loss"),
+    "pgd_l2": ("steps", "step_size", "random_start", "loss"),
+    "apgd_ce": ("steps", "random_start", "loss"),
+    "apgd_ce_l2": ("steps", "random_start", "loss"),
     "deepfool": ("overshoot", "max_iter"),
 }
+
+
+# What PGD and APGD ascend unless attack.loss says otherwise (config/schema.yaml).
+DEFAULT_ATTACK_LOSS = "ce"
 
 
 def attack_segment(settings: dict) -> str:
@@ -488,6 +492,10 @@ def attack_settings(config: dict, method: str) -> dict:
     from .attacks import MINIMAL_PERTURBATION
 
     settings = {k: config["attack"][k] for k in sorted(ATTACK_SETTINGS[method])}
+    if settings.get("loss") == DEFAULT_ATTACK_LOSS:
+        # the default loss is left out of the record and so of the attack_settings~
+        # folder: results made before attack.loss existed keep their folder and rows
+        del settings["loss"]
     return settings | ({"minimal_perturbation": True} if method in MINIMAL_PERTURBATION else {})
 
 
