@@ -478,7 +478,7 @@ def test_deepfool_is_labelled_a_minimal_perturbation_attack():
     assert all("minimal_perturbation" not in attack_settings(config, m) for m in LINF_ATTACKS + ("pgd_l2",))
 
 
-def test_the_attack_loss_is_recorded_and_used_when_it_is_not_the_default(trained, digits):
+def test_the_attack_loss_is_recorded_and_used_when_it_is_not_the_default():
     """attack.loss reaches the attack through the recorded settings (as the map stage
     reads them); the default CE is left out of the record, so results made before the
     option existed keep their attack_settings~ folder."""

@@ -467,10 +467,6 @@ ATTACK_SETTINGS = {
 }
 
 
-# What PGD and APGD ascend unless attack.loss says otherwise (config/schema.yaml).
-DEFAULT_ATTACK_LOSS = "ce"
-
-
 def attack_segment(settings: dict) -> str:
     """An attack's own settings (attack_settings; the label minimal_perturbation left
     out) as the attack_settings~ folder name: key=value in key order, joined by ',';
@@ -489,10 +485,10 @@ def attack_level(config: dict, method: str) -> str:
 def attack_settings(config: dict, method: str) -> dict:
     """The attack settings a method uses (recorded with its results). A
     minimal-perturbation attack (DeepFool) is labelled so in them, for the tables."""
-    from .attacks import MINIMAL_PERTURBATION
+    from .attacks import MINIMAL_PERTURBATION, AttackSettings
 
     settings = {k: config["attack"][k] for k in sorted(ATTACK_SETTINGS[method])}
-    if settings.get("loss") == DEFAULT_ATTACK_LOSS:
+    if settings.get("loss") == AttackSettings.loss:
         # the default loss is left out of the record and so of the attack_settings~
         # folder: results made before attack.loss existed keep their folder and rows
         del settings["loss"]
