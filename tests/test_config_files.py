@@ -97,6 +97,11 @@ def test_options_a_dataset_ignores_are_noted(tmp_path):
     ]
     # the defaults the schema fills in are not the user's: nothing to note
     assert validate_config(copy.deepcopy(TINY_CONFIG)) == []
+    # the adaptive attacker reads attack.step_size only (its steps: neutralize.adaptive_steps)
+    config["neutralize"] |= {"orders": ["attack_then_neutralize", "adaptive"]}
+    config["attack"] |= {"step_size": 0.01}
+    assert [n for n in ignored_options(copy.deepcopy(config)) if n.startswith("attack.")] == [
+        "attack.steps is ignored: no configured attack uses it (attack.method: ['fgsm'])"]
     config["attack"]["method"] = ["pgd_linf"]
     assert not any("attack.steps" in note for note in ignored_options(config))
 

@@ -239,8 +239,9 @@ def ignored_options(config: dict) -> list[str]:
     attack = config.get("attack") if isinstance(config.get("attack"), dict) else {}
     methods = as_list(attack.get("method", ["fgsm"]))
     neutralize = config.get("neutralize") if isinstance(config.get("neutralize"), dict) else {}
-    used = {key for m in methods + (["pgd_linf"] if "adaptive" in as_list(neutralize.get("orders", [])) else [])
-            for key in ATTACK_SETTINGS.get(m, ())}
+    used = {key for m in methods for key in ATTACK_SETTINGS.get(m, ())}
+    if "adaptive" in as_list(neutralize.get("orders", [])):
+        used |= set(ADAPTIVE_ATTACK_KEYS)  # its steps, restarts and loss are neutralize.adaptive_*
     for key in sorted(set(attack) - used - {"method", "eps"}):
         if any(key in keys for keys in ATTACK_SETTINGS.values()):
             notes.append(f"attack.{key} is ignored: no configured attack uses it (attack.method: {methods})")
@@ -495,6 +496,10 @@ def attack_settings(config: dict, method: str) -> dict:
     return settings | ({"minimal_perturbation": True} if method in MINIMAL_PERTURBATION else {})
 
 
+# the attack.* settings the adaptive attacker reads (adaptive_settings)
+ADAPTIVE_ATTACK_KEYS = ("step_size",)
+
+
 def adaptive_settings(config: dict, method: str | None = None) -> dict:
     """The adaptive order's attacker (recorded with the defense's results): the
     method of the attack `method` (roiroa.orders.adaptive_method; left out
@@ -502,7 +507,8 @@ def adaptive_settings(config: dict, method: str | None = None) -> dict:
     from .orders import adaptive_method
 
     attack, neutralize = config["attack"], config["neutralize"]
-    settings = dict(adaptive_steps=neutralize["adaptive_steps"], adaptive_step_size=attack["step_size"],
+    (step_size,) = (attack[key] for key in ADAPTIVE_ATTACK_KEYS)
+    settings = dict(adaptive_steps=neutralize["adaptive_steps"], adaptive_step_size=step_size,
                     adaptive_restarts=neutralize["adaptive_restarts"], adaptive_loss=neutralize["adaptive_loss"])
     return settings if method is None else {"adaptive_attack": adaptive_method(method)} | settings
 
