@@ -60,6 +60,9 @@ def test_page_judges_every_reading_and_lists_those_not_run(study_run, tmp_path):
     assert "**elsewhere** (needs a GPU): no GPU here" in text
     assert "## The answer" in text and "### 0 → 1" in text and "### 1 → 0" in text
     assert (tmp_path / "readings" / "digits_distance.png").stat().st_size > 0
+    # the default reading's RoI shapes (the study's fill-1 changes no map: not among them)
+    assert "### Where the RoI's shape comes from" in text and "**default**" in text
+    assert (tmp_path / "readings" / "digits_roi_shapes.png").stat().st_size > 0
     block = readme.read_text()
     assert "\nold\n" not in block and readings.answer_section(readings.study_frame(study, ["digits"], workdir / "results")[0]) in block
 

@@ -499,15 +499,16 @@ CLAIM_RULES = f"""Rules (`roiroa.verdicts`; every interval is a 95% interval ove
   {verdicts.SCORE_DECIMALS} decimals, a tie counting half; not testable when the attack flips no image)."""
 
 
-def replace_block(path: Path, block: str, body: str, command: str) -> None:
-    """Replace the generated block named `block` in a Markdown file (between its markers)."""
+def replace_block(path: Path, block: str, body: str, command: str, writer: str = "python -m roiroa.publish") -> None:
+    """Replace the generated block named `block` in a Markdown file (between its
+    markers), naming the command and the module that wrote it."""
     begin, end = f"<!-- BEGIN generated: {block} -->", f"<!-- END generated: {block} -->"
     text = path.read_text()
     if begin not in text or end not in text:
         raise SystemExit(f"{path} has no {begin} … {end} block to replace")
     head, rest = text.split(begin, 1)
     tail = rest.split(end, 1)[1]
-    note = f"<!-- written by `{command}` (python -m roiroa.publish); do not edit by hand -->"
+    note = f"<!-- written by `{command}` ({writer}); do not edit by hand -->"
     path.write_text(f"{head}{begin}\n{note}\n\n{body}\n\n{end}{tail}")
 
 

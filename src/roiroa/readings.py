@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from . import publish, tables, verdicts
+from . import publish, roi_shape, tables, verdicts
 from .orders import PAPER_ORDER
 from .runtime import host_description, write_json
 
@@ -282,7 +282,7 @@ def answer_section(frame: pd.DataFrame) -> str:
             lines.append(f"- {dataset}: **no reading** of the {n} run makes claims (b) and (c) both hold in every "
                          "direction on a deployable threat model. (b) holds in every direction under: "
                          f"{', '.join(group[group['b']]['reading']) or 'none'}; (c) under: "
-                         f"{', '.join(group[group['c']]['reading']) or 'none'} (per direction: the tables below).")
+                         f"{', '.join(group[group['c']]['reading']) or 'none'} (per direction: the page's tables).")
         paper_only = group[group["b"] & group["c_paper"] & ~group["c"]]
         if len(paper_only):
             lines.append(f"  In the paper's order only (the attacker re-attacks the neutralized image, reported, "
@@ -335,6 +335,32 @@ def table_section(frame: pd.DataFrame, dataset: str) -> str:
     return "\n\n".join(parts)
 
 
+def shape_section(study: dict, frame: pd.DataFrame, dataset: str, results: Path, folder: Path) -> str:
+    """Where the RoI's shape comes from (roiroa.roi_shape): the readings that change
+    the CAM map (method, layer, target) beside the default, those that ran."""
+    ran = set(frame[frame["dataset"] == dataset]["reading"]) if len(frame) else set()
+    names = [r["name"] for r in study["readings"] if r["name"] in ran
+             and (r["name"] == "default" or "cam" in (r.get("set") or {}))]
+    configs = {n: yaml.safe_load((reading_folder(results, dataset, n) / "config.yaml").read_text()) for n in names}
+    shapes = roi_shape.study_shapes(results, dataset, configs)
+    if shapes.empty:
+        return ""
+    path = roi_shape.figure(results, dataset, configs, folder / f"{dataset}_roi_shapes.png")
+    cells = shapes.map(lambda v: _cell(v, 0 if isinstance(v, float) and v > 1.5 else 2))
+    return f"""### Where the RoI's shape comes from: the map or the data
+
+{roi_shape.answer(shapes)}
+
+{publish.markdown_table(cells)}
+
+`r(…)`: pixel-wise Pearson correlation (mean over seeds) of the two classes' representative RoIs,
+of their mean test images, and of a class's representative RoI with its mean image; `distinct RoI
+masks`: different binary RoIs among the class's test images (of `images`). A RoI shaped by the data
+differs between the classes about as much as their images do; one shaped by the map is alike for
+both. Figure (lowest seed): [{path.name}]({folder.name}/{path.name}).
+"""
+
+
 def page(study: dict, datasets: list[str], results: Path, out: Path, command: str,
          allow_dirty: bool = False, readme: Path | None = None) -> Path:
     """docs/results/readings.md from every reading that ran (and README's block of
@@ -353,7 +379,8 @@ def page(study: dict, datasets: list[str], results: Path, out: Path, command: st
     figures = [distance_figure(frame, d, folder / f"{d}_distance.png") for d in datasets
                if len(frame) and (frame["dataset"] == d).any()]
     now = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-    sections = "\n\n".join(f"## {d}\n\n{table_section(frame, d)}" for d in datasets
+    sections = "\n\n".join(f"## {d}\n\n{table_section(frame, d)}\n\n{shape_section(study, frame, d, results, folder)}"
+                           for d in datasets
                            if len(frame) and (frame["dataset"] == d).any())
     not_run = "\n".join(f"- {m['dataset']} / **{m['reading']}** ({m['what']}): {m['why']}" for m in missing)
     text = f"""# Which reading of the paper reproduces it?
@@ -398,7 +425,7 @@ Every reading's row: [readings.csv]({folder.name}/readings.csv); its tables and 
     out.write_text(text)
     if readme is not None:
         publish.replace_block(readme, "readings", f"From [{out}]({out}) ({now}):\n\n{answer_section(frame)}",
-                              command)
+                              command, writer="python -m roiroa.readings")
     return out
 
 
