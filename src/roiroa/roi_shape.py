@@ -67,6 +67,16 @@ def _class_images(data: Path, index: np.ndarray, labels: np.ndarray, shape: tupl
     return [m if m.shape == shape else resize(m, shape, order=1, anti_aliasing=False) for m in means]
 
 
+def _read(regions: Path, data: Path) -> tuple:
+    """A regions.h5's RoI masks, labels, class names and representative RoIs, with
+    each class's mean image (_class_images)."""
+    with h5py.File(regions, "r") as f:
+        roi, labels, index = f["roi"][:], f["label"][:], f["index"][:]
+        classes = [str(c) for c in f.attrs["classes"]]
+        representatives = [f[f"representatives/{c}/roi"][:] for c in classes]
+    return roi, labels, classes, representatives, _class_images(data, index, labels, roi.shape[1:])
+
+
 def regions_files(results: Path, dataset: str, config: dict) -> list[Path]:
     """The regions.h5 of every seed and pair of `dataset` that `config` runs."""
     belongs = of_config(config, dataset)
@@ -75,16 +85,12 @@ def regions_files(results: Path, dataset: str, config: dict) -> list[Path]:
 
 
 def shape_frame(results: Path, dataset: str, config: dict) -> pd.DataFrame:
-    """One row per regions.h5 of the config (seed, pair, RoI side): shape_statistics."""
+    """One row per regions.h5 of the config (pair, seed): shape_statistics."""
     rows = []
     for path in regions_files(results, dataset, config):
-        with h5py.File(path, "r") as f:
-            roi, labels, index = f["roi"][:], f["label"][:], f["index"][:]
-            classes = [str(c) for c in f.attrs["classes"]]
-            representatives = [f[f"representatives/{c}/roi"][:] for c in classes]
-        images = _class_images(results / dataset / "data.h5", index, labels, roi.shape[1:])
+        roi, labels, classes, representatives, images = _read(path, results / dataset / "data.h5")
         seed = next(p.split("~", 1)[1] for p in path.parts if p.startswith("seed~"))
-        rows.append({"pair": f"{classes[0]} vs {classes[1]}", "seed": int(seed), "RoI side": roi.shape[1],
+        rows.append({"pair": f"{classes[0]} vs {classes[1]}", "seed": int(seed),
                      **shape_statistics(roi, labels, representatives, images)})
     return pd.DataFrame(rows)
 
@@ -145,11 +151,7 @@ def figure(results: Path, dataset: str, configs: dict[str, dict], path: Path) ->
         return None
     fig = new_figure(7, 1.7 * len(found) + 0.4)
     for row, (name, regions) in enumerate(found.items()):
-        with h5py.File(regions, "r") as f:
-            labels, index = f["label"][:], f["index"][:]
-            classes = [str(c) for c in f.attrs["classes"]]
-            representatives = [f[f"representatives/{c}/roi"][:] for c in classes]
-        images = _class_images(results / dataset / "data.h5", index, labels, representatives[0].shape)
+        _, _, classes, representatives, images = _read(regions, results / dataset / "data.h5")
         panels = [(images[0], f"class {classes[0]}: mean image"), (representatives[0], "representative RoI"),
                   (images[1], f"class {classes[1]}: mean image"), (representatives[1], "representative RoI")]
         for col, (values, title) in enumerate(panels):
