@@ -14,7 +14,7 @@ CORES ?= all
 .DEFAULT_GOAL := help
 
 .PHONY: help run test test-cluster lint clean slurm-profile paper-fmnist own-example publish publish-digits publish-digits-attacks \
-	fmnist-data publish-fmnist-attacks publish-digits-eps performance-doc overview verify-fmnist verify-digits verify-mnist mnist-data paper-mnist readings-mnist readings-page
+	fmnist-data publish-fmnist-attacks publish-digits-eps performance-doc overview verify-fmnist verify-digits verify-mnist mnist-data paper-mnist readings-mnist readings-fmnist readings-page
 
 help: ## list the targets, one line each
 	@awk 'BEGIN {FS = ":[^#]*## "} /^[A-Za-z0-9_.-]+:[^=]*## / {printf "  %-24s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -136,16 +136,22 @@ overview: $(VENV)/.installed ## rewrite README's verdict overview from the publi
 	$(PY) -m roiroa.publish --overview README.md --pages $(OVERVIEW_PAGES) --command "make overview"
 
 # The study of the paper's open decisions (config/readings.yaml): each reading is
-# config/mnist.yaml with one factor changed, run through the workflow reusing the
-# page's models and every stage upstream of the change, in the study's order
-# (READINGS="eps-0.2 n-32" runs only those); then docs/results/readings.md.
+# a dataset's page config (config/mnist.yaml, config/fashion_mnist.yaml) with one
+# factor changed, run through the workflow reusing the page's models and every
+# stage upstream of the change, in the study's order (READINGS="eps-0.2 n-32" runs
+# only those); then docs/results/readings.md, from the readings of both datasets
+# that ran.
 readings-mnist: $(VENV)/.installed mnist-data ## the readings study on MNIST (one factor at a time), then docs/results/readings.md
 	$(PY) -m roiroa.readings run --dataset mnist --cores $(CORES) $(if $(READINGS),--only $(READINGS))
 	$(MAKE) --no-print-directory readings-page
 
+readings-fmnist: $(VENV)/.installed fmnist-data ## the readings study on Fashion-MNIST (reuses paper-fmnist's models), then docs/results/readings.md
+	$(PY) -m roiroa.readings run --dataset fashion_mnist --cores $(CORES) $(if $(READINGS),--only $(READINGS))
+	$(MAKE) --no-print-directory readings-page
+
 readings-page: $(VENV)/.installed ## rewrite docs/results/readings.md from the readings that ran
-	$(PY) -m roiroa.readings page --dataset mnist --command "make readings-mnist" --out docs/results/readings.md \
-	  --readme README.md
+	$(PY) -m roiroa.readings page --dataset mnist --dataset fashion_mnist --out docs/results/readings.md \
+	  --command "make readings-mnist readings-fmnist" --readme README.md
 
 # docs/performance.md from bench/results/ and the wall times on docs/results/*.md
 # (standard library only); the publishing targets above run it after each page.

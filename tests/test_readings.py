@@ -49,7 +49,8 @@ def test_page_judges_every_reading_and_lists_those_not_run(study_run, tmp_path):
     # the tiny run ran from this checkout, modified or not (publish's refusal has its own test)
     readme = tmp_path / "README.md"
     readme.write_text("intro\n<!-- BEGIN generated: readings -->\nold\n<!-- END generated: readings -->\nend\n")
-    out = readings.page(study, ["digits"], workdir / "results", tmp_path / "readings.md", "make test",
+    # mnist: a dataset of the page none of whose readings ran (listed, no section, no refusal)
+    out = readings.page(study, ["digits", "mnist"], workdir / "results", tmp_path / "readings.md", "make test",
                         allow_dirty=True, readme=readme)
     text = out.read_text()
     rows = pd.read_csv(tmp_path / "readings" / "readings.csv")
@@ -58,6 +59,9 @@ def test_page_judges_every_reading_and_lists_those_not_run(study_run, tmp_path):
     assert set(rows["(b) kept"]) <= {verdicts.YES, verdicts.NO, verdicts.UNDECIDED, verdicts.NOT_TESTABLE}
     assert rows["distance"].isna().all()  # the digits have no paper numbers to be near
     assert "**elsewhere** (needs a GPU): no GPU here" in text
+    assert "- mnist / **default** (the base): not run yet" in text and "## mnist" not in text
+    assert not (tmp_path / "readings" / "mnist_distance.png").exists()
+    assert "mnist" not in text.split("## The answer")[0]  # no agreement, hosts or commits of a study not run
     assert "## The answer" in text and "### 0 → 1" in text and "### 1 → 0" in text
     assert (tmp_path / "readings" / "digits_distance.png").stat().st_size > 0
     # the default reading's RoI shapes (the study's fill-1 changes no map: not among them)

@@ -370,18 +370,17 @@ def page(study: dict, datasets: list[str], results: Path, out: Path, command: st
     configs = {d: [yaml.safe_load((reading_folder(results, d, name) / "config.yaml").read_text())
                    for name in frame[frame["dataset"] == d]["reading"].unique()] if len(frame) else []
                for d in datasets}  # fmt: skip
+    ran = [d for d in datasets if configs[d]]  # a dataset none of whose readings ran is only listed under Not run
     # as a dataset's page: only from clean code, or with the diff beside it
-    commit_lines = [publish.check_clean(results, d, allow_dirty, out, configs[d] or None) for d in datasets]
+    commit_lines = [publish.check_clean(results, d, allow_dirty, out, configs[d]) for d in ran]
     folder = out.with_suffix("")
     folder.mkdir(parents=True, exist_ok=True)
     csv = frame.map(lambda v: v.answer if isinstance(v, verdicts.Verdict) else v)
     csv.to_csv(folder / "readings.csv", index=False)
-    figures = [distance_figure(frame, d, folder / f"{d}_distance.png") for d in datasets
-               if len(frame) and (frame["dataset"] == d).any()]
+    figures = [distance_figure(frame, d, folder / f"{d}_distance.png") for d in ran]
     now = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     sections = "\n\n".join(f"## {d}\n\n{table_section(frame, d)}\n\n{shape_section(study, frame, d, results, folder)}"
-                           for d in datasets
-                           if len(frame) and (frame["dataset"] == d).any())
+                           for d in ran)
     not_run = "\n".join(f"- {m['dataset']} / **{m['reading']}** ({m['what']}): {m['why']}" for m in missing)
     text = f"""# Which reading of the paper reproduces it?
 
@@ -391,8 +390,8 @@ from each dataset's page config; every reading uses that config's seeds and trai
 with the study's common changes: {_settings(study.get('common') or {})}.
 
 - The default reading against each dataset's published page (the same setting, rerun by the
-  study's code into its own paths): {'; '.join(f"{d}: {agreement(reading_folder(results, d, 'default') / 'tables', Path('docs/results') / d)}" for d in datasets)}
-- Jobs ran on: {'; '.join(publish.job_hosts(results, d, configs[d] or None) for d in datasets)}
+  study's code into its own paths): {'; '.join(f"{d}: {agreement(reading_folder(results, d, 'default') / 'tables', Path('docs/results') / d)}" for d in ran) or 'no reading ran'}
+- Jobs ran on: {'; '.join(f"{d}: {publish.job_hosts(results, d, configs[d])}" for d in ran) or 'no reading ran'}
 - Published on: {host_description()} with {publish.versions()}; {'; '.join(sorted(set(commit_lines)))}
 
 ## The answer
