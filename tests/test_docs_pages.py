@@ -72,3 +72,37 @@ def test_performance_page_names_a_file_that_changed_shape(tmp_path, monkeypatch)
     (results / "plan.txt").write_text("# bench/plan.py\nsomething else\n")
     with pytest.raises(SystemExit, match=r"bench/results/plan.txt: no `jobs:` line"):
         module.page()
+
+
+# A result quoted in prose: a decimal with three or more places (0.998, 0.0383), the
+# precision the pages print scores, SSIMs and accuracies with.
+QUOTED_RESULT = re.compile(r"(?<![\d.])\d+\.\d{3,}(?![\d])")
+
+
+def numbers_missing_from_linked_pages(text: str, docs) -> dict[str, list[str]]:
+    """Per `## ` section of a topic page: the quoted results that none of the
+    results pages the section links to prints (a number typed by hand, or one
+    that a regenerated page no longer has)."""
+    missing = {}
+    for section in re.split(r"\n(?=## )", text):
+        pages = set(re.findall(r"\]\((results/[\w./-]+\.md)", section))
+        printed = " ".join((docs / page).read_text() for page in pages if (docs / page).exists())
+        stale = sorted(n for n in set(QUOTED_RESULT.findall(section)) if n not in printed)
+        if stale:
+            missing[section.splitlines()[0]] = stale
+    return missing
+
+
+def test_every_result_findings_quotes_is_on_a_page_it_links():
+    # findings.md explains the published pages in prose; its numbers must be the pages'
+    # (generated), so that a republished page cannot leave a stale number behind
+    docs = ROOT / "docs"
+    assert numbers_missing_from_linked_pages((docs / "findings.md").read_text(), docs) == {}
+
+
+def test_a_number_no_linked_page_prints_is_found(tmp_path):
+    (tmp_path / "results").mkdir()
+    (tmp_path / "results" / "a.md").write_text("| score_mod | 0.9970 |\n")
+    text = ("# Findings\n\n## A\n\nscore_mod 0.9970 ([a](results/a.md)).\n\n"
+            "## B\n\nscore_mod 0.9970, typed without a page; ε = 0.1 is a setting.\n")
+    assert numbers_missing_from_linked_pages(text, tmp_path) == {"## B": ["0.9970"]}
