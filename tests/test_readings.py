@@ -44,6 +44,19 @@ def test_each_reading_has_its_own_tables_and_the_default_matches_the_base_run(st
     assert not (workdir / "results/readings/digits/elsewhere").exists()
 
 
+def test_a_failed_reading_does_not_stop_the_readings_after_it(study_run, capsys):
+    workdir, study = study_run
+    default = workdir / "results/readings/digits/default/run.json"
+    before = default.stat().st_mtime_ns
+    broken = {**study, "readings": [{"name": "broken", "what": "δ1 out of range", "set": {"regions": {"delta1": [7]}}},
+                                    *study["readings"][:1]]}
+    with pytest.raises(SystemExit, match="failed on digits: broken .*--only broken"):
+        readings.run(broken, "digits", workdir, cores=2)
+    assert default.stat().st_mtime_ns > before  # the default ran after the broken reading failed
+    assert not (workdir / "results/readings/digits/broken/run.json").exists()
+    assert "digits / broken: failed (snakemake exit" in capsys.readouterr().out
+
+
 def test_page_judges_every_reading_and_lists_those_not_run(study_run, tmp_path):
     workdir, study = study_run
     # the tiny run ran from this checkout, modified or not (publish's refusal has its own test)

@@ -92,6 +92,7 @@ def run(study: dict, dataset: str, workdir: Path, cores: int | str, only: list[s
     unknown = set(only or ()) - {r["name"] for r in readings}
     if unknown:
         raise SystemExit(f"no reading named {', '.join(sorted(unknown))} in the study")
+    failed = []
     for reading in readings:
         if reading.get("not_run"):
             print(f"[readings] {reading['name']}: not run ({reading['not_run']})", flush=True)
@@ -106,15 +107,23 @@ def run(study: dict, dataset: str, workdir: Path, cores: int | str, only: list[s
         # outputs, so a checkout that merely touched scripts/train.py would retrain every
         # model; the study reuses the page's models instead (their settings, inputs and
         # times still trigger a rerun when they change; each file records its commit).
-        subprocess.run([sys.executable, "-m", "snakemake", "tables", "-s", str(ROOT / "Snakefile"), "-d",
-                        str(workdir), "--cores", str(cores), "--rerun-incomplete",
-                        "--rerun-triggers", "mtime", "params", "input", "software-env",
-                        "--configfile", str(config_path.resolve())], check=True)
+        finished = subprocess.run([sys.executable, "-m", "snakemake", "tables", "-s", str(ROOT / "Snakefile"), "-d",
+                                   str(workdir), "--cores", str(cores), "--rerun-incomplete",
+                                   "--rerun-triggers", "mtime", "params", "input", "software-env",
+                                   "--configfile", str(config_path.resolve())])
+        if finished.returncode:  # the next readings still run: an hour-long study is not lost to one
+            print(f"[readings] {dataset} / {reading['name']}: failed (snakemake exit {finished.returncode}; "
+                  f"its output above names the job and its log)", flush=True)
+            failed.append(reading["name"])
+            continue
         write_json(folder / "run.json", {  # with the commit that ran it
             "wall_time_s": round(time.monotonic() - started, 1),
             "finished": datetime.now(timezone.utc).isoformat(timespec="seconds"),
             "host": host_description(),
             "note": "wall time of this reading's workflow run, reusing what earlier runs computed"})
+    if failed:
+        raise SystemExit(f"readings that failed on {dataset}: {', '.join(failed)} (the others ran); rerun them "
+                         f"with --only {' '.join(failed)}")
 
 
 def read_tables(folder: Path, dataset: str) -> tuple[pd.DataFrame, ...] | None:
