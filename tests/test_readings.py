@@ -99,6 +99,8 @@ def test_answer_names_the_closest_reading_and_whether_any_makes_b_and_c_hold():
     assert "**no reading** of the 2 run" in answer  # eps raises accuracy in one direction only
     frame.loc[3, "(c) post-hoc"] = verdicts.Verdict(verdicts.YES, "")
     assert "both hold, in every direction, under **eps**" in readings.answer_section(frame)
+    alone = readings.answer_section(frame[frame["reading"] == "default"])
+    assert "0 → 1: only **default** has run, distance to the paper 0.300" in alone and "closest" not in alone
 
 
 def test_reading_config_is_base_then_common_then_the_reading(tmp_path):

@@ -276,6 +276,10 @@ def answer_section(frame: pd.DataFrame) -> str:
             lines.append(f"- {dataset}, {direction}: the paper has no numbers to compare with.")
             continue
         best = group.loc[group["distance"].idxmin()]
+        if len(group) == 1:  # nothing to be closest among
+            lines.append(f"- {dataset}, {direction}: only **{best['reading']}** has run, distance to the paper "
+                         f"{best['distance']:.3f}.")
+            continue
         default = group[group["reading"] == "default"]
         versus = (f" (the default: {default.iloc[0]['distance']:.3f})" if len(default) else "")
         lines.append(f"- {dataset}, {direction}: closest to the paper is **{best['reading']}** "
@@ -381,7 +385,7 @@ def page(study: dict, datasets: list[str], results: Path, out: Path, command: st
                for d in datasets}  # fmt: skip
     ran = [d for d in datasets if configs[d]]  # a dataset none of whose readings ran is only listed under Not run
     # as a dataset's page: only from clean code, or with the diff beside it
-    commit_lines = [publish.check_clean(results, d, allow_dirty, out, configs[d]) for d in ran]
+    commit_lines = [f"{d}: {publish.check_clean(results, d, allow_dirty, out, configs[d])}" for d in ran]
     folder = out.with_suffix("")
     folder.mkdir(parents=True, exist_ok=True)
     csv = frame.map(lambda v: v.answer if isinstance(v, verdicts.Verdict) else v)
@@ -401,7 +405,7 @@ with the study's common changes: {_settings(study.get('common') or {})}.
 - The default reading against each dataset's published page (the same setting, rerun by the
   study's code into its own paths): {'; '.join(f"{d}: {agreement(reading_folder(results, d, 'default') / 'tables', Path('docs/results') / d)}" for d in ran) or 'no reading ran'}
 - Jobs ran on: {'; '.join(f"{d}: {publish.job_hosts(results, d, configs[d])}" for d in ran) or 'no reading ran'}
-- Published on: {host_description()} with {publish.versions()}; {'; '.join(sorted(set(commit_lines)))}
+- Published on: {host_description()} with {publish.versions()}; {'; '.join(commit_lines)}
 
 ## The answer
 
